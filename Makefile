@@ -1,0 +1,63 @@
+# Pi Image Studio — build, run and test.
+#   make run    install missing system packages, build bin/pistudio, start the GUI
+#   make test   install what the tests need, then vet and run every test
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+export GOFLAGS := -buildvcs=false
+GO ?= go
+BIN := bin/pistudio
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/pistudio/pistudio/builder/cli.Version=$(VERSION)
+
+# Debian packages the GUI build needs (Fyne's cgo/OpenGL side).
+BUILD_PKGS := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
+	libxinerama-dev libxi-dev libxxf86vm-dev
+# Tools the tests compare against or drive.
+TEST_PKGS := $(BUILD_PKGS) util-linux e2fsprogs dosfstools mtools fdisk mdadm \
+	android-sdk-libsparse-utils bmap-tools xz-utils zstd busybox-static cpio \
+	qemu-system-x86 xvfb xdotool imagemagick
+
+# ensure-packages installs the named Debian packages that are missing:
+# apt-get update + install only when something is missing; as non-root it
+# prints the exact command and stops.
+define ensure-packages
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "Missing Debian packages. Run as root:"; \
+	    echo "  apt-get update && apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	  echo "Installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends$$missing; \
+	fi
+	@command -v $(GO) >/dev/null || { echo "Go 1.26 or newer is required (https://go.dev/dl), expected at /usr/local/go/bin/go"; exit 1; }
+endef
+
+.PHONY: all deps test-deps build run test test-go vet bench screenshots package install clean
+
+all: build
+
+deps:
+	$(call ensure-packages,$(BUILD_PKGS))
+
+test-deps:
+	$(call ensure-packages,$(TEST_PKGS))
+
+build: deps
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
+
+run: build
+	./$(BIN)
+
+vet:
+	$(GO) vet ./...
+
+test-go:
+	$(GO) test -race -timeout 45m ./...
+
+test: test-deps vet test-go
+
+clean:
+	rm -rf bin
