@@ -13,9 +13,11 @@ import (
 	"github.com/pistudio/pistudio/builder/cli"
 	"github.com/pistudio/pistudio/flash/flashcmd"
 	"github.com/pistudio/pistudio/gui"
+	"github.com/pistudio/pistudio/gui/fynelocale"
 )
 
 func main() {
+	fynelocale.Restore()
 	if len(os.Args) == 1 {
 		gui.Run()
 		return
