@@ -1,0 +1,82 @@
+package disk
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// Guard re-checks the disk at devPath right before a writer opens it: it
+// re-scans that device under root ("" or "/" for the running system) and
+// fails with ErrNotFound if it is gone, ErrChanged (wrapped) if it is not
+// the disk the user chose (device numbers, size, serial or medium differ),
+// or a *ProtectedError if it is now protected (mounted as a system path,
+// holding one of imagePaths, read-only, ...). On the running system it
+// also checks that the device node still has the expected numbers.
+func Guard(root, devPath string, expect Identity, imagePaths []string) (Disk, error) {
+	d, err := scanOne(root, devPath, imagePaths)
+	if err != nil {
+		return Disk{}, err
+	}
+	if got := d.Identity(); !expect.Matches(got) {
+		return d, fmt.Errorf("%s: %w (chosen: %v; now: %v)", devPath, ErrChanged, expect, got)
+	}
+	if isReal(root) {
+		if maj, min, ok := rdev(d.Path); !ok || maj != expect.Major || min != expect.Minor {
+			return d, fmt.Errorf("%s: %w (device node is not %d:%d)", d.Path, ErrChanged, expect.Major, expect.Minor)
+		}
+	}
+	if !d.Eligible {
+		return d, &ProtectedError{Path: d.Path, Reason: d.Reason}
+	}
+	return d, nil
+}
+
+// CheckPath scans and classifies the one disk at devPath on the running
+// system, for callers without a prior scan. It returns the disk together
+// with a *ProtectedError when the disk is protected, or ErrNotFound.
+func CheckPath(devPath string, imagePaths ...string) (Disk, error) {
+	d, err := scanOne("/", devPath, imagePaths)
+	if err != nil {
+		return Disk{}, err
+	}
+	if !d.Eligible {
+		return d, &ProtectedError{Path: d.Path, Reason: d.Reason}
+	}
+	return d, nil
+}
+
+func isReal(root string) bool { return root == "" || filepath.Clean(root) == "/" }
+
+// diskName turns "/dev/sdb", "sdb" or (on the running system) a symlink
+// such as /dev/disk/by-id/usb-... into a kernel name.
+func diskName(root, devPath string) string {
+	if isReal(root) && strings.HasPrefix(devPath, "/dev/") {
+		if r, err := filepath.EvalSymlinks(devPath); err == nil {
+			devPath = r
+		}
+	}
+	return strings.TrimPrefix(devPath, "/dev/")
+}
+
+func scanOne(root, devPath string, imagePaths []string) (Disk, error) {
+	name := diskName(root, devPath)
+	if name == "" || strings.Contains(name, "/") {
+		return Disk{}, fmt.Errorf("%s: %w", devPath, ErrNotFound)
+	}
+	s, err := newScanner(ScanOptions{Root: root, ImagePaths: imagePaths, NoProbe: true, only: name})
+	if err != nil {
+		return Disk{}, err
+	}
+	if dv := s.devs[name]; dv != nil && dv.parent != "" {
+		return Disk{}, fmt.Errorf("%s is a partition of /dev/%s, not a whole disk: %w", devPath, dv.parent, ErrNotFound)
+	}
+	disks, err := s.scan()
+	if err != nil {
+		return Disk{}, err
+	}
+	if len(disks) != 1 {
+		return Disk{}, fmt.Errorf("%s: %w", devPath, ErrNotFound)
+	}
+	return disks[0], nil
+}
