@@ -1,0 +1,58 @@
+package buildcmd
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/pistudio/pistudio/builder"
+	"github.com/pistudio/pistudio/builder/cli"
+)
+
+func init() {
+	register(cli.Command{
+		Name:    "validate",
+		Usage:   "-c FILE [--rpi-image-gen DIR] [-S DIR]...",
+		Summary: "check a config against the layers' rules without building",
+		Run:     runValidate,
+	})
+}
+
+func runValidate(ctx context.Context, env *cli.Env, args []string) error {
+	const usage = "-c FILE [--rpi-image-gen DIR] [-S DIR]..."
+	fs := cli.NewFlagSet("validate")
+	var f catalogFlags
+	cfgPath := fs.String("c", "", "config `FILE` (YAML)")
+	fs.StringVar(&f.tool, "rpi-image-gen", "", "rpi-image-gen checkout `DIR`")
+	fs.Var(&f.sources, "S", "extra source `DIR` (repeatable), searched before the tool's own layers")
+	if err := cli.Parse(fs, env, usage, args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		return cli.Usagef("validate", "-c FILE is required")
+	}
+	if fs.NArg() > 0 {
+		return cli.Usagef("validate", "unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := builder.LoadConfig(*cfgPath)
+	if err != nil {
+		return cli.Exit(2, err)
+	}
+	cat, tool, err := loadCatalog(env, "validate", &f, false)
+	if err != nil {
+		return err
+	}
+	for _, s := range f.sources {
+		cfg.IncludePath = append(cfg.IncludePath, filepath.Join(s, "config"))
+	}
+	cfg.IncludePath = append(cfg.IncludePath, filepath.Join(tool, "config"))
+	probs := builder.Validate(cfg, cat)
+	for _, p := range probs {
+		fmt.Fprintln(env.Stdout, p.String())
+	}
+	if len(probs) > 0 {
+		return cli.Exit(1, nil)
+	}
+	fmt.Fprintf(env.Stdout, "%s: valid\n", *cfgPath)
+	return nil
+}

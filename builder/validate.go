@@ -1,0 +1,277 @@
+package builder
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Problem is one finding of Validate.
+type Problem struct {
+	// File and Line locate the value (Line 0 when no line applies).
+	File string
+	Line int
+	// Key is the config key that sets (or would set) the variable, e.g.
+	// "image.rootfs_type"; "" for problems that concern no variable.
+	Key string
+	// Var is the variable (IGconf_image_rootfs_type).
+	Var string
+	// Value is the offending value.
+	Value string
+	// Rule is the -Valid rule that rejected it.
+	Rule string
+	// Layer is the layer whose rule or dependency is involved.
+	Layer string
+	// Msg says what is wrong.
+	Msg string
+}
+
+// String formats the problem as
+// "raid.yaml:9: image.rootfs_type (IGconf_image_rootfs_type): 'xfs' is not one of ext4, btrfs (layer image-rpios)".
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Line > 0 {
+		fmt.Fprintf(&b, ":%d", p.Line)
+	}
+	b.WriteString(": ")
+	switch {
+	case p.Key != "" && p.Var != "":
+		fmt.Fprintf(&b, "%s (%s): ", p.Key, p.Var)
+	case p.Key != "":
+		b.WriteString(p.Key + ": ")
+	case p.Var != "":
+		b.WriteString(p.Var + ": ")
+	}
+	b.WriteString(p.Msg)
+	if p.Layer != "" {
+		fmt.Fprintf(&b, " (layer %s)", p.Layer)
+	}
+	return b.String()
+}
+
+// ToolProvidedVars are variables rpi-image-gen itself sets for every
+// build; X-Env-VarRequires naming them is satisfied without a config value.
+var ToolProvidedVars = []string{"IGTOP", "RPI_TEMPLATES", "SRC_DIR", "IGconf_sys_workroot", "IGconf_sys_target"}
+
+// IsDynamic reports whether value holds ${VAR}, $(cmd) or `cmd` text that
+// only the build can expand; such values are not checked against rules.
+func IsDynamic(value string) bool {
+	return strings.Contains(value, "${") || strings.Contains(value, "$(") || strings.Contains(value, "`")
+}
+
+// Validate checks a config against a catalog the way rpi-image-gen's
+// pipeline does: it resolves the layers, then checks every variable the
+// build's layers declare (config value, else the winning layer default)
+// against its -Valid rule, reports required variables left unset, and
+// checks X-Env-VarRequires. Keys no layer declares are allowed. Values
+// that need build-time expansion are skipped.
+func Validate(cfg *Config, cat *Catalog) []Problem {
+	vars, err := cfg.OrderedVars()
+	if err != nil {
+		return []Problem{errProblem(cfg.Path, err)}
+	}
+	traits, err := cfg.TraitOverrides()
+	if err != nil {
+		return []Problem{errProblem(cfg.Path, err)}
+	}
+	plan, err := resolve(cat, TargetLayers(vars), traits)
+	if err != nil {
+		return []Problem{resolveProblem(cfg.Path, vars, err)}
+	}
+	return ValidatePlan(plan, vars, cfg.Path)
+}
+
+func errProblem(file string, err error) Problem {
+	var pe *ParseError
+	if errors.As(err, &pe) {
+		return Problem{File: pe.File, Line: pe.Line, Msg: pe.Msg}
+	}
+	return Problem{File: file, Msg: err.Error()}
+}
+
+func resolveProblem(file string, vars []VarValue, err error) Problem {
+	var re *ResolveError
+	if !errors.As(err, &re) {
+		return errProblem(file, err)
+	}
+	// The message names the layers; point at the config line that names
+	// the missing layer, or else the layer that pulled it in.
+	p := Problem{File: file, Msg: re.Msg}
+	for _, want := range []string{re.Layer, re.RequiredBy} {
+		for _, v := range vars {
+			if want != "" && v.Value == want &&
+				(v.Name == "IGconf_device_layer" || v.Name == "IGconf_image_layer" || strings.HasPrefix(v.Name, "IGconf_layer_")) {
+				p.File, p.Line, p.Key, p.Var, p.Value = v.File, v.Line, v.Section+"."+v.Key, v.Name, v.Value
+				return p
+			}
+		}
+	}
+	return p
+}
+
+type varDef struct {
+	layer *Layer
+	v     *Var
+}
+
+// winner picks the definition rpi-image-gen resolves a variable to:
+// the last force, else the first immediate, else the last lazy, else skip.
+func winner(defs []varDef) varDef {
+	var force, imm, lazy *varDef
+	for i := range defs {
+		d := &defs[i]
+		switch d.v.Set {
+		case SetForce:
+			force = d
+		case SetImmediate:
+			if imm == nil {
+				imm = d
+			}
+		case SetLazy:
+			lazy = d
+		}
+	}
+	switch {
+	case force != nil:
+		return *force
+	case imm != nil:
+		return *imm
+	case lazy != nil:
+		return *lazy
+	}
+	return defs[0]
+}
+
+// ValidatePlan validates merged config values (OrderedVars) against a
+// resolved plan; file names the config for problems without a line.
+func ValidatePlan(plan *Plan, vars []VarValue, file string) []Problem {
+	cfgVals := map[string]VarValue{}
+	for _, v := range vars {
+		cfgVals[v.Name] = v
+	}
+	pvars := plan.Variables()
+	sort.SliceStable(pvars, func(i, j int) bool { return pvars[i].Var.EnvName < pvars[j].Var.EnvName })
+	var probs []Problem
+	// effective holds what each declared variable resolves to.
+	effective := map[string]string{}
+	isSet := map[string]bool{}
+	for _, pv := range pvars {
+		w := varDef{pv.Layer, pv.Var}
+		name := pv.Var.EnvName
+		cv, inCfg := cfgVals[name]
+		p := Problem{File: file, Key: pv.Key, Var: name, Layer: w.layer.Name, Rule: w.v.ValidText}
+		var value string
+		set := true
+		switch {
+		case w.v.Set == SetForce:
+			value = w.v.Default
+		case inCfg:
+			value = cv.Value
+			p.File, p.Line, p.Key = cv.File, cv.Line, cv.Section+"."+cv.Key
+		case w.v.Set != SetSkip:
+			value = w.v.Default
+		default:
+			set = false
+		}
+		p.Value = value
+		effective[name], isSet[name] = value, set
+		if w.v.Required && (!set || value == "") {
+			p.Msg = "required but not set"
+			probs = append(probs, p)
+			continue
+		}
+		if !set || IsDynamic(value) || w.v.Valid.Kind() == KindNone {
+			continue
+		}
+		if err := w.v.Valid.Check(value, true); err != nil {
+			p.Msg = err.Error()
+			if !inCfg {
+				p.Msg += " (layer default)"
+			}
+			probs = append(probs, p)
+		}
+	}
+	// Conflicts expressions, evaluated against the resolved values and the
+	// build's provider tokens; expressions that need a value only the build
+	// knows are skipped.
+	lookup := func(n string) (string, bool) {
+		v, ok := effective[n]
+		if !ok {
+			cv, inCfg := cfgVals[n]
+			v, ok = cv.Value, inCfg
+		} else {
+			ok = isSet[n]
+		}
+		return v, ok && !IsDynamic(v)
+	}
+	canHas := len(plan.traits.Tokens()) > 0
+	for _, pv := range pvars {
+		for _, expr := range pv.Var.Conflicts {
+			cond, err := ParseCondition(expr)
+			if err != nil || (!canHas && strings.Contains(expr, "has(")) {
+				continue
+			}
+			hit, err := cond.Eval(lookup, plan.HasToken)
+			if err != nil || !hit {
+				continue
+			}
+			p := Problem{File: file, Key: pv.Key, Var: pv.Var.EnvName, Layer: pv.Layer.Name, Value: effective[pv.Var.EnvName],
+				Msg: fmt.Sprintf("'%s' conflicts with the build: %s", effective[pv.Var.EnvName], expr)}
+			if cv, ok := cfgVals[pv.Var.EnvName]; ok {
+				p.File, p.Line = cv.File, cv.Line
+			}
+			probs = append(probs, p)
+		}
+	}
+	sets := map[string]string{} // X-Env-Layer-Sets of the build
+	for _, l := range plan.Layers {
+		for k, v := range l.Sets {
+			sets[k] = v
+		}
+	}
+	for _, l := range plan.Layers {
+		for _, rv := range l.VarRequires {
+			value, set := "", false
+			var cv VarValue
+			inCfg := false
+			switch {
+			case isSet[rv.Name]:
+				value, set = effective[rv.Name], true
+				cv, inCfg = cfgVals[rv.Name]
+			case func() bool { cv, inCfg = cfgVals[rv.Name]; return inCfg }():
+				value, set = cv.Value, true
+			default:
+				if v, ok := sets[rv.Name]; ok {
+					value, set = v, true
+				} else if contains(ToolProvidedVars, rv.Name) {
+					continue
+				}
+			}
+			p := Problem{File: file, Var: rv.Name, Layer: l.Name, Rule: rv.ValidText, Value: value}
+			if inCfg {
+				p.File, p.Line, p.Key = cv.File, cv.Line, cv.Section+"."+cv.Key
+			}
+			if !set {
+				p.Msg = "required by the layer but not set"
+				probs = append(probs, p)
+				continue
+			}
+			if IsDynamic(value) || rv.Valid.Kind() == KindNone {
+				continue
+			}
+			if err := rv.Valid.Check(value, true); err != nil {
+				p.Msg = err.Error()
+				probs = append(probs, p)
+			}
+		}
+	}
+	sort.SliceStable(probs, func(i, j int) bool {
+		if probs[i].File != probs[j].File {
+			return probs[i].File < probs[j].File
+		}
+		return probs[i].Line < probs[j].Line
+	})
+	return probs
+}
