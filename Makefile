@@ -57,7 +57,38 @@ vet:
 test-go:
 	$(GO) test -race -timeout 45m ./...
 
-test: test-deps vet test-go
+test: test-deps vet test-go test-vm
 
 clean:
 	rm -rf bin
+
+# screenshots: run the app on demo data (PISTUDIO_DEMO=1) under Xvfb and
+# save a PNG of each section into docs/screenshots.
+screenshots: build
+	$(call ensure-packages,xvfb xdotool imagemagick x11-utils)
+	gui/screenshots/shoot.sh $(BIN) docs/screenshots
+
+# fyne's packaging tool, pinned; run through the module proxy.
+FYNE ?= $(GO) run fyne.io/tools/cmd/fyne@v1.7.4
+DIST := dist
+
+# package: a Linux desktop bundle (binary, .desktop file, icon and an
+# install Makefile) as $(DIST)/pistudio.tar.xz, from FyneApp.toml.
+package: build
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	$(FYNE) package --os linux --executable $(BIN) --release
+	mv "Pi Image Studio.tar.xz" $(DIST)/pistudio.tar.xz
+
+# install: install the bundle system-wide (as root) or for the current
+# user (~/.local), using the Makefile fyne puts into the bundle.
+install: package
+	rm -rf $(DIST)/bundle && mkdir -p $(DIST)/bundle
+	tar -xJf $(DIST)/pistudio.tar.xz -C $(DIST)/bundle
+	if [ "$$(id -u)" = 0 ]; then $(MAKE) -C $(DIST)/bundle/pistudio install; else $(MAKE) -C $(DIST)/bundle/pistudio user-install; fi
+
+# test-vm boots Debian's kernel in qemu (software emulation) to check that it
+# assembles the RAID sets the native image stage writes (builder/image/vmtest).
+.PHONY: test-vm
+test-vm:
+	$(call ensure-packages,qemu-system-x86 busybox-static cpio kmod gzip)
+	builder/image/vmtest/run.sh
