@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/pistudio/pistudio/builder"
+	"github.com/pistudio/pistudio/builder/buildjob"
 	"github.com/pistudio/pistudio/builder/cli"
 	"github.com/pistudio/pistudio/builder/runner"
 )
 
 const (
-	buildUsage   = "-c FILE [-c FILE]... [-f|-i] [--rpi-image-gen DIR] [-S DIR]... [-B DIR] [--skip-check NAME]... [-- KEY=VALUE...]"
+	buildUsage   = "-c FILE [-c FILE]... [-f|-i] [--rpi-image-gen DIR] [-S DIR]... [-B DIR] [--engine auto|native|rpi-image-gen] [--skip-check NAME]... [-- KEY=VALUE...]"
 	historyUsage = "[-B DIR] [--json]"
 	cleanUsage   = "-c FILE [-B DIR] [--yes] [--rpi-image-gen DIR] [-S DIR]..."
 )
@@ -50,39 +51,29 @@ type buildFlags struct {
 	skip    cli.StringList
 	tool    string
 	work    string
+	engine  string
 	grace   time.Duration
 }
 
-// jobFor builds the runner job of one config: the tool dir resolved by
-// builder.FindTool, image.name and artefact.version read from the config.
+// jobFor builds the runner job of one config through buildjob.New, the
+// same constructor the GUI uses: a missing tool exits 1, a config that
+// cannot be read exits 2.
 func jobFor(env *cli.Env, f *buildFlags, cfgPath string, stage runner.Stage, overrides []string) (runner.Job, error) {
-	tool, err := builder.FindTool(f.tool, env.Env)
+	engine, err := buildjob.ParseEngine(f.engine)
 	if err != nil {
+		return runner.Job{}, cli.Usagef("build", "--%v", err)
+	}
+	job, err := buildjob.New(cfgPath, stage, buildjob.Options{
+		ToolDir: f.tool, Getenv: env.Env, WorkDir: f.work,
+		SourceDirs: f.sources, Overrides: overrides, Engine: engine,
+	})
+	switch {
+	case err == nil:
+		return job, nil
+	case errors.Is(err, builder.ErrToolNotFound):
 		return runner.Job{}, cli.Exit(1, err)
 	}
-	cfg, err := builder.LoadConfig(cfgPath)
-	if err != nil {
-		return runner.Job{}, cli.Exit(2, err)
-	}
-	abs, err := filepath.Abs(cfgPath)
-	if err != nil {
-		return runner.Job{}, cli.Exit(2, err)
-	}
-	work, err := filepath.Abs(f.work)
-	if err != nil {
-		return runner.Job{}, cli.Exit(2, err)
-	}
-	job := runner.Job{
-		Config: abs, Stage: stage, ToolDir: tool, WorkDir: work,
-		SourceDirs: append([]string(nil), f.sources...), Overrides: overrides,
-	}
-	if name, ok := cfg.Get("image.name"); ok && !strings.Contains(name, "$") {
-		job.ImageName = name
-	}
-	if v, ok := cfg.Get("artefact.version"); ok && !strings.Contains(v, "$") {
-		job.ArtefactVersion = v
-	}
-	return job, nil
+	return runner.Job{}, cli.Exit(2, err)
 }
 
 func (f *buildFlags) options() runner.Options {
@@ -107,6 +98,7 @@ func runBuild(ctx context.Context, env *cli.Env, args []string) error {
 	fs.StringVar(&f.work, "B", "work", "work (build) `DIR`; logs go to DIR/logs")
 	fs.Var(&f.skip, "skip-check", "skip a preflight check `NAME` (tool, binfmt, privileges, workdir, all)")
 	fs.DurationVar(&f.grace, "kill-grace", 10*time.Second, "time between SIGTERM and SIGKILL when cancelled")
+	fs.StringVar(&f.engine, "engine", "auto", "image `ENGINE`: auto (native for raid, rpi-image-gen otherwise), native or rpi-image-gen")
 	if err := cli.Parse(fs, env, buildUsage, args); err != nil {
 		return err
 	}

@@ -81,6 +81,16 @@ func ParseStage(s string) (Stage, error) {
 	return 0, fmt.Errorf("%w: unknown stage %q", ErrInvalidJob, s)
 }
 
+// NativeDirs tells a NativeImage hook where to read and write.
+type NativeDirs struct {
+	// Filesystem is stage 1's root filesystem: <work>/chroot-<ver>/filesystem.
+	Filesystem string
+	// Image is the output dir: <work>/image-<name>.
+	Image string
+	// Version is the pinned artefact version.
+	Version string
+}
+
 // NativeImageStage is the stage name reported while a NativeImage hook runs.
 const NativeImageStage = "native_image"
 
@@ -103,9 +113,10 @@ type Job struct {
 	// ArtefactVersion is the config's artefact version, if it sets one.
 	ArtefactVersion string
 	// NativeImage, when set, builds the image instead of the tool's -i.
-	// It gets a context cancelled with the run and a function that logs a
-	// line; its artifacts become the run's.
-	NativeImage func(ctx context.Context, logf func(string)) ([]Artifact, error)
+	// It gets a context cancelled with the run, where stage 1 left the root
+	// filesystem and where the images go, and a function that logs a line;
+	// its artifacts become the run's.
+	NativeImage func(ctx context.Context, dirs NativeDirs, logf func(string)) ([]Artifact, error)
 	// Stdin feeds the tool's standard input (answers to clean's prompts);
 	// nil means no input.
 	Stdin io.Reader
@@ -505,7 +516,12 @@ func (r *Run) run(cmd *exec.Cmd, outR, errR *os.File) {
 		r.mu.Lock()
 		r.startStageLocked(NativeImageStage, now)
 		r.mu.Unlock()
-		arts, err := r.job.NativeImage(r.ctx, func(s string) { r.internal(s) })
+		dirs := NativeDirs{
+			Filesystem: filepath.Join(r.job.WorkDir, "chroot-"+r.ver, "filesystem"),
+			Image:      ImageDir(r.job.WorkDir, r.job.ImageName),
+			Version:    r.ver,
+		}
+		arts, err := r.job.NativeImage(r.ctx, dirs, func(s string) { r.internal(s) })
 		r.mu.Lock()
 		r.endStageLocked(time.Now(), err == nil)
 		r.mu.Unlock()

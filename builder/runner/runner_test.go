@@ -252,8 +252,17 @@ func TestFullIsOneInvocation(t *testing.T) {
 func TestNativeImageHook(t *testing.T) {
 	job := newJob(t, StageFull, "")
 	hookRan := false
-	job.NativeImage = func(ctx context.Context, logf func(string)) ([]Artifact, error) {
+	job.NativeImage = func(ctx context.Context, dirs NativeDirs, logf func(string)) ([]Artifact, error) {
 		hookRan = true
+		if _, err := os.Stat(dirs.Filesystem); err != nil {
+			t.Errorf("hook's filesystem dir: %v", err)
+		}
+		if want := filepath.Join(job.WorkDir, "chroot-"+dirs.Version, "filesystem"); dirs.Filesystem != want {
+			t.Errorf("filesystem dir %q, want %q", dirs.Filesystem, want)
+		}
+		if want := ImageDir(job.WorkDir, job.ImageName); dirs.Image != want {
+			t.Errorf("image dir %q, want %q", dirs.Image, want)
+		}
 		logf("native image step")
 		p := filepath.Join(job.WorkDir, "native.img")
 		if err := os.WriteFile(p, make([]byte, 512), 0o644); err != nil {
@@ -283,7 +292,7 @@ func TestNativeImageHook(t *testing.T) {
 
 	// image only with a hook: the tool does not run
 	job.Stage = StageImage
-	job.NativeImage = func(ctx context.Context, logf func(string)) ([]Artifact, error) {
+	job.NativeImage = func(ctx context.Context, dirs NativeDirs, logf func(string)) ([]Artifact, error) {
 		return nil, errors.New("boom")
 	}
 	r = mustStart(t, context.Background(), job, testOpts())

@@ -123,7 +123,7 @@ func TestArgv(t *testing.T) {
 		j.Stage = tc.stage
 		j.Overrides = append(append([]string(nil), job.Overrides...), tc.extraO...)
 		if tc.hook {
-			j.NativeImage = func(context.Context, func(string)) ([]Artifact, error) { return nil, nil }
+			j.NativeImage = func(context.Context, NativeDirs, func(string)) ([]Artifact, error) { return nil, nil }
 		}
 		got, err := Argv(j, "/s", tc.ver)
 		if err != nil || strings.Join(got, " ") != tc.want {

@@ -1,0 +1,155 @@
+// Package buildjob turns a config file into the runner job that builds it,
+// the one way both the CLI and the GUI start builds: it finds
+// rpi-image-gen, reads image.name and the artefact version from the
+// config, and decides which engine makes the images. The raid layout is
+// always built by the native image stage (genimage has no md RAID);
+// image-rpios uses it when the user picks the native engine.
+package buildjob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/pistudio/pistudio/builder"
+	"github.com/pistudio/pistudio/builder/image"
+	"github.com/pistudio/pistudio/builder/runner"
+)
+
+// Engine selects what makes the images in the image stage.
+type Engine string
+
+const (
+	// EngineAuto uses the native stage where it is the only one that can
+	// build the layout (raid), and rpi-image-gen's own -i otherwise.
+	EngineAuto Engine = ""
+	// EngineNative uses the native stage for raid and image-rpios.
+	EngineNative Engine = "native"
+	// EngineTool uses rpi-image-gen's -i (genimage); raid cannot use it.
+	EngineTool Engine = "rpi-image-gen"
+)
+
+// ParseEngine reads an engine name as the CLI and settings spell it.
+func ParseEngine(s string) (Engine, error) {
+	switch s {
+	case "", "auto":
+		return EngineAuto, nil
+	case "native":
+		return EngineNative, nil
+	case "rpi-image-gen", "genimage", "tool":
+		return EngineTool, nil
+	}
+	return EngineAuto, fmt.Errorf("engine %q: want auto, native or rpi-image-gen", s)
+}
+
+// Options say where things are; the zero value means "defaults".
+type Options struct {
+	// ToolDir is the --rpi-image-gen value; empty means search
+	// ($PISTUDIO_RPI_IMAGE_GEN, PATH, ~/rpi-image-gen).
+	ToolDir string
+	// Getenv looks up the environment for the tool search; nil: os.Getenv.
+	Getenv func(string) string
+	// WorkDir is the build dir (-B); default "work".
+	WorkDir string
+	// SourceDirs are extra layer source dirs (-S).
+	SourceDirs []string
+	// Overrides are KEY=VALUE pairs passed after --.
+	Overrides []string
+	// Engine picks the image engine.
+	Engine Engine
+	// Progress, when set, also receives the native stage's progress.
+	Progress func(image.Progress)
+}
+
+// ErrConfig marks errors in reading the config (as opposed to a missing
+// tool); the CLI exits 2 for them.
+var ErrConfig = errors.New("config")
+
+// New returns the job that builds stage of the config at cfgPath.
+// A missing rpi-image-gen is an error wrapping builder.ErrToolNotFound,
+// except for an image-only job the native stage runs alone.
+func New(cfgPath string, stage runner.Stage, o Options) (runner.Job, error) {
+	cfg, err := builder.LoadConfig(cfgPath)
+	if err != nil {
+		return runner.Job{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	abs, err := filepath.Abs(cfgPath)
+	if err != nil {
+		return runner.Job{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	work := o.WorkDir
+	if work == "" {
+		work = "work"
+	}
+	if work, err = filepath.Abs(work); err != nil {
+		return runner.Job{}, fmt.Errorf("work dir: %w", err)
+	}
+	job := runner.Job{
+		Config: abs, Stage: stage, WorkDir: work,
+		SourceDirs: append([]string(nil), o.SourceDirs...),
+		Overrides:  append([]string(nil), o.Overrides...),
+	}
+	if name, ok := cfg.Get("image.name"); ok && !builder.IsDynamic(name) {
+		job.ImageName = name
+	}
+	if v, ok := cfg.Get("artefact.version"); ok && !builder.IsDynamic(v) {
+		job.ArtefactVersion = v
+	}
+	if stage == runner.StageFull || stage == runner.StageImage {
+		native, err := useNative(cfg, o.Engine)
+		if err != nil {
+			return runner.Job{}, err
+		}
+		if native {
+			spec, err := image.SpecFromConfig(cfg)
+			if err != nil {
+				return runner.Job{}, fmt.Errorf("%w: %w", ErrConfig, err)
+			}
+			job.ImageName = spec.Name
+			job.NativeImage = Hook(spec, o.Progress)
+		}
+	}
+	getenv := o.Getenv
+	job.ToolDir, err = builder.FindTool(o.ToolDir, getenv)
+	if err != nil && !(stage == runner.StageImage && job.NativeImage != nil) {
+		return runner.Job{}, err
+	}
+	return job, nil
+}
+
+// useNative reports whether the image stage of cfg runs natively.
+func useNative(cfg *builder.Config, e Engine) (bool, error) {
+	layer, _ := cfg.Get("image.layer")
+	switch {
+	case layer == "raid" && e == EngineTool:
+		return false, fmt.Errorf("%w: %s: the raid layout is built by the native image stage only (genimage has no md RAID support)", ErrConfig, cfg.Path)
+	case layer == "raid":
+		return true, nil
+	case e == EngineNative && layer == "image-rpios":
+		return true, nil
+	case e == EngineNative:
+		return false, fmt.Errorf("%w: %s: image.layer %q: the native image stage builds raid and image-rpios only", ErrConfig, cfg.Path, layer)
+	}
+	return false, nil
+}
+
+// Hook returns a runner.Job NativeImage hook that builds spec's images
+// from stage 1's filesystem with the native image stage.
+func Hook(spec image.Spec, progress func(image.Progress)) func(context.Context, runner.NativeDirs, func(string)) ([]runner.Artifact, error) {
+	return func(ctx context.Context, dirs runner.NativeDirs, logf func(string)) ([]runner.Artifact, error) {
+		logf(fmt.Sprintf("native image stage: %s layout %q from %s", spec.Layout, spec.Name, dirs.Filesystem))
+		_, err := image.Build(ctx, spec, dirs.Filesystem, dirs.Image, func(p image.Progress) {
+			msg := strings.TrimSpace(p.Message)
+			logf(fmt.Sprintf("[%d/%d] %s: %s", p.Done, p.Total, p.Stage, msg))
+			if progress != nil {
+				progress(p)
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		return runner.ScanArtifacts(dirs.Image)
+	}
+}
