@@ -1,0 +1,180 @@
+// Package flash writes an image source to a disk or a file, guarded and
+// verified.
+//
+// Write re-checks the chosen disk right before opening it (disk.Guard),
+// refuses an image larger than the disk before writing a byte, unmounts
+// the disk's partitions only when allowed, opens it exclusively with
+// O_DIRECT, zeroes its first and last MiB, streams the image through a
+// small pipeline (decoder → writer → hasher, with a few MiB-sized buffers
+// in flight and none allocated per chunk), writes the first MiB last after
+// a flush, and then reads back what it wrote — bypassing the page cache —
+// to compare it with what was sent. A cancelled or failed write leaves the
+// disk without a partition table instead of a half-valid one.
+package flash
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/flash/source"
+)
+
+// Target is where an image is written: a block device the user chose
+// (Identity taken from the disk list) or a regular file, into which the
+// image is expanded (sparse where the image has zeros or holes).
+type Target struct {
+	// Path is the device node (e.g. "/dev/sdb") or the file path.
+	Path string `json:"path"`
+	// Identity is the disk the user chose; required for block devices,
+	// ignored for files.
+	Identity disk.Identity `json:"identity"`
+}
+
+// Options tune a write. The zero value verifies and refuses to unmount.
+type Options struct {
+	// NoVerify skips reading the written data back.
+	NoVerify bool
+	// AllowUnmount lets Write unmount the target's mounted partitions.
+	AllowUnmount bool
+	// Progress, when set, receives at least two updates a second while
+	// writing and verifying, and a final one at the end of each phase. It is
+	// called from one goroutine at a time and never after Write returns.
+	Progress func(Progress)
+	// Root is the system root the disk guard reads sysfs/procfs under
+	// ("" for the running system).
+	Root string
+	// BufferSize is the size of each pipeline buffer (default 4 MiB).
+	BufferSize int
+	// Buffers is the number of buffers in flight (default 6).
+	Buffers int
+
+	// beforeVerify runs between the write and verify phases (tests).
+	beforeVerify func() error
+}
+
+// Phase is the stage of a write.
+type Phase string
+
+// Phases of a write.
+const (
+	Writing   Phase = "writing"
+	Verifying Phase = "verifying"
+)
+
+// Progress is a progress report.
+type Progress struct {
+	// Phase is writing or verifying.
+	Phase Phase `json:"phase"`
+	// Done and Total are bytes of the phase (Total is the image's data size).
+	Done  int64 `json:"done"`
+	Total int64 `json:"total"`
+	// BytesPerSec is the rate over the last few seconds.
+	BytesPerSec float64 `json:"bytes_per_sec"`
+	// ETA is the expected time left in the phase.
+	ETA time.Duration `json:"eta"`
+}
+
+// Result describes a finished write.
+type Result struct {
+	// Target is the device or file written.
+	Target string `json:"target"`
+	// Format is the image format.
+	Format source.Format `json:"format"`
+	// Size is the expanded image size in bytes.
+	Size int64 `json:"size"`
+	// Written is the number of image bytes written.
+	Written int64 `json:"written"`
+	// SHA256 is the hex SHA-256 of the expanded image as written (ranges
+	// the image leaves unwritten count as zeros): what sha256sum prints
+	// for the decompressed image.
+	SHA256 string `json:"sha256"`
+	// Verified is true when the data was read back and matched.
+	Verified bool `json:"verified"`
+	// Unmounted lists the mount points Write unmounted.
+	Unmounted []string `json:"unmounted,omitempty"`
+	// WriteTime and VerifyTime are the durations of the phases.
+	WriteTime  time.Duration `json:"write_time"`
+	VerifyTime time.Duration `json:"verify_time"`
+	// Warnings are things worth telling the user that did not fail the write.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// VerifyError reports written data that did not read back as written.
+type VerifyError struct {
+	// Offset is the first byte that differs.
+	Offset int64
+}
+
+func (e *VerifyError) Error() string {
+	return fmt.Sprintf("verify failed: the data read back differs at byte %d (0x%x); the disk may be faulty or counterfeit", e.Offset, e.Offset)
+}
+
+// TooSmallError refuses an image larger than the target disk.
+type TooSmallError struct {
+	// Path is the target.
+	Path string
+	// ImageSize and DeviceSize are in bytes.
+	ImageSize, DeviceSize int64
+}
+
+func (e *TooSmallError) Error() string {
+	return fmt.Sprintf("the image needs %d bytes (%s) but %s holds only %d bytes (%s)",
+		e.ImageSize, HumanBytes(e.ImageSize), e.Path, e.DeviceSize, HumanBytes(e.DeviceSize))
+}
+
+// ErrMounted is matched (errors.Is) by *MountedError.
+var ErrMounted = errors.New("target has mounted partitions")
+
+// MountedError refuses a target with a mounted partition when unmounting
+// was not allowed.
+type MountedError struct {
+	// Device is the partition and MountPoint where it is mounted.
+	Device, MountPoint string
+}
+
+func (e *MountedError) Error() string {
+	return fmt.Sprintf("%s is mounted at %s: unmount it or allow unmounting", e.Device, e.MountPoint)
+}
+
+// Is makes errors.Is(err, ErrMounted) true.
+func (e *MountedError) Is(t error) bool { return t == ErrMounted }
+
+// HumanBytes formats n bytes with a binary unit, e.g. "3.7 GiB".
+func HumanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// headSize is the region written last (and zeroed first), as is the tail
+// region zeroed first.
+const headSize = 1 << 20
+
+// Write writes src to target. See the package documentation for the
+// order of operations. On success the Result says whether the data was
+// verified; a verify mismatch is a *VerifyError.
+func Write(ctx context.Context, src source.Source, target Target, opts Options) (*Result, error) {
+	if opts.BufferSize <= 0 {
+		opts.BufferSize = 4 << 20
+	}
+	opts.BufferSize = (opts.BufferSize + 4095) &^ 4095
+	if opts.Buffers < 2 {
+		opts.Buffers = 6
+	}
+	w := &writer{src: src, target: target, opts: opts,
+		res: &Result{Target: target.Path, Format: src.Format(), Size: src.Size()}}
+	if err := w.run(ctx); err != nil {
+		return nil, err
+	}
+	return w.res, nil
+}

@@ -1,0 +1,234 @@
+package flashcmd
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pistudio/pistudio/builder/cli"
+	"github.com/pistudio/pistudio/flash"
+	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/flash/helper"
+	"github.com/pistudio/pistudio/flash/source"
+)
+
+const flashUsage = "IMAGE TARGET [--no-verify] [--yes] [--allow-unmount] [--json]"
+
+func init() {
+	register(cli.Command{
+		Name:    "flash",
+		Usage:   flashUsage,
+		Summary: "write an image to a disk (or expand it into a file) and verify it",
+		Run:     runFlash,
+	})
+}
+
+// flashDeps are what runFlash reaches the system through (tests swap them).
+type flashDeps struct {
+	checkPath  func(dev string, images ...string) (disk.Disk, error)
+	newFlasher func(ctx context.Context, device bool) (helper.Flasher, error)
+}
+
+var deps = flashDeps{
+	checkPath: disk.CheckPath,
+	newFlasher: func(ctx context.Context, device bool) (helper.Flasher, error) {
+		if !device {
+			return helper.Local{}, nil
+		}
+		return helper.New(ctx)
+	},
+}
+
+func runFlash(ctx context.Context, env *cli.Env, args []string) error {
+	fs := cli.NewFlagSet("flash")
+	noVerify := fs.Bool("no-verify", false, "do not read the written data back")
+	yes := fs.Bool("yes", false, "do not ask for confirmation")
+	allowUnmount := fs.Bool("allow-unmount", false, "unmount the disk's mounted partitions")
+	asJSON := fs.Bool("json", false, "print progress and the result as JSON lines")
+	if err := cli.Parse(fs, env, flashUsage, flagsFirst(args)); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return cli.Usagef("flash", "expected IMAGE and TARGET, got %d arguments", fs.NArg())
+	}
+	image, target := fs.Arg(0), fs.Arg(1)
+	info, err := source.Inspect(image)
+	if err != nil {
+		return cli.Exit(2, err)
+	}
+	st, statErr := os.Stat(target)
+	isDev := statErr == nil && st.Mode()&os.ModeDevice != 0 && st.Mode()&os.ModeCharDevice == 0
+	if statErr == nil && !isDev && !st.Mode().IsRegular() {
+		return cli.Exit(2, fmt.Errorf("%s is neither a block device nor a regular file", target))
+	}
+	tgt := flash.Target{Path: target}
+	msg := env.Stderr
+	if !*asJSON {
+		msg = env.Stdout
+	}
+	if isDev {
+		d, err := deps.checkPath(target, image)
+		if err != nil {
+			return err
+		}
+		tgt.Identity = d.Identity()
+		fmt.Fprintf(msg, "Image:  %s (%s, %s expanded, %s to write)\n", image, info.Format, flash.HumanBytes(info.Size), flash.HumanBytes(info.DataSize))
+		fmt.Fprintf(msg, "Target: %s  %s  %s  %s\n", d.Path, describeDisk(d), humanSize(d.SizeBytes), orDash(d.Bus))
+		if info.Size > d.SizeBytes {
+			return &flash.TooSmallError{Path: d.Path, ImageSize: info.Size, DeviceSize: d.SizeBytes}
+		}
+		if !*yes {
+			fmt.Fprintf(msg, "Everything on %s will be replaced.\n", d.Path)
+			if err := confirm(env, msg, d); err != nil {
+				return err
+			}
+		}
+	} else if !*asJSON {
+		fmt.Fprintf(msg, "Expanding %s (%s, %s) into %s\n", image, info.Format, flash.HumanBytes(info.Size), target)
+	}
+	fl, err := deps.newFlasher(ctx, isDev)
+	if err != nil {
+		return err
+	}
+	defer fl.Close()
+	pr := newPrinter(env, *asJSON)
+	res, err := fl.Flash(ctx, image, tgt, flash.Options{NoVerify: *noVerify, AllowUnmount: *allowUnmount, Progress: pr.progress})
+	pr.end()
+	if err != nil {
+		if *asJSON {
+			env.Stdout.Write(mustJSON(helper.ErrorEvent("", err)))
+			return cli.Exit(cli.ExitCode(err), nil)
+		}
+		if errors.Is(err, flash.ErrMounted) {
+			return fmt.Errorf("%w (use --allow-unmount)", err)
+		}
+		return err
+	}
+	if *asJSON {
+		env.Stdout.Write(mustJSON(helper.Event{Type: helper.EventResult, Result: res}))
+		return nil
+	}
+	for _, mp := range res.Unmounted {
+		fmt.Fprintf(env.Stdout, "Unmounted %s\n", mp)
+	}
+	fmt.Fprintf(env.Stdout, "Wrote %s to %s in %s", flash.HumanBytes(res.Written), res.Target, res.WriteTime.Round(time.Second/10))
+	if res.Verified {
+		fmt.Fprintf(env.Stdout, "; verified in %s", res.VerifyTime.Round(time.Second/10))
+	} else {
+		fmt.Fprint(env.Stdout, "; not verified")
+	}
+	fmt.Fprintf(env.Stdout, ".\nSHA-256 of the image: %s\n", res.SHA256)
+	for _, w := range res.Warnings {
+		fmt.Fprintf(env.Stderr, "warning: %s\n", w)
+	}
+	return nil
+}
+
+func describeDisk(d disk.Disk) string {
+	m := strings.TrimSpace(d.Vendor + " " + d.Model)
+	if d.Vendor != "" && strings.HasPrefix(d.Model, d.Vendor) {
+		m = d.Model
+	}
+	return orDash(m)
+}
+
+// confirm asks on stdin; large disks need their name typed.
+func confirm(env *cli.Env, w io.Writer, d disk.Disk) error {
+	in := bufio.NewReader(env.Stdin)
+	if d.NeedsTypedConfirm {
+		fmt.Fprintf(w, "This disk is larger than %s: type its name (%s) to continue: ", humanSize(disk.TypedConfirmBytes), d.Name)
+	} else {
+		fmt.Fprint(w, "Continue? [y/N] ")
+	}
+	line, err := in.ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("reading the answer: %w", err)
+	}
+	ans := strings.TrimSpace(line)
+	ok := strings.EqualFold(ans, "y") || strings.EqualFold(ans, "yes")
+	if d.NeedsTypedConfirm {
+		ok = ans == d.Name || ans == d.Path
+	}
+	if !ok {
+		fmt.Fprintln(w)
+		return cli.Exit(1, errors.New("not confirmed: nothing was written"))
+	}
+	return nil
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return append(b, '\n')
+}
+
+// printer shows progress: JSON lines, a redrawn line on a terminal, or a
+// line every few seconds otherwise.
+type printer struct {
+	env   *cli.Env
+	json  bool
+	tty   bool
+	mu    sync.Mutex
+	last  time.Time
+	phase flash.Phase
+	drawn bool
+}
+
+func newPrinter(env *cli.Env, asJSON bool) *printer {
+	p := &printer{env: env, json: asJSON}
+	if f, ok := env.Stderr.(*os.File); ok {
+		if st, err := f.Stat(); err == nil {
+			p.tty = st.Mode()&os.ModeCharDevice != 0
+		}
+	}
+	return p
+}
+
+func (p *printer) progress(pr flash.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.json {
+		p.env.Stdout.Write(mustJSON(helper.Event{Type: helper.EventProgress, Progress: &pr}))
+		return
+	}
+	every := 5 * time.Second
+	if p.tty {
+		every = 250 * time.Millisecond
+	}
+	final := pr.Done >= pr.Total
+	if !final && pr.Phase == p.phase && time.Since(p.last) < every {
+		return
+	}
+	if p.tty && p.drawn && pr.Phase != p.phase {
+		fmt.Fprintln(p.env.Stderr)
+	}
+	p.phase, p.last = pr.Phase, time.Now()
+	pct := 100.0
+	if pr.Total > 0 {
+		pct = 100 * float64(pr.Done) / float64(pr.Total)
+	}
+	line := fmt.Sprintf("%-9s %5.1f%%  %s of %s  %s/s", pr.Phase, pct, flash.HumanBytes(pr.Done), flash.HumanBytes(pr.Total), flash.HumanBytes(int64(pr.BytesPerSec)))
+	if pr.ETA > 0 && !final {
+		line += "  ETA " + pr.ETA.String()
+	}
+	if p.tty {
+		fmt.Fprintf(p.env.Stderr, "\r%-72s", line)
+		p.drawn = true
+	} else {
+		fmt.Fprintln(p.env.Stderr, line)
+	}
+}
+
+func (p *printer) end() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty && p.drawn {
+		fmt.Fprintln(p.env.Stderr)
+	}
+}

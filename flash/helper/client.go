@@ -1,0 +1,294 @@
+package helper
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+
+	"github.com/pistudio/pistudio/flash"
+	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/flash/source"
+)
+
+// Flasher lists disks and writes images; Local does it in-process, Client
+// through a helper process. The app uses whichever New returns.
+type Flasher interface {
+	// Disks lists the block devices and their classification.
+	Disks(ctx context.Context) ([]disk.Disk, error)
+	// Flash writes the image file to target. Only opts.NoVerify,
+	// opts.AllowUnmount and opts.Progress are honoured by a Client.
+	Flash(ctx context.Context, image string, target flash.Target, opts flash.Options) (*flash.Result, error)
+	// Close releases the flasher (and stops a helper process).
+	Close() error
+}
+
+// New returns a Local flasher when the process is root, else a Client
+// talking to `pkexec <this program> helper`.
+func New(ctx context.Context) (Flasher, error) {
+	if os.Geteuid() == 0 {
+		return Local{}, nil
+	}
+	return Start(ctx)
+}
+
+// Local writes in the calling process.
+type Local struct {
+	// Root is the system root for disk scans ("" = "/").
+	Root string
+}
+
+// Disks implements Flasher.
+func (l Local) Disks(ctx context.Context) ([]disk.Disk, error) {
+	return disk.Scan(disk.ScanOptions{Root: l.Root})
+}
+
+// Flash implements Flasher.
+func (l Local) Flash(ctx context.Context, image string, target flash.Target, opts flash.Options) (*flash.Result, error) {
+	src, err := source.OpenContext(ctx, image)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	if opts.Root == "" {
+		opts.Root = l.Root
+	}
+	return flash.Write(ctx, src, target, opts)
+}
+
+// Close implements Flasher.
+func (Local) Close() error { return nil }
+
+// ErrHelperExited means the helper process went away mid-request.
+var ErrHelperExited = errors.New("the privileged helper exited")
+
+// Client talks to a helper over a pair of streams.
+type Client struct {
+	w    io.Writer
+	wmu  sync.Mutex
+	mu   sync.Mutex
+	next int
+	wait map[string]chan Event
+	err  error // set when the event stream ended
+	done chan struct{}
+	cmd  *exec.Cmd
+	in   io.Closer
+}
+
+// NewClient returns a client reading events from r and writing requests
+// to w (for example the pipes of a helper process, or a test pipe).
+func NewClient(r io.Reader, w io.Writer) *Client {
+	c := &Client{w: w, wait: map[string]chan Event{}, done: make(chan struct{})}
+	go c.readLoop(r)
+	return c
+}
+
+// Start launches `pkexec <this program> helper` and returns a client for
+// it. The user is asked for authorization by polkit (action
+// io.github.pistudio.helper).
+func Start(ctx context.Context) (*Client, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding pistudio: %w", err)
+	}
+	pk, err := exec.LookPath("pkexec")
+	if err != nil {
+		return nil, fmt.Errorf("writing disks needs root: pkexec not found (install polkit, or run as root): %w", err)
+	}
+	return StartCommand(ctx, exec.Command(pk, self, "helper"))
+}
+
+// StartCommand starts cmd as the helper and returns a client for it.
+func StartCommand(ctx context.Context, cmd *exec.Cmd) (*Client, error) {
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the helper: %w", err)
+	}
+	c := NewClient(out, in)
+	c.cmd, c.in = cmd, in
+	return c, nil
+}
+
+func (c *Client) readLoop(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		var ev Event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			continue
+		}
+		c.mu.Lock()
+		ch := c.wait[ev.ID]
+		c.mu.Unlock()
+		if ch != nil {
+			ch <- ev
+		}
+	}
+	err := sc.Err()
+	if err == nil {
+		err = ErrHelperExited
+	} else {
+		err = fmt.Errorf("%w: %v", ErrHelperExited, err)
+	}
+	c.mu.Lock()
+	c.err = err
+	c.mu.Unlock()
+	close(c.done)
+}
+
+func (c *Client) send(req Request) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if _, err := c.w.Write(marshal(req)); err != nil {
+		return fmt.Errorf("%w: %v", ErrHelperExited, err)
+	}
+	return nil
+}
+
+// call sends req and hands every event about it to on until on returns
+// true. A cancelled ctx sends a cancel request when cancel is set.
+func (c *Client) call(ctx context.Context, req Request, cancel bool, on func(Event) bool) error {
+	c.mu.Lock()
+	c.next++
+	req.ID = strconv.Itoa(c.next)
+	ch := make(chan Event, 16)
+	c.wait[req.ID] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.wait, req.ID)
+		c.mu.Unlock()
+		// Drain so the reader never blocks on a forgotten request.
+		for {
+			select {
+			case <-ch:
+			default:
+				return
+			}
+		}
+	}()
+	if err := c.send(req); err != nil {
+		return err
+	}
+	cancelled := false
+	ctxDone := ctx.Done()
+	for {
+		select {
+		case ev := <-ch:
+			if on(ev) {
+				return nil
+			}
+		case <-ctxDone:
+			ctxDone = nil
+			if !cancel {
+				return ctx.Err()
+			}
+			if !cancelled {
+				cancelled = true
+				if err := c.send(Request{ID: req.ID, Op: OpCancel}); err != nil {
+					return err
+				}
+			}
+		case <-c.done:
+			c.mu.Lock()
+			err := c.err
+			c.mu.Unlock()
+			// Deliver events that arrived before the stream ended.
+			for {
+				select {
+				case ev := <-ch:
+					if on(ev) {
+						return nil
+					}
+				default:
+					return err
+				}
+			}
+		}
+	}
+}
+
+// Disks implements Flasher.
+func (c *Client) Disks(ctx context.Context) ([]disk.Disk, error) {
+	var disks []disk.Disk
+	var rerr error
+	err := c.call(ctx, Request{Op: OpDisks}, false, func(ev Event) bool {
+		switch ev.Type {
+		case EventResult:
+			disks = ev.Disks
+			return true
+		case EventError:
+			rerr = ev.asError()
+			return true
+		}
+		return false
+	})
+	if err != nil {
+		return nil, err
+	}
+	return disks, rerr
+}
+
+// Flash implements Flasher: the helper opens the image and writes the
+// device; progress events reach opts.Progress; cancelling ctx cancels the
+// write in the helper.
+func (c *Client) Flash(ctx context.Context, image string, target flash.Target, opts flash.Options) (*flash.Result, error) {
+	verify := !opts.NoVerify
+	req := Request{Op: OpFlash, Image: image, Device: target.Path, Verify: &verify, AllowUnmount: opts.AllowUnmount}
+	if target.Identity != (disk.Identity{}) {
+		req.Identity = WireIdentity(target.Identity)
+	}
+	var res *flash.Result
+	var rerr error
+	err := c.call(ctx, req, true, func(ev Event) bool {
+		switch ev.Type {
+		case EventProgress:
+			if opts.Progress != nil && ev.Progress != nil {
+				opts.Progress(*ev.Progress)
+			}
+		case EventResult:
+			res = ev.Result
+			return true
+		case EventError:
+			rerr = ev.asError()
+			return true
+		}
+		return false
+	})
+	if err != nil {
+		return nil, err
+	}
+	if rerr != nil {
+		return nil, rerr
+	}
+	if res == nil {
+		return nil, errors.New("the helper sent an empty result")
+	}
+	return res, nil
+}
+
+// Close ends the helper: it closes its stdin (cancelling running writes)
+// and waits for it to exit.
+func (c *Client) Close() error {
+	if c.in != nil {
+		c.in.Close()
+	}
+	if c.cmd != nil {
+		return c.cmd.Wait()
+	}
+	return nil
+}

@@ -1,0 +1,456 @@
+package source
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+
+	"github.com/pistudio/pistudio/flash/sparse"
+)
+
+// decoded is one pass over the expanded bytes of a compressed file.
+type decoded struct {
+	r     io.Reader
+	close func() error
+}
+
+// decoderFunc starts a fresh decoding pass from the beginning of the file.
+type decoderFunc func() (decoded, error)
+
+// gzipExactLimit is the compressed size below which a gzip trailer's
+// ISIZE cannot have wrapped (deflate expands at most ~1032:1).
+const gzipExactLimit = (4 << 30) / 1032
+
+func (o *opener) openFile(f *os.File, fsize int64, format Format, bmapPath, origPath string) (_ Source, err error) {
+	b := &base{format: format, path: origPath}
+	b.closers = append(b.closers, f.Close)
+	defer func() {
+		if err != nil {
+			b.Close() // stops a decoder already started
+		}
+	}()
+	var bm *BlockMap
+	if bmapPath != "" {
+		data, err := os.ReadFile(bmapPath)
+		if err != nil {
+			return nil, fmt.Errorf("reading block map: %w", err)
+		}
+		if bm, err = ParseBmap(data); err != nil {
+			return nil, fmt.Errorf("block map %s: %w", bmapPath, err)
+		}
+	}
+	if format == Raw {
+		sec := io.NewSectionReader(f, 0, fsize)
+		if bm != nil {
+			if bm.ImageSize != fsize {
+				return nil, formatErrorf("image is %d bytes but its block map says %d", fsize, bm.ImageSize)
+			}
+			b.format = Bmap
+			return newBmapSource(b, sec, bm), nil
+		}
+		return &rawSource{base: b, r: sec, size: fsize}, nil
+	}
+	if format == Sparse {
+		if bm != nil {
+			b.warn("the block map beside a sparse image is ignored")
+		}
+		return o.newSparse(b, decoded{r: io.NewSectionReader(f, 0, fsize)}, func() (decoded, error) {
+			return decoded{r: io.NewSectionReader(f, 0, fsize)}, nil
+		})
+	}
+
+	var dec decoderFunc
+	var sizeFn func() (int64, error)
+	switch format {
+	case XZ:
+		dec = xzDecoder(f, fsize)
+		sizeFn = func() (int64, error) { return XZSize(f, fsize) }
+	case Gzip:
+		dec = func() (decoded, error) {
+			zr, err := gzip.NewReader(bufio.NewReaderSize(io.NewSectionReader(f, 0, fsize), 1<<20))
+			if err != nil {
+				return decoded{}, formatErrorf("gzip: %v", err)
+			}
+			return decoded{r: zr, close: zr.Close}, nil
+		}
+		sizeFn = func() (int64, error) {
+			if fsize < gzipExactLimit && fsize >= 18 {
+				var t [4]byte
+				if _, err := f.ReadAt(t[:], fsize-4); err != nil {
+					return 0, fmt.Errorf("reading gzip trailer: %w", err)
+				}
+				return int64(binary.LittleEndian.Uint32(t[:])), nil
+			}
+			b.warn("gzip keeps the image size only modulo 4 GiB: the size was found by decoding the file once")
+			return o.countPass(dec)
+		}
+	case Zstd:
+		dec = func() (decoded, error) {
+			zr, err := zstd.NewReader(bufio.NewReaderSize(io.NewSectionReader(f, 0, fsize), 1<<20),
+				zstd.WithDecoderMaxWindow(1<<31), zstd.WithDecoderLowmem(false))
+			if err != nil {
+				return decoded{}, formatErrorf("zstd: %v", err)
+			}
+			return decoded{r: zr, close: func() error { zr.Close(); return nil }}, nil
+		}
+		sizeFn = func() (int64, error) {
+			n, err := ZstdSize(f, fsize)
+			if errors.Is(err, errNoContentSize) {
+				b.warn("a zstd frame does not record its size: the size was found by decoding the file once")
+				return o.countPass(dec)
+			}
+			return n, err
+		}
+	case Zip:
+		zf, err := pickZipEntry(f, fsize)
+		if err != nil {
+			return nil, err
+		}
+		dec = func() (decoded, error) {
+			rc, err := zf.Open()
+			if err != nil {
+				return decoded{}, fmt.Errorf("zip entry %s: %w", zf.Name, err)
+			}
+			return decoded{r: rc, close: rc.Close}, nil
+		}
+		sizeFn = func() (int64, error) {
+			if zf.UncompressedSize64 > 1<<52 {
+				return 0, formatErrorf("zip entry %s claims %d bytes", zf.Name, zf.UncompressedSize64)
+			}
+			return int64(zf.UncompressedSize64), nil
+		}
+	default:
+		return nil, fmt.Errorf("unsupported format %s", format)
+	}
+
+	d, err := dec()
+	if err != nil {
+		return nil, err
+	}
+	b.closers = append(b.closers, d.close)
+	br := bufio.NewReaderSize(d.r, 1<<20)
+	d.r = br
+	peek, err := br.Peek(sparse.FileHeaderSize)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("decoding %s: %w", format, err)
+	}
+	if sparse.IsSparse(peek) {
+		b.format = format + "+" + Sparse
+		return o.newSparse(b, d, dec)
+	}
+	if bm != nil {
+		b.format = format + "+" + Bmap
+		return newBmapSource(b, &exactReader{r: br, remain: bm.ImageSize, size: bm.ImageSize}, bm), nil
+	}
+	size, err := sizeFn()
+	if err != nil {
+		return nil, err
+	}
+	return &rawSource{base: b, r: &exactReader{r: br, remain: size, size: size}, size: size}, nil
+}
+
+// countPass decodes the file once and counts the expanded bytes.
+func (o *opener) countPass(dec decoderFunc) (int64, error) {
+	d, err := dec()
+	if err != nil {
+		return 0, err
+	}
+	if d.close != nil {
+		defer d.close()
+	}
+	buf := make([]byte, 1<<20)
+	var n int64
+	for {
+		if err := o.ctx.Err(); err != nil {
+			return 0, err
+		}
+		m, err := d.r.Read(buf)
+		n += int64(m)
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("decoding to find the image size: %w", err)
+		}
+	}
+}
+
+// xzDecoder decodes with the xz program when present, else in Go.
+func xzDecoder(f *os.File, fsize int64) decoderFunc {
+	return func() (decoded, error) {
+		if p, err := exec.LookPath("xz"); err == nil {
+			return startXZ(p, io.NewSectionReader(f, 0, fsize))
+		}
+		zr, err := xz.NewReader(bufio.NewReaderSize(io.NewSectionReader(f, 0, fsize), 1<<20))
+		if err != nil {
+			return decoded{}, formatErrorf("xz: %v", err)
+		}
+		return decoded{r: zr}, nil
+	}
+}
+
+// xzProc is an `xz -dc` child process; its exit status is reported at EOF.
+type xzProc struct {
+	cmd    *exec.Cmd
+	out    io.ReadCloser
+	stderr strings.Builder
+	waited bool
+	err    error
+}
+
+func startXZ(path string, in io.Reader) (decoded, error) {
+	p := &xzProc{cmd: exec.Command(path, "-dc", "-T0")}
+	p.cmd.Stdin = in
+	p.cmd.Stderr = &p.stderr
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		return decoded{}, fmt.Errorf("starting xz: %w", err)
+	}
+	p.out = out
+	if err := p.cmd.Start(); err != nil {
+		return decoded{}, fmt.Errorf("starting xz: %w", err)
+	}
+	return decoded{r: p, close: p.Close}, nil
+}
+
+func (p *xzProc) Read(b []byte) (int, error) {
+	n, err := p.out.Read(b)
+	if errors.Is(err, io.EOF) {
+		if werr := p.wait(); werr != nil {
+			return n, werr
+		}
+	}
+	return n, err
+}
+
+func (p *xzProc) wait() error {
+	if !p.waited {
+		p.waited = true
+		if err := p.cmd.Wait(); err != nil {
+			p.err = formatErrorf("xz: %v: %s", err, strings.TrimSpace(p.stderr.String()))
+		}
+	}
+	return p.err
+}
+
+func (p *xzProc) Close() error {
+	if !p.waited {
+		_ = p.cmd.Process.Kill()
+		p.waited = true
+		_ = p.cmd.Wait()
+	}
+	return nil
+}
+
+// pickZipEntry returns the only image inside a zip archive.
+func pickZipEntry(f io.ReaderAt, fsize int64) (*zip.File, error) {
+	zr, err := zip.NewReader(f, fsize)
+	if err != nil {
+		return nil, formatErrorf("zip: %v", err)
+	}
+	var files []*zip.File
+	var names []string
+	for _, zf := range zr.File {
+		names = append(names, zf.Name)
+		if zf.FileInfo().IsDir() || strings.HasPrefix(zf.Name, "__MACOSX/") {
+			continue
+		}
+		files = append(files, zf)
+	}
+	sort.Strings(names)
+	switch len(files) {
+	case 1:
+		return files[0], nil
+	case 0:
+		return nil, formatErrorf("zip archive holds no image (entries: %s)", listNames(names))
+	}
+	return nil, formatErrorf("zip archive holds %d files, expected exactly one image (entries: %s)", len(files), listNames(names))
+}
+
+func listNames(n []string) string {
+	if len(n) == 0 {
+		return "none"
+	}
+	if len(n) > 20 {
+		return strings.Join(n[:20], ", ") + fmt.Sprintf(", … %d more", len(n)-20)
+	}
+	return strings.Join(n, ", ")
+}
+
+// base carries what every source shares.
+type base struct {
+	format   Format
+	path     string
+	warnings []string
+	closers  []func() error
+}
+
+func (b *base) warn(s string) { b.warnings = append(b.warnings, s) }
+
+// Format implements Source.
+func (b *base) Format() Format { return b.format }
+
+// Warnings implements Warner.
+func (b *base) Warnings() []string { return append([]string(nil), b.warnings...) }
+
+// Reopen implements Reopener.
+func (b *base) Reopen() (Source, error) { return Open(b.path) }
+
+// Close implements Source.
+func (b *base) Close() error {
+	var first error
+	for i := len(b.closers) - 1; i >= 0; i-- {
+		if c := b.closers[i]; c != nil {
+			if err := c(); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	b.closers = nil
+	return first
+}
+
+// rawSource is one extent covering the whole image.
+type rawSource struct {
+	*base
+	r    io.Reader
+	size int64
+	done bool
+}
+
+func (s *rawSource) Size() int64     { return s.size }
+func (s *rawSource) DataSize() int64 { return s.size }
+
+func (s *rawSource) Next() (Extent, io.Reader, error) {
+	if s.done || s.size == 0 {
+		return Extent{}, nil, io.EOF
+	}
+	s.done = true
+	return Extent{0, s.size}, s.r, nil
+}
+
+// exactReader yields exactly size bytes of r and checks that r ends there.
+type exactReader struct {
+	r      io.Reader
+	remain int64
+	size   int64
+	err    error
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	if e.remain == 0 {
+		var b [1]byte
+		for i := 0; i < 100; i++ {
+			n, err := e.r.Read(b[:])
+			if n > 0 {
+				e.err = formatErrorf("image data continues past its recorded size of %d bytes", e.size)
+				return 0, e.err
+			}
+			if errors.Is(err, io.EOF) {
+				e.err = io.EOF
+				return 0, io.EOF
+			}
+			if err != nil {
+				e.err = err
+				return 0, err
+			}
+		}
+		return 0, io.ErrNoProgress
+	}
+	if int64(len(p)) > e.remain {
+		p = p[:e.remain]
+	}
+	n, err := e.r.Read(p)
+	e.remain -= int64(n)
+	if errors.Is(err, io.EOF) {
+		if e.remain > 0 {
+			e.err = formatErrorf("image data ends at byte %d, before its recorded size of %d bytes: %v", e.size-e.remain, e.size, io.ErrUnexpectedEOF)
+			return n, e.err
+		}
+		err = nil
+	}
+	if err != nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// sparseSource walks an Android sparse image.
+type sparseSource struct {
+	*base
+	sr       *sparse.Reader
+	dataSize int64
+}
+
+func (o *opener) newSparse(b *base, d decoded, again decoderFunc) (Source, error) {
+	sr, err := sparse.NewReader(d.r)
+	if err != nil {
+		return nil, err
+	}
+	// A pre-pass counts the data bytes and validates every chunk before
+	// anything is written.
+	p, err := again()
+	if err != nil {
+		return nil, err
+	}
+	if p.close != nil {
+		defer p.close()
+	}
+	if p.r == d.r {
+		return nil, errors.New("sparse pre-pass needs a separate reader")
+	}
+	pr, err := sparse.NewReader(p.r)
+	if err != nil {
+		return nil, err
+	}
+	var data int64
+	for {
+		if err := o.ctx.Err(); err != nil {
+			return nil, err
+		}
+		c, _, err := pr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if c.Type != sparse.DontCare {
+			data += c.Length
+		}
+	}
+	return &sparseSource{base: b, sr: sr, dataSize: data}, nil
+}
+
+func (s *sparseSource) Size() int64     { return s.sr.Size() }
+func (s *sparseSource) DataSize() int64 { return s.dataSize }
+
+func (s *sparseSource) Next() (Extent, io.Reader, error) {
+	for {
+		c, r, err := s.sr.Next()
+		if err != nil {
+			return Extent{}, nil, err
+		}
+		if c.Type == sparse.DontCare || c.Length == 0 || r == nil {
+			continue
+		}
+		return Extent{c.Offset, c.Length}, r, nil
+	}
+}
+
+// Path returns the file the source was opened from.
+func (b *base) Path() string { return b.path }

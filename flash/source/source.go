@@ -1,0 +1,213 @@
+// Package source opens disk images in the formats people download or
+// build — raw, Android sparse, xz, gzip, zstd, zip and raw with a bmaptool
+// block map — and presents each as a stream of data ranges of the expanded
+// image. Everything is streamed: nothing is decompressed to a temporary
+// file, and the expanded size is known before the first byte is written.
+//
+// How the expanded size is found without writing:
+//   - raw: the file size; with a .bmap beside it: the map's ImageSize.
+//   - Android sparse: the file header (total blocks × block size).
+//   - xz: the stream index at the end of the file (every stream of a
+//     multi-stream file is summed).
+//   - zstd: the frame content size of every frame, walking the block
+//     headers from frame to frame; a frame without a content size makes
+//     Open decode the file once (a pre-pass, ~500 MiB/s).
+//   - zip: the entry's uncompressed size in the central directory.
+//   - gzip: the trailer keeps the size only modulo 4 GiB (ISIZE), which is
+//     ambiguous for the images people flash, so Open decodes the file once
+//     to count the bytes (~190 MiB/s) and warns that it did; a file whose
+//     ISIZE is exact (a single member, compressed size far below 4 GiB /
+//     1032, the best deflate ratio) skips the pre-pass.
+//
+// xz is decoded by the xz program (`xz -dc -T0`) when it is on PATH — it
+// decodes at ~110 MiB/s on two cores against ~26 MiB/s for the pure Go
+// decoder, which is slower than a USB 3 disk — and by
+// github.com/ulikunitz/xz otherwise.
+//
+// Every reader returned by Next yields exactly the extent's Length bytes;
+// a stream that turns out longer or shorter than its recorded size, a
+// failed container checksum, or a bmap range whose checksum does not match
+// is an error from that reader.
+package source
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Format names the container and content of an image file.
+type Format string
+
+// Formats Open recognises. A compressed file holding an Android sparse
+// image or described by a block map reports a compound format such as
+// "xz+sparse" or "gzip+bmap".
+const (
+	Raw    Format = "raw"
+	Sparse Format = "sparse"
+	Bmap   Format = "bmap"
+	XZ     Format = "xz"
+	Gzip   Format = "gzip"
+	Zstd   Format = "zstd"
+	Zip    Format = "zip"
+)
+
+// Extent is a range of the expanded image: Length bytes from Offset.
+type Extent struct {
+	// Offset is the byte offset in the expanded image.
+	Offset int64
+	// Length is the number of bytes.
+	Length int64
+}
+
+// End returns the offset just past the extent.
+func (e Extent) End() int64 { return e.Offset + e.Length }
+
+// Source is an opened image.
+type Source interface {
+	// Format names the image format.
+	Format() Format
+	// Size is the expanded image size in bytes, known before writing.
+	Size() int64
+	// DataSize is the number of bytes Next will yield in total: the bytes
+	// that will be written.
+	DataSize() int64
+	// Next returns the next data range and a reader yielding exactly its
+	// Length bytes. Ranges ascend and do not overlap; bytes outside them
+	// are not written. At the end Next returns io.EOF. A reader left
+	// unconsumed is skipped by the following Next.
+	Next() (Extent, io.Reader, error)
+	// Close releases the file and any decoder.
+	Close() error
+}
+
+// Reopener is implemented by sources that can open a fresh copy of
+// themselves, positioned at the start (every Source Open returns does).
+// The writer uses it to find the exact byte of a verify mismatch.
+type Reopener interface {
+	Reopen() (Source, error)
+}
+
+// Warner is implemented by sources that have something to tell the user
+// about how they were read (for example a size found by a decoding pass).
+type Warner interface {
+	Warnings() []string
+}
+
+// ErrFormat is matched (errors.Is) by errors about malformed image files.
+var ErrFormat = errors.New("malformed image")
+
+// formatErrorf returns an error wrapping ErrFormat.
+func formatErrorf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrFormat, fmt.Sprintf(format, args...))
+}
+
+var (
+	magicXZ     = []byte{0xFD, '7', 'z', 'X', 'Z', 0x00}
+	magicGzip   = []byte{0x1F, 0x8B}
+	magicZstd   = []byte{0x28, 0xB5, 0x2F, 0xFD}
+	magicZip    = []byte{'P', 'K', 0x03, 0x04}
+	magicZipEnd = []byte{'P', 'K', 0x05, 0x06}
+	magicSparse = []byte{0x3A, 0xFF, 0x26, 0xED}
+)
+
+// Detect names the container format of the file whose first bytes are
+// head, by magic bytes alone: Raw when nothing matches.
+func Detect(head []byte) Format {
+	switch {
+	case bytes.HasPrefix(head, magicXZ):
+		return XZ
+	case bytes.HasPrefix(head, magicGzip):
+		return Gzip
+	case bytes.HasPrefix(head, magicZstd):
+		return Zstd
+	case bytes.HasPrefix(head, magicZip), bytes.HasPrefix(head, magicZipEnd):
+		return Zip
+	case bytes.HasPrefix(head, magicSparse):
+		return Sparse
+	}
+	return Raw
+}
+
+// Open opens the image at path, detecting its format by magic bytes.
+// A path naming a .bmap file opens the image beside it with that map; an
+// image with a "NAME.bmap" beside it (for "NAME", "NAME.xz", …) is opened
+// with its map.
+func Open(path string) (Source, error) {
+	return OpenContext(context.Background(), path)
+}
+
+// OpenContext is Open with a context that cancels a size pre-pass.
+func OpenContext(ctx context.Context, path string) (Source, error) {
+	o := &opener{ctx: ctx}
+	return o.open(path)
+}
+
+type opener struct {
+	ctx context.Context
+}
+
+func (o *opener) open(path string) (Source, error) {
+	imgPath, bmapPath, err := findBmap(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(imgPath)
+	if err != nil {
+		return nil, fmt.Errorf("opening image: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("opening image: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("opening image %s: not a regular file", imgPath)
+	}
+	head := make([]byte, 512)
+	n, err := f.ReadAt(head, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		f.Close()
+		return nil, fmt.Errorf("reading image header: %w", err)
+	}
+	head = head[:n]
+	src, err := o.openFile(f, st.Size(), Detect(head), bmapPath, path)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", filepath.Base(imgPath), err)
+	}
+	return src, nil
+}
+
+// findBmap resolves path to the image and its optional block map.
+func findBmap(path string) (img, bmap string, err error) {
+	if strings.HasSuffix(path, ".bmap") {
+		base := strings.TrimSuffix(path, ".bmap")
+		for _, ext := range []string{"", ".img", ".xz", ".gz", ".zst"} {
+			if st, err := os.Stat(base + ext); err == nil && st.Mode().IsRegular() {
+				return base + ext, path, nil
+			}
+		}
+		return "", "", fmt.Errorf("block map %s: no image beside it (looked for %s)", path, base)
+	}
+	base := path
+	for _, ext := range []string{".xz", ".gz", ".zst"} {
+		base = strings.TrimSuffix(base, ext)
+	}
+	cands := []string{base + ".bmap"}
+	if b := strings.TrimSuffix(base, filepath.Ext(base)); b != base {
+		cands = append(cands, b+".bmap")
+	}
+	for _, c := range cands {
+		if st, err := os.Stat(c); err == nil && st.Mode().IsRegular() {
+			return path, c, nil
+		}
+	}
+	return path, "", nil
+}

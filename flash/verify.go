@@ -1,0 +1,110 @@
+package flash
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/zeebo/xxh3"
+
+	"github.com/pistudio/pistudio/flash/source"
+)
+
+// verify reads back every written range and compares it with the hashes
+// taken while writing.
+func (w *writer) verify(ctx context.Context) error {
+	if err := w.sink.prepareVerify(); err != nil {
+		return err
+	}
+	bs := w.sink.blockSize()
+	buf := alignedBuf(w.opts.BufferSize + 2*int(bs))
+	rep := w.report(Verifying, w.src.DataSize())
+	var vdone int64
+	err := func() error {
+		for i := 0; i < len(w.recs); {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("verify cancelled: %w", err)
+			}
+			// Batch records that fit one aligned read.
+			lo := w.recs[i].off &^ (bs - 1)
+			j := i
+			var hi int64
+			for j < len(w.recs) {
+				end := w.recs[j].off + int64(w.recs[j].n)
+				ahi := (end + bs - 1) &^ (bs - 1)
+				if ahi-lo > int64(len(buf)) {
+					break
+				}
+				hi = ahi
+				j++
+			}
+			if hi > w.deviceEnd() {
+				hi = w.deviceEnd()
+			}
+			b := buf[:hi-lo]
+			if err := w.sink.readAt(b, lo); err != nil {
+				return fmt.Errorf("reading back %s at byte %d: %w", w.target.Path, lo, err)
+			}
+			for k := i; k < j; k++ {
+				r := w.recs[k]
+				got := b[r.off-lo : r.off-lo+int64(r.n)]
+				if xxh3.Hash(got) != r.sum {
+					return &VerifyError{Offset: w.firstDiff(r, got)}
+				}
+				vdone += int64(r.n)
+				w.done.Store(vdone)
+			}
+			i = j
+		}
+		return nil
+	}()
+	rep(err == nil)
+	return err
+}
+
+// deviceEnd bounds read-backs: the image end rounded up to a sector.
+func (w *writer) deviceEnd() int64 {
+	bs := w.sink.blockSize()
+	return (w.src.Size() + bs - 1) &^ (bs - 1)
+}
+
+// firstDiff finds the first differing byte of record r, whose bytes read
+// back are got, by reading the image again; without a way to reopen the
+// image it reports the record's first byte.
+func (w *writer) firstDiff(r rec, got []byte) int64 {
+	ro, ok := w.src.(source.Reopener)
+	if !ok {
+		return r.off
+	}
+	src, err := ro.Reopen()
+	if err != nil {
+		return r.off
+	}
+	defer src.Close()
+	want := make([]byte, r.n)
+	end := r.off + int64(r.n)
+	filled := r.off // want is filled up to here
+	for filled < end {
+		e, rd, err := src.Next()
+		if err != nil || e.Offset > filled {
+			return r.off // a record never spans a gap
+		}
+		if e.End() <= filled {
+			continue
+		}
+		if _, err := io.CopyN(io.Discard, rd, filled-e.Offset); err != nil {
+			return r.off
+		}
+		n := min(e.End(), end) - filled
+		if _, err := io.ReadFull(rd, want[filled-r.off:filled-r.off+n]); err != nil {
+			return r.off
+		}
+		filled += n
+	}
+	for i := range want {
+		if want[i] != got[i] {
+			return r.off + int64(i)
+		}
+	}
+	return r.off
+}

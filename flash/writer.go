@@ -1,0 +1,516 @@
+package flash
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/zeebo/xxh3"
+
+	"github.com/pistudio/pistudio/flash/source"
+)
+
+// sink is an opened target.
+type sink interface {
+	// writeAt writes p at off, whatever the alignment.
+	writeAt(p []byte, off int64) error
+	// readAt reads len(p) bytes at off bypassing the page cache where it
+	// can; p is aligned.
+	readAt(p []byte, off int64) error
+	// zero prepares the target: zeroes the first and last MiB of a disk,
+	// truncates a file to size.
+	zero(size int64) error
+	sync() error
+	// prepareVerify drops cached data so that reads come from the medium.
+	prepareVerify() error
+	// finish re-reads the partition table of a disk.
+	finish() []string
+	close() error
+	// blockSize is the alignment reads need.
+	blockSize() int64
+	// remove deletes a file target created by this write (after failure).
+	remove()
+}
+
+type writer struct {
+	src    source.Source
+	target Target
+	opts   Options
+	res    *Result
+	sink   sink
+
+	head    []byte          // the first MiB, written last
+	headExt []source.Extent // the parts of head that hold data
+
+	recs []rec // per-block xxh3 of what was written
+
+	shaCh     chan string        // the SHA-256, once hashed
+	shaCancel context.CancelFunc // stops the hasher's trailing zeros
+
+	done atomic.Int64
+}
+
+// rec is the xxh3 of written bytes [off, off+n) inside one verify block.
+type rec struct {
+	off int64
+	n   int32
+	sum uint64
+}
+
+// verifyBlock is the granularity of the verify hashes.
+const verifyBlock = 64 << 10
+
+func (w *writer) run(ctx context.Context) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s, err := openTarget(w, ctx)
+	if err != nil {
+		return err
+	}
+	w.sink = s
+	ok := false
+	defer func() {
+		if cerr := s.close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing %s: %w", w.target.Path, cerr)
+		}
+		if !ok {
+			s.remove()
+		}
+	}()
+	start := time.Now()
+	if err := s.zero(w.src.Size()); err != nil {
+		return err
+	}
+	if err := s.sync(); err != nil {
+		return err
+	}
+	err = w.stream(ctx)
+	defer w.shaCancel()
+	if err != nil {
+		return err
+	}
+	w.res.Written = w.done.Load()
+	if err := s.sync(); err != nil {
+		return err
+	}
+	for _, e := range w.headExt {
+		if err := s.writeAt(w.head[e.Offset:e.End()], e.Offset); err != nil {
+			return err
+		}
+	}
+	if err := s.sync(); err != nil {
+		return err
+	}
+	w.res.Warnings = append(w.res.Warnings, s.finish()...)
+	if w.opts.NoVerify {
+		w.res.SHA256 = w.sum()
+		w.res.WriteTime = time.Since(start)
+		ok = true
+		return nil
+	}
+	w.res.WriteTime = time.Since(start)
+	if w.opts.beforeVerify != nil {
+		if err := w.opts.beforeVerify(); err != nil {
+			return err
+		}
+	}
+	start = time.Now()
+	if err := w.verify(ctx); err != nil {
+		return err
+	}
+	w.res.VerifyTime = time.Since(start)
+	w.res.Verified = true
+	w.res.SHA256 = w.sum()
+	ok = true
+	return nil
+}
+
+// alignedBuf returns n bytes aligned to 4096 in memory.
+func alignedBuf(n int) []byte {
+	b := make([]byte, n+4096)
+	a := int(uintptr(unsafe.Pointer(&b[0])) & 4095)
+	if a != 0 {
+		a = 4096 - a
+	}
+	return b[a : a+n : a+n]
+}
+
+// chunk is a filled buffer: n bytes of the image at off.
+type chunk struct {
+	buf []byte
+	off int64
+	n   int
+}
+
+// pipeline streams the source to the sink and returns the SHA-256,
+// waiting for the hasher to finish.
+func (w *writer) pipeline(ctx context.Context) (string, error) {
+	if err := w.stream(ctx); err != nil {
+		w.shaCancel()
+		return "", err
+	}
+	return w.sum(), nil
+}
+
+// stream streams the source to the sink; w.sum returns the SHA-256 once
+// the hasher is done.
+func (w *writer) stream(ctx context.Context) error {
+	nb := w.opts.Buffers
+	free := make(chan []byte, nb)
+	for i := 0; i < nb; i++ {
+		free <- alignedBuf(w.opts.BufferSize)
+	}
+	toWrite := make(chan chunk, nb)
+	toHash := make(chan chunk, nb)
+	stop := make(chan struct{})
+	var decErr error
+	decDone := make(chan struct{})
+	go func() {
+		defer close(decDone)
+		defer close(toWrite)
+		decErr = w.decode(free, toWrite, stop)
+	}()
+	// The hasher closes recsDone once every chunk is hashed; the SHA-256
+	// of the image's trailing unwritten range (zeros) is finished in the
+	// background, overlapping the flush and the verify, and read with
+	// w.sum.
+	recsDone := make(chan struct{})
+	w.shaCh = make(chan string, 1)
+	hctx, hcancel := context.WithCancel(context.Background())
+	w.shaCancel = hcancel
+	go func() {
+		w.shaCh <- w.hash(hctx, toHash, free, recsDone)
+	}()
+	rep := w.report(Writing, w.src.DataSize())
+	var werr error
+	// giveUp bounds how long a stopped pipeline waits for a decoder stuck
+	// in a source read; such a read finishes in the background.
+	var deadline time.Time
+	giveUp := func() <-chan time.Time {
+		if deadline.IsZero() {
+			return nil
+		}
+		return time.After(time.Until(deadline))
+	}
+	stopOnce := func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+			deadline = time.Now().Add(400 * time.Millisecond)
+		}
+	}
+	ctxDone := ctx.Done()
+loop:
+	for {
+		gu := giveUp()
+		select {
+		case <-gu:
+			break loop
+		case c, ok := <-toWrite:
+			if !ok {
+				break loop
+			}
+			if werr == nil {
+				werr = ctx.Err()
+			}
+			if werr == nil {
+				werr = w.writeChunk(c)
+			}
+			if werr != nil {
+				stopOnce()
+				free <- c.buf
+				continue
+			}
+			w.done.Add(int64(c.n))
+			toHash <- c
+		case <-ctxDone:
+			// Cancel even while the source is stalled: stop the decoder;
+			// the loop drains what it still sends until it is done or
+			// giveUp fires.
+			ctxDone = nil
+			if werr == nil {
+				werr = ctx.Err()
+			}
+			stopOnce()
+		}
+	}
+	close(toHash)
+	<-recsDone
+	select {
+	case <-decDone:
+		if werr == nil {
+			werr = decErr
+		}
+	case <-giveUp():
+	}
+	rep(werr == nil)
+	if werr != nil {
+		if errors.Is(werr, context.Canceled) || errors.Is(werr, context.DeadlineExceeded) {
+			return fmt.Errorf("write cancelled after %d bytes; the target has no partition table: %w", w.done.Load(), werr)
+		}
+		return werr
+	}
+	return nil
+}
+
+// sum waits for the SHA-256 the hasher computes.
+func (w *writer) sum() string {
+	return <-w.shaCh
+}
+
+// decode fills buffers from the source, merging contiguous extents.
+func (w *writer) decode(free chan []byte, out chan<- chunk, stop <-chan struct{}) error {
+	size := w.src.Size()
+	var cur chunk
+	stopped := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return false
+		}
+	}
+	get := func() bool {
+		if stopped() {
+			return false
+		}
+		select {
+		case cur.buf = <-free:
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	flush := func() bool {
+		if cur.buf == nil {
+			return true
+		}
+		if cur.n == 0 || stopped() {
+			free <- cur.buf
+			cur = chunk{}
+			return !stopped()
+		}
+		select {
+		case out <- cur:
+			cur = chunk{}
+			return true
+		case <-stop:
+			free <- cur.buf
+			cur = chunk{}
+			return false
+		}
+	}
+	var pos int64
+	first := true
+	for {
+		e, r, err := w.src.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			flush()
+			return fmt.Errorf("reading image: %w", err)
+		}
+		if e.Length <= 0 {
+			continue
+		}
+		if (!first && e.Offset < pos) || e.Offset < 0 || e.End() > size {
+			flush()
+			return fmt.Errorf("image range %d+%d is out of order or past the image size %d", e.Offset, e.Length, size)
+		}
+		first = false
+		if cur.buf != nil && cur.off+int64(cur.n) != e.Offset && !flush() {
+			return nil
+		}
+		pos = e.Offset
+		for remain := e.Length; remain > 0; {
+			if cur.buf == nil {
+				if !get() {
+					return nil
+				}
+				cur.off, cur.n = pos, 0
+			}
+			m := min(remain, int64(len(cur.buf)-cur.n))
+			if _, err := io.ReadFull(r, cur.buf[cur.n:cur.n+int(m)]); err != nil {
+				flush()
+				return fmt.Errorf("reading image at byte %d: %w", pos, err)
+			}
+			cur.n += int(m)
+			pos += m
+			remain -= m
+			if cur.n == len(cur.buf) && !flush() {
+				return nil
+			}
+		}
+		// The reader must end here: this catches trailing data and lets
+		// decoders check their trailers.
+		var one [1]byte
+		for i := 0; ; i++ {
+			n, err := r.Read(one[:])
+			if n > 0 {
+				flush()
+				return fmt.Errorf("image range at byte %d is longer than %d bytes", e.Offset, e.Length)
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				flush()
+				return fmt.Errorf("reading image: %w", err)
+			}
+			if i > 100 {
+				flush()
+				return fmt.Errorf("reading image: %w", io.ErrNoProgress)
+			}
+		}
+	}
+	flush()
+	return nil
+}
+
+// writeChunk writes one buffer, holding back what falls in the first MiB.
+func (w *writer) writeChunk(c chunk) error {
+	data := c.buf[:c.n]
+	off := c.off
+	if off < headSize {
+		k := min(int64(len(data)), headSize-off)
+		if w.head == nil {
+			w.head = alignedBuf(headSize)
+		}
+		copy(w.head[off:], data[:k])
+		if n := len(w.headExt); n > 0 && w.headExt[n-1].End() == off {
+			w.headExt[n-1].Length += k
+		} else {
+			w.headExt = append(w.headExt, source.Extent{Offset: off, Length: k})
+		}
+		data = data[k:]
+		off += k
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	return w.sink.writeAt(data, off)
+}
+
+// hash computes the SHA-256 of the expanded image and the verify records.
+func (w *writer) hash(ctx context.Context, in <-chan chunk, free chan<- []byte, recsDone chan<- struct{}) string {
+	sh := sha256.New()
+	zeros := make([]byte, 1<<20)
+	var pos int64
+	hz := func(sh hash.Hash, to int64) {
+		for pos < to && ctx.Err() == nil {
+			n := min(to-pos, int64(len(zeros)))
+			sh.Write(zeros[:n])
+			pos += n
+		}
+	}
+	xh := xxh3.New()
+	var open *rec
+	closeRec := func() {
+		if open != nil {
+			open.sum = xh.Sum64()
+			w.recs = append(w.recs, *open)
+			open = nil
+		}
+	}
+	for c := range in {
+		hz(sh, c.off)
+		data := c.buf[:c.n]
+		sh.Write(data)
+		pos = c.off + int64(c.n)
+		off := c.off
+		for len(data) > 0 {
+			blockEnd := (off/verifyBlock + 1) * verifyBlock
+			k := min(int64(len(data)), blockEnd-off)
+			if open == nil || open.off+int64(open.n) != off || open.off/verifyBlock != off/verifyBlock {
+				closeRec()
+				xh.Reset()
+				open = &rec{off: off}
+			}
+			xh.Write(data[:k])
+			open.n += int32(k)
+			data = data[k:]
+			off += k
+		}
+		free <- c.buf
+	}
+	closeRec()
+	close(recsDone)
+	hz(sh, w.src.Size())
+	if ctx.Err() != nil {
+		return ""
+	}
+	return hex.EncodeToString(sh.Sum(nil))
+}
+
+// report starts the progress ticker of a phase; the returned function
+// stops it, sending a final update when complete is true.
+func (w *writer) report(phase Phase, total int64) func(complete bool) {
+	w.done.Store(0)
+	if w.opts.Progress == nil {
+		return func(bool) {}
+	}
+	type sample struct {
+		t time.Time
+		n int64
+	}
+	var mu sync.Mutex
+	var win []sample
+	start := time.Now()
+	send := func(final bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		n := w.done.Load()
+		win = append(win, sample{now, n})
+		for len(win) > 2 && now.Sub(win[0].t) > 3*time.Second {
+			win = win[1:]
+		}
+		p := Progress{Phase: phase, Done: n, Total: total}
+		if final {
+			p.Done = total
+			if el := now.Sub(start).Seconds(); el > 0 {
+				p.BytesPerSec = float64(n) / el
+			}
+		} else if d := now.Sub(win[0].t).Seconds(); d > 0 {
+			p.BytesPerSec = float64(n-win[0].n) / d
+			if p.BytesPerSec > 0 && total > n {
+				p.ETA = time.Duration(float64(total-n) / p.BytesPerSec * float64(time.Second)).Round(time.Second)
+			}
+		}
+		w.opts.Progress(p)
+	}
+	quit := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		send(false)
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				send(false)
+			}
+		}
+	}()
+	return func(complete bool) {
+		close(quit)
+		<-exited
+		if complete {
+			send(true)
+		}
+	}
+}
