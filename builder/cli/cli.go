@@ -139,6 +139,27 @@ func Parse(fs *flag.FlagSet, env *Env, usage string, args []string) error {
 	return nil
 }
 
+// ParseInterspersed parses flags that may come before, between or after
+// the positional arguments (`pistudio flash IMAGE DEV --yes`) and returns
+// the positional ones. After "--" everything is positional.
+func ParseInterspersed(fs *flag.FlagSet, env *Env, usage string, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := Parse(fs, env, usage, args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
 // ErrHelp is returned by Parse after printing help; it exits 0.
 var ErrHelp = errors.New("help shown")
 

@@ -108,3 +108,30 @@ func TestStringList(t *testing.T) {
 		t.Fatalf("dirs = %q, want a,b", got)
 	}
 }
+
+func TestParseInterspersed(t *testing.T) {
+	cases := []struct {
+		args []string
+		pos  []string
+		yes  bool
+		dev  string
+	}{
+		{[]string{"img", "dev"}, []string{"img", "dev"}, false, ""},
+		{[]string{"img", "--yes", "dev"}, []string{"img", "dev"}, true, ""},
+		{[]string{"img", "dev", "--sd", "/dev/sdb", "--yes"}, []string{"img", "dev"}, true, "/dev/sdb"},
+		{[]string{"--sd=/dev/x", "img", "--", "--yes"}, []string{"img", "--yes"}, false, "/dev/x"},
+	}
+	for _, c := range cases {
+		env, _, _ := testEnv()
+		fs := NewFlagSet("t")
+		yes := fs.Bool("yes", false, "")
+		sd := fs.String("sd", "", "")
+		pos, err := ParseInterspersed(fs, env, "", c.args)
+		if err != nil {
+			t.Fatalf("%q: %v", c.args, err)
+		}
+		if strings.Join(pos, " ") != strings.Join(c.pos, " ") || *yes != c.yes || *sd != c.dev {
+			t.Errorf("%q: pos %q yes %v sd %q; want %q %v %q", c.args, pos, *yes, *sd, c.pos, c.yes, c.dev)
+		}
+	}
+}

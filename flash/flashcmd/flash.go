@@ -52,13 +52,14 @@ func runFlash(ctx context.Context, env *cli.Env, args []string) error {
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
 	allowUnmount := fs.Bool("allow-unmount", false, "unmount the disk's mounted partitions")
 	asJSON := fs.Bool("json", false, "print progress and the result as JSON lines")
-	if err := cli.Parse(fs, env, flashUsage, flagsFirst(args)); err != nil {
+	pos, err := cli.ParseInterspersed(fs, env, flashUsage, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 2 {
-		return cli.Usagef("flash", "expected IMAGE and TARGET, got %d arguments", fs.NArg())
+	if len(pos) != 2 {
+		return cli.Usagef("flash", "expected IMAGE and TARGET, got %d arguments", len(pos))
 	}
-	image, target := fs.Arg(0), fs.Arg(1)
+	image, target := pos[0], pos[1]
 	info, err := source.Inspect(image)
 	if err != nil {
 		return cli.Exit(2, err)

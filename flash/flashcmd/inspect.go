@@ -25,13 +25,14 @@ func init() {
 func runInspect(ctx context.Context, env *cli.Env, args []string) error {
 	fs := cli.NewFlagSet("inspect")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := cli.Parse(fs, env, "IMAGE [--json]", flagsFirst(args)); err != nil {
+	pos, err := cli.ParseInterspersed(fs, env, "IMAGE [--json]", args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return cli.Usagef("inspect", "expected one IMAGE, got %d arguments", fs.NArg())
+	if len(pos) != 1 {
+		return cli.Usagef("inspect", "expected one IMAGE, got %d arguments", len(pos))
 	}
-	info, err := source.Inspect(fs.Arg(0))
+	info, err := source.Inspect(pos[0])
 	if err != nil {
 		return cli.Exit(2, err)
 	}
@@ -76,26 +77,4 @@ func printInfo(w io.Writer, info *source.Info) {
 	for _, wmsg := range info.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", wmsg)
 	}
-}
-
-// flagsFirst moves flags written after the positional arguments to the
-// front, so `inspect IMAGE --json` works like `inspect --json IMAGE`. Only
-// for commands whose flags are all booleans; "--" ends the flags.
-func flagsFirst(args []string) []string {
-	var flags, pos []string
-	for i, a := range args {
-		if a == "--" {
-			pos = append(pos, args[i+1:]...)
-			break
-		}
-		if strings.HasPrefix(a, "-") && a != "-" {
-			flags = append(flags, a)
-		} else {
-			pos = append(pos, a)
-		}
-	}
-	if len(pos) > 0 {
-		flags = append(flags, "--")
-	}
-	return append(flags, pos...)
 }

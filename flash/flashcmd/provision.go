@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -85,7 +84,7 @@ func runProvision(ctx context.Context, env *cli.Env, args []string) error {
 	allowUnmount := fs.Bool("allow-unmount", false, "unmount the disks' mounted partitions")
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
 	asJSON := fs.Bool("json", false, "print the plan, progress and the summary as JSON lines")
-	pos, err := parseInterleaved(fs, env, rest)
+	pos, err := cli.ParseInterspersed(fs, env, provisionUsage, rest)
 	if err != nil {
 		return err
 	}
@@ -220,27 +219,6 @@ func runProvision(ctx context.Context, env *cli.Env, args []string) error {
 		return fmt.Errorf("%w (use --allow-unmount)", err)
 	}
 	return err
-}
-
-// parseInterleaved parses flags that may come before, between or after the
-// positional arguments, and returns the positional ones.
-func parseInterleaved(fs *flag.FlagSet, env *cli.Env, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := cli.Parse(fs, env, provisionUsage, args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		// After "--" everything is positional.
-		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
-	}
 }
 
 // confirmPlan asks before writing: "yes" for the set, and the name of every
