@@ -74,9 +74,12 @@ DIST := dist
 
 # package: a Linux desktop bundle (binary, .desktop file, icon and an
 # install Makefile) as $(DIST)/pistudio.tar.xz, from FyneApp.toml.
+# fyne package bumps Build in FyneApp.toml; the file is put back after.
 package: build
 	rm -rf $(DIST) && mkdir -p $(DIST)
-	$(FYNE) package --os linux --executable $(BIN) --release
+	cp FyneApp.toml $(DIST)/FyneApp.toml.orig
+	$(FYNE) package --os linux --executable $(BIN) --release; rc=$$?; \
+	  cp $(DIST)/FyneApp.toml.orig FyneApp.toml; rm -f $(DIST)/FyneApp.toml.orig; exit $$rc
 	mv "Pi Image Studio.tar.xz" $(DIST)/pistudio.tar.xz
 
 # install: install the bundle system-wide (as root) or for the current
@@ -92,3 +95,20 @@ install: package
 test-vm:
 	$(call ensure-packages,qemu-system-x86 busybox-static cpio kmod gzip)
 	builder/image/vmtest/run.sh
+
+# bench: compare pistudio with dd, cmp, simg2img, bmaptool, xz, zstd, genimage
+# and cat on generated data, writing only loop devices it attaches to files it
+# creates (and detaches and removes, also on failure or Ctrl-C). Root only.
+# Prints a table of medians and ratios and updates BENCHMARKS.md.
+#   make bench BENCH_SCALE=0.1   quick run with a tenth of the sizes
+#   BENCH_REPS=3 (runs of the cheap cases), BENCH_ONLY=a,b,... (groups a-g, go),
+#   BENCH_DIR=/var/tmp/pistudio-bench (generated inputs are kept there)
+BENCH_PKGS := util-linux coreutils diffutils time android-sdk-libsparse-utils bmap-tools \
+	xz-utils zstd genimage e2fsprogs dosfstools mtools
+.PHONY: bench
+bench:
+	@if [ "$$(id -u)" != 0 ]; then echo "make bench needs root: it attaches loop devices (losetup) and writes them; run it as root (sudo make bench)"; exit 1; fi
+	$(call ensure-packages,$(BENCH_PKGS))
+	$(MAKE) build
+	$(GO) build -o bin/pistudio-bench ./bench
+	./bin/pistudio-bench -pistudio $(BIN) -o BENCHMARKS.md

@@ -1,0 +1,95 @@
+package gui
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pistudio/pistudio/assets"
+	"github.com/pistudio/pistudio/gui/adapt"
+	"github.com/pistudio/pistudio/gui/backend"
+	"github.com/pistudio/pistudio/gui/demo"
+)
+
+// SectionEnv names the environment variable that opens a section by name
+// at start (with PISTUDIO_DEMO=1 it also plays that section's sample
+// scenario; "Flash confirm" opens the erase confirmation).
+const SectionEnv = "PISTUDIO_SECTION"
+
+// demoBackends returns stand-ins with sample data (PISTUDIO_DEMO=1).
+// Config files are still read and written by package builder, so the YAML
+// view shows the real byte-for-byte result; layers and checks are samples.
+func demoBackends() (backend.Backends, *demo.Set) {
+	home, _ := os.UserHomeDir()
+	be, set := demo.New(filepath.Join(home, "pistudio-work"))
+	be.Configs = demoConfigs{ConfigStore: adapt.Configs{}, demo: set.Configs}
+	return be, set
+}
+
+// demoConfigs reads and writes files with the builder and takes the
+// catalog and validation from the demo.
+type demoConfigs struct {
+	backend.ConfigStore
+	demo *demo.Configs
+}
+
+func (d demoConfigs) Catalog(dir string) (backend.Catalog, error) { return d.demo.Catalog(dir) }
+
+func (d demoConfigs) Validate(doc backend.ConfigDoc, cat backend.Catalog) []backend.Problem {
+	return d.demo.Validate(doc, cat)
+}
+
+// realBackends returns the adapters over package builder and package flash.
+func realBackends() backend.Backends {
+	return adapt.New()
+}
+
+// playDemo, called before Start, sets up the sample scenario of a section for screenshots: a
+// config open, a finished build, a write in progress, a RAID plan.
+func (g *App) playDemo(set *demo.Set, section string) {
+	home, _ := os.UserHomeDir()
+	dir := filepath.Join(home, "pistudio")
+	_ = os.MkdirAll(dir, 0o755)
+	cfg := filepath.Join(dir, "raid-config.yaml")
+	if b, err := assets.Config("raid-config.yaml"); err == nil {
+		_ = os.WriteFile(cfg, b, 0o644)
+	}
+	g.set.WorkDir = filepath.Join(home, "pistudio-work")
+	g.settings.work.SetText(g.set.WorkDir)
+	g.set.LastConfig = cfg // Start opens it
+	set.Runner.Step = 15 * time.Millisecond
+	set.Flasher.Step = 400 * time.Millisecond
+	later := func(d time.Duration, f func()) {
+		time.AfterFunc(d, func() { g.br.ui(f) })
+	}
+	switch section {
+	case "Configure problem":
+		later(500*time.Millisecond, func() {
+			if f := g.cfg.fields["raid.devices"]; f != nil && f.entry != nil {
+				f.entry.SetText("12")
+			}
+			g.cfg.formScroll.ScrollToBottom()
+		})
+	case "Build failed":
+		set.Runner.Fail = true
+		later(400*time.Millisecond, func() { g.build.start(backend.ModeFull) })
+	case "Build":
+		later(400*time.Millisecond, func() { g.build.start(backend.ModeFull) })
+	case "Flash", "Flash confirm":
+		later(300*time.Millisecond, func() {
+			g.flash.showProt.SetChecked(section == "Flash")
+			g.flash.selectImage(filepath.Join(g.set.WorkDir, "image-raid-test", "sdcard.img"))
+		})
+		later(600*time.Millisecond, func() {
+			if section == "Flash" {
+				g.flash.selectDisk("/dev/mmcblk0")
+				if d, ok := g.flash.disk(); ok {
+					g.flash.flash(backend.FlashJob{Image: g.flash.image, Disk: d, Verify: true})
+				}
+				return
+			}
+			g.flash.selectDisk("/dev/sdc")
+			g.flash.askFlash()
+		})
+	}
+}

@@ -1,0 +1,355 @@
+package gui
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/pistudio/pistudio/gui/backend"
+	"github.com/pistudio/pistudio/gui/logview"
+)
+
+// stageRow is one line of the stage list.
+type stageRow struct {
+	name    string
+	icon    *widget.Icon
+	state   *widget.Label
+	dur     *widget.Label
+	started time.Time
+	done    bool
+}
+
+// buildView is the Build section.
+type buildView struct {
+	g       *App
+	content fyne.CanvasObject
+
+	fsBtn, imgBtn, fullBtn, cancelBtn *widget.Button
+	cfgLbl, status                    *widget.Label
+	stageBox                          *fyne.Container
+	stages                            []*stageRow
+	explain                           *widget.Label
+	explainCard                       *widget.Card
+	log                               *logview.View
+	artifacts                         *fyne.Container
+	artCard                           *widget.Card
+
+	run     backend.Run
+	cancel  context.CancelFunc
+	logPath string
+	lastJob backend.Job
+}
+
+func newBuildView(g *App) *buildView {
+	b := &buildView{g: g}
+	b.fsBtn = widget.NewButtonWithIcon("Filesystem", theme.FolderIcon(), func() { b.start(backend.ModeFilesystem) })
+	b.imgBtn = widget.NewButtonWithIcon("Image", theme.FileImageIcon(), func() { b.start(backend.ModeImage) })
+	b.fullBtn = widget.NewButtonWithIcon("Full build", theme.MediaPlayIcon(), func() { b.start(backend.ModeFull) })
+	b.fullBtn.Importance = widget.HighImportance
+	b.cancelBtn = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), b.Cancel)
+	b.cancelBtn.Disable()
+	b.cfgLbl = widget.NewLabel("")
+	b.cfgLbl.Truncation = fyne.TextTruncateEllipsis
+	b.status = wrapLabel("Ready")
+	b.stageBox = container.NewVBox()
+	b.explain = wrapLabel("")
+	b.explainCard = widget.NewCard("", "", container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), nil, b.explain))
+	b.explainCard.Hide()
+	b.log = logview.New(g.set.LogLines, g.br.do)
+	b.log.OnOpenFile = func() {
+		if b.logPath == "" {
+			return
+		}
+		if err := g.app.OpenURL(&url.URL{Scheme: "file", Path: b.logPath}); err != nil {
+			g.showError(err)
+		}
+	}
+	b.artifacts = container.NewVBox()
+	b.artCard = widget.NewCard("Artifacts", "", b.artifacts)
+	b.artCard.Hide()
+
+	bar := container.NewHBox(b.fsBtn, b.imgBtn, b.fullBtn, b.cancelBtn)
+	top := container.NewBorder(nil, nil, bar, nil, b.cfgLbl)
+	left := container.NewBorder(nil, b.status, nil, nil,
+		widget.NewCard("Stages", "", container.NewVScroll(b.stageBox)))
+	right := container.NewBorder(b.explainCard, b.artCard, nil, nil, b.log)
+	split := container.NewHSplit(left, right)
+	split.Offset = 0.3
+	b.content = container.NewBorder(top, nil, nil, nil, split)
+	b.setStages(g.be.Runner.Stages(backend.ModeFull))
+	return b
+}
+
+// configChanged updates the "which config" line.
+func (b *buildView) configChanged() {
+	c := b.g.cfg
+	switch {
+	case c == nil || c.doc == nil:
+		b.cfgLbl.SetText("No config open")
+	case c.path == "":
+		b.cfgLbl.SetText("Config: untitled (save it first)")
+	default:
+		s := "Config: " + c.path
+		if c.dirty {
+			s += " (unsaved changes)"
+		}
+		b.cfgLbl.SetText(s)
+	}
+}
+
+func (b *buildView) setStages(names []string) {
+	b.stageBox.RemoveAll()
+	b.stages = nil
+	for _, n := range names {
+		b.addStage(n)
+	}
+}
+
+func (b *buildView) addStage(name string) *stageRow {
+	r := &stageRow{name: name, icon: widget.NewIcon(theme.RadioButtonIcon()), state: widget.NewLabel("waiting"), dur: widget.NewLabel("")}
+	r.state.Importance = widget.LowImportance
+	r.dur.Alignment = fyne.TextAlignTrailing
+	b.stages = append(b.stages, r)
+	w := widget.NewLabel("00h00m00s").MinSize().Width
+	dur := container.NewGridWrap(fyne.NewSize(w, r.dur.MinSize().Height), r.dur)
+	b.stageBox.Add(container.NewBorder(nil, nil, r.icon, container.NewHBox(r.state, dur), widget.NewLabel(name)))
+	return r
+}
+
+func (b *buildView) stage(name string) *stageRow {
+	for _, r := range b.stages {
+		if r.name == name {
+			return r
+		}
+	}
+	return b.addStage(name)
+}
+
+// Running reports whether a build is in progress.
+func (b *buildView) Running() bool { return b.run != nil }
+
+// start checks the config and starts a build.
+func (b *buildView) start(mode backend.Mode) {
+	c := b.g.cfg
+	if b.run != nil {
+		return
+	}
+	if c.doc == nil {
+		b.g.showError(fmt.Errorf("open or create a config first"))
+		return
+	}
+	if c.dirty || c.path == "" {
+		dialog.ShowConfirm("Save the config?", "The build reads the config from its file. Save your changes and build?", func(ok bool) {
+			if ok {
+				c.save(func() { b.start(mode) })
+			}
+		}, b.g.win)
+		return
+	}
+	if n := len(c.problems); n > 0 {
+		dialog.ShowConfirm("The config has problems", fmt.Sprintf("The config has %d problem(s) (see Configure). Build anyway?", n), func(ok bool) {
+			if ok {
+				b.launch(mode)
+			}
+		}, b.g.win)
+		return
+	}
+	b.launch(mode)
+}
+
+type startResult struct {
+	run backend.Run
+	err error
+}
+
+func (b *buildView) launch(mode backend.Mode) {
+	job := backend.Job{Config: b.g.cfg.path, Mode: mode, ToolDir: b.g.set.ToolDir, WorkDir: b.g.workDir()}
+	b.lastJob = job
+	ctx, cancel := context.WithCancel(b.g.ctx)
+	b.cancel = cancel
+	b.setRunning(true)
+	b.status.SetText("Starting " + mode.String() + " build…")
+	b.setStages(b.g.be.Runner.Stages(mode))
+	b.log.Clear()
+	b.explainCard.Hide()
+	b.artCard.Hide()
+	runner := b.g.be.Runner
+	goUI(b.g.br, func() startResult {
+		r, err := runner.Start(ctx, job)
+		return startResult{r, err}
+	}, func(r startResult) {
+		if r.err != nil {
+			cancel()
+			b.cancel = nil
+			b.setRunning(false)
+			b.status.SetText("Could not start: " + r.err.Error())
+			b.g.showError(r.err)
+			return
+		}
+		b.run = r.run
+		b.logPath = r.run.LogPath()
+		b.status.SetText("Building (" + mode.String() + ")…")
+		go b.pump(r.run)
+	})
+}
+
+// pump moves a run's events into the view. Log lines go straight into the
+// log view (which batches them); everything else crosses the bridge.
+func (b *buildView) pump(run backend.Run) {
+	lastExplain := ""
+	for ev := range run.Events() {
+		switch ev.Kind {
+		case backend.EventLog:
+			b.log.Append(ev.Line)
+			if e := ev.Explain; e != "" && e != lastExplain {
+				lastExplain = e
+				b.g.br.ui(func() { b.showExplain(e) })
+			}
+		case backend.EventDropped:
+			b.log.Append(fmt.Sprintf("… %d lines not shown here: open the log file to read them", ev.Dropped))
+		default:
+			ev := ev
+			b.g.br.ui(func() { b.handle(run, ev) })
+		}
+	}
+}
+
+func (b *buildView) showExplain(s string) {
+	b.explain.SetText(s)
+	b.explainCard.Show()
+}
+
+// handle applies a stage or finish event; UI goroutine.
+func (b *buildView) handle(run backend.Run, ev backend.Event) {
+	if run != b.run {
+		return
+	}
+	switch ev.Kind {
+	case backend.EventStageStarted:
+		r := b.stage(ev.Stage)
+		r.started = time.Now()
+		r.icon.SetResource(theme.MediaPlayIcon())
+		r.state.SetText("running")
+		r.state.Importance = widget.HighImportance
+		r.state.Refresh()
+	case backend.EventStageFinished:
+		r := b.stage(ev.Stage)
+		r.done = true
+		if ev.StageFailed {
+			r.icon.SetResource(theme.ErrorIcon())
+			r.state.SetText("failed")
+			r.state.Importance = widget.DangerImportance
+		} else {
+			r.icon.SetResource(theme.ConfirmIcon())
+			r.state.SetText("done")
+			r.state.Importance = widget.SuccessImportance
+		}
+		r.state.Refresh()
+		r.dur.SetText(humanDuration(ev.Duration))
+	case backend.EventFinished:
+		b.finish(ev)
+	}
+}
+
+func (b *buildView) finish(ev backend.Event) {
+	for _, r := range b.stages {
+		if !r.started.IsZero() && !r.done {
+			r.done = true
+			r.state.SetText(ev.Outcome.String())
+			r.state.Importance = widget.WarningImportance
+			r.state.Refresh()
+			r.dur.SetText(humanDuration(time.Since(r.started)))
+			r.icon.SetResource(theme.CancelIcon())
+		}
+	}
+	b.run = nil
+	if b.cancel != nil {
+		b.cancel()
+		b.cancel = nil
+	}
+	b.setRunning(false)
+	msg := "Build " + ev.Outcome.String()
+	if ev.Err != nil && ev.Outcome == backend.Failed {
+		msg += ": " + ev.Err.Error()
+	}
+	b.status.SetText(msg)
+	b.status.Importance = map[backend.Outcome]widget.Importance{
+		backend.Succeeded: widget.SuccessImportance, backend.Failed: widget.DangerImportance, backend.Cancelled: widget.WarningImportance,
+	}[ev.Outcome]
+	b.status.Refresh()
+	b.g.notify(Title, msg)
+	if ev.RaidSet != "" {
+		b.g.set.LastRaidSet = ev.RaidSet
+	}
+	b.showArtifacts(ev.Artifacts, ev.RaidSet)
+}
+
+func (b *buildView) showArtifacts(arts []backend.Artifact, raidSet string) {
+	b.artifacts.RemoveAll()
+	if len(arts) == 0 {
+		b.artCard.Hide()
+		return
+	}
+	grid := container.New(layout.NewFormLayout())
+	for _, a := range arts {
+		a := a
+		name := filepath.Base(a.Path)
+		if a.Role != "" {
+			name += "  (" + a.Role + ")"
+		}
+		var flash fyne.CanvasObject
+		if a.Flashable {
+			flash = widget.NewButtonWithIcon("Flash…", theme.DownloadIcon(), func() {
+				b.g.flash.selectImage(a.Path)
+				b.g.Show(SectionFlash)
+			})
+		}
+		grid.Add(widget.NewLabel(humanBytes(a.Size)))
+		grid.Add(container.NewBorder(nil, nil, nil, flash, widget.NewLabel(name)))
+	}
+	b.artifacts.Add(grid)
+	dir := filepath.Dir(arts[0].Path)
+	btns := []fyne.CanvasObject{layout.NewSpacer()}
+	if raidSet != "" {
+		btns = append(btns, widget.NewButtonWithIcon("Provision RAID set…", theme.StorageIcon(), func() {
+			b.g.raid.selectSet(raidSet)
+			b.g.Show(SectionRaid)
+		}))
+	}
+	btns = append(btns, widget.NewButtonWithIcon("Show in folder", theme.FolderOpenIcon(), func() { b.g.openFolder(dir) }))
+	b.artifacts.Add(container.NewHBox(btns...))
+	b.artCard.Show()
+}
+
+func (b *buildView) setRunning(on bool) {
+	for _, btn := range []*widget.Button{b.fsBtn, b.imgBtn, b.fullBtn} {
+		if on {
+			btn.Disable()
+		} else {
+			btn.Enable()
+		}
+	}
+	if on {
+		b.cancelBtn.Enable()
+		b.status.Importance = widget.MediumImportance
+	} else {
+		b.cancelBtn.Disable()
+	}
+}
+
+// Cancel stops the running build.
+func (b *buildView) Cancel() {
+	if b.run != nil {
+		b.status.SetText("Cancelling…")
+		b.run.Cancel()
+	}
+}

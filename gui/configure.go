@@ -1,0 +1,732 @@
+package gui
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/pistudio/pistudio/gui/backend"
+	"github.com/pistudio/pistudio/gui/logview"
+)
+
+// Config keys the form always shows.
+const (
+	keyDeviceLayer = "device.layer"
+	keyImageLayer  = "image.layer"
+	keyBaseLayer   = "layer.base"
+	keyHostname    = "device.hostname"
+	keyImageName   = "image.name"
+)
+
+// field is one generated form field.
+type field struct {
+	v     backend.Var
+	obj   fyne.CanvasObject // the input widget
+	row   fyne.CanvasObject // input + hint + error
+	err   *widget.Label
+	set   func(string) // sets the widget without reporting a change
+	entry *widget.Entry
+	sel   *widget.Select
+	check *widget.Check
+}
+
+// configureView is the Configure section.
+type configureView struct {
+	g       *App
+	content fyne.CanvasObject
+
+	cat     backend.Catalog
+	doc     backend.ConfigDoc
+	path    string
+	dirty   bool
+	loading bool
+
+	fields   map[string]*field
+	problems []backend.Problem
+	gen      int // bumped by every change; validGen is the one last validated
+	validGen int
+
+	pathLbl    *widget.Label
+	recent     *widget.Select
+	devSel     *widget.Select
+	imgSel     *widget.Select
+	baseSel    *widget.Select
+	devDesc    *widget.Label
+	imgDesc    *widget.Label
+	baseDesc   *widget.Label
+	devForm    *fyne.Container
+	imgForm    *fyne.Container
+	extra      *fyne.Container
+	summary    *fyne.Container
+	sumCard    *widget.Card
+	formScroll *container.Scroll
+	yaml       *widget.List
+	yamlLines  []string
+	yamlWidth  *widthLayout
+	yamlText   string
+}
+
+func newConfigureView(g *App) *configureView {
+	c := &configureView{g: g, fields: map[string]*field{}}
+	c.pathLbl = widget.NewLabel("No config")
+	c.pathLbl.Truncation = fyne.TextTruncateEllipsis
+	c.recent = widget.NewSelect(nil, func(p string) {
+		if p == "" {
+			return
+		}
+		c.recent.ClearSelected()
+		c.confirmDiscard("open another config", func() { c.open(p) })
+	})
+	c.recent.PlaceHolder = "Recent configs"
+	c.updateRecent()
+
+	c.devSel = c.layerSelect(keyDeviceLayer)
+	c.imgSel = c.layerSelect(keyImageLayer)
+	c.baseSel = c.layerSelect(keyBaseLayer)
+	c.devDesc, c.imgDesc, c.baseDesc = hintLabel(""), hintLabel(""), hintLabel("")
+	c.devForm = container.New(layout.NewFormLayout())
+	c.imgForm = container.New(layout.NewFormLayout())
+	c.extra = container.NewVBox()
+	c.summary = container.NewVBox()
+	c.sumCard = widget.NewCard("Problems", "", c.summary)
+	c.sumCard.Hide()
+	c.yaml = widget.NewList(func() int { return len(c.yamlLines) }, logview.NewLine, func(id widget.ListItemID, o fyne.CanvasObject) {
+		if id < len(c.yamlLines) {
+			logview.SetLine(o, c.yamlLines[id])
+		}
+	})
+	c.yaml.HideSeparators = true
+	c.yamlWidth = &widthLayout{}
+
+	bar := container.NewHBox(
+		widget.NewButtonWithIcon("New", theme.ContentAddIcon(), func() {
+			c.confirmDiscard("start a new config", c.newConfig)
+		}),
+		widget.NewButtonWithIcon("Open…", theme.FolderOpenIcon(), c.openDialog),
+		widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), func() { c.save(nil) }),
+		widget.NewButtonWithIcon("Save as…", theme.DocumentSaveIcon(), func() { c.saveAs(nil) }),
+	)
+	top := container.NewBorder(nil, nil, bar, c.recent, c.pathLbl)
+
+	baseForm := container.New(layout.NewFormLayout())
+	c.addSelectRow(baseForm, "Suite", c.baseSel, c.baseDesc)
+	form := container.NewVBox(
+		c.sumCard,
+		widget.NewCard("Device", "", c.devForm),
+		widget.NewCard("Image", "", c.imgForm),
+		c.extra,
+		widget.NewCard("Base", "", baseForm),
+	)
+	yamlCard := widget.NewCard("YAML", "exactly as it will be saved",
+		container.NewHScroll(container.New(c.yamlWidth, c.yaml)))
+	c.formScroll = container.NewVScroll(form)
+	split := container.NewHSplit(c.formScroll, yamlCard)
+	split.Offset = 0.55
+	c.content = container.NewBorder(top, nil, nil, nil, split)
+	return c
+}
+
+// layerSelect makes the select for one of the three layer keys.
+func (c *configureView) layerSelect(key string) *widget.Select {
+	s := widget.NewSelect(nil, nil)
+	s.PlaceHolder = "(choose a layer)"
+	f := &field{v: backend.Var{Key: key}, obj: s, sel: s, err: errLabel()}
+	f.set = func(v string) {
+		if v == "" {
+			s.ClearSelected()
+		} else {
+			s.SetSelected(v)
+		}
+	}
+	c.fields[key] = f
+	s.OnChanged = func(v string) {
+		if c.loading {
+			return
+		}
+		c.changed(key, v)
+		c.rebuildForms()
+		c.fillFields()
+		c.revalidate()
+	}
+	return s
+}
+
+// addSelectRow puts a layer select with its description into a form.
+func (c *configureView) addSelectRow(form *fyne.Container, label string, s *widget.Select, desc *widget.Label) {
+	var err *widget.Label
+	for _, f := range c.fields {
+		if f.obj == s {
+			err = f.err
+		}
+	}
+	form.Add(widget.NewLabelWithStyle(label, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true}))
+	form.Add(container.NewVBox(s, desc, err))
+}
+
+func errLabel() *widget.Label {
+	l := wrapLabel("")
+	l.Importance = widget.DangerImportance
+	l.Hide()
+	return l
+}
+
+// newField makes the widget for one variable.
+func (c *configureView) newField(v backend.Var) *field {
+	f := &field{v: v, err: errLabel()}
+	onChange := func(s string) {
+		if !c.loading {
+			c.changed(v.Key, s)
+			c.revalidate()
+		}
+	}
+	switch v.Kind {
+	case backend.KindEnum:
+		s := widget.NewSelect(v.Choices, onChange)
+		if v.Default != "" {
+			s.PlaceHolder = "default: " + v.Default
+		}
+		f.sel, f.obj = s, s
+		f.set = func(val string) {
+			if val == "" {
+				s.ClearSelected()
+				return
+			}
+			if !contains(s.Options, val) {
+				s.Options = append(append([]string(nil), v.Choices...), val)
+			}
+			s.SetSelected(val)
+		}
+	case backend.KindBool:
+		ch := widget.NewCheck("", func(on bool) {
+			if on {
+				onChange("y")
+			} else {
+				onChange("n")
+			}
+		})
+		f.check, f.obj = ch, ch
+		f.set = func(val string) {
+			if val == "" {
+				val = v.Default
+			}
+			ch.SetChecked(truthy(val))
+		}
+	default:
+		e := widget.NewEntry()
+		if v.Default != "" {
+			e.SetPlaceHolder(v.Default)
+		}
+		if v.Check != nil {
+			check := v.Check
+			e.Validator = func(s string) error {
+				if s == "" && !v.Required {
+					return nil
+				}
+				return check(s)
+			}
+		}
+		e.OnChanged = onChange
+		f.entry, f.obj = e, e
+		f.set = func(val string) { e.SetText(val) }
+	}
+	parts := []fyne.CanvasObject{f.obj}
+	if v.Desc != "" {
+		parts = append(parts, hintLabel(v.Desc))
+	}
+	parts = append(parts, f.err)
+	f.row = container.NewVBox(parts...)
+	return f
+}
+
+func truthy(s string) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "y", "yes", "true", "1", "on":
+		return true
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func fieldLabel(v backend.Var) *widget.Label {
+	name := v.Name
+	if name == "" {
+		name = v.Key[strings.LastIndexByte(v.Key, '.')+1:]
+	}
+	name = strings.ReplaceAll(name, "_", " ")
+	if name != "" {
+		name = strings.ToUpper(name[:1]) + name[1:]
+	}
+	if v.Required {
+		name += " *"
+	}
+	return widget.NewLabelWithStyle(name, fyne.TextAlignTrailing, fyne.TextStyle{})
+}
+
+// varFor finds a variable's metadata anywhere in the catalog.
+func (c *configureView) varFor(key string) backend.Var {
+	if c.cat != nil {
+		for _, l := range c.cat.Layers() {
+			for _, v := range l.Vars {
+				if v.Key == key {
+					return v
+				}
+			}
+		}
+	}
+	return backend.Var{Key: key, Name: key[strings.LastIndexByte(key, '.')+1:]}
+}
+
+func (c *configureView) layer(key string) (backend.Layer, bool) {
+	if c.cat == nil || c.doc == nil {
+		return backend.Layer{}, false
+	}
+	name, _ := c.doc.Get(key)
+	return c.cat.Lookup(name)
+}
+
+// rebuildForms regenerates the variable fields for the chosen layers.
+func (c *configureView) rebuildForms() {
+	for k := range c.fields {
+		if k != keyDeviceLayer && k != keyImageLayer && k != keyBaseLayer {
+			delete(c.fields, k)
+		}
+	}
+	c.devForm.RemoveAll()
+	c.imgForm.RemoveAll()
+	c.extra.RemoveAll()
+	add := func(form *fyne.Container, v backend.Var) {
+		if _, dup := c.fields[v.Key]; dup {
+			return
+		}
+		f := c.newField(v)
+		c.fields[v.Key] = f
+		form.Add(fieldLabel(v))
+		form.Add(f.row)
+	}
+	c.addSelectRow(c.devForm, "Device", c.devSel, c.devDesc)
+	c.addSelectRow(c.imgForm, "Layout", c.imgSel, c.imgDesc)
+	add(c.devForm, c.varFor(keyHostname))
+	if l, ok := c.layer(keyDeviceLayer); ok {
+		c.devDesc.SetText(l.Desc)
+		for _, v := range l.Vars {
+			add(c.devForm, v)
+		}
+	} else {
+		c.devDesc.SetText("")
+	}
+	add(c.imgForm, c.varFor(keyImageName))
+	groups := map[string]*fyne.Container{}
+	var order []string
+	if l, ok := c.layer(keyImageLayer); ok {
+		c.imgDesc.SetText(l.Desc)
+		for _, v := range l.Vars {
+			sec := v.Key[:max(strings.IndexByte(v.Key, '.'), 0)]
+			if sec == "image" || sec == "" {
+				add(c.imgForm, v)
+				continue
+			}
+			if groups[sec] == nil {
+				groups[sec] = container.New(layout.NewFormLayout())
+				order = append(order, sec)
+			}
+			add(groups[sec], v)
+		}
+	} else {
+		c.imgDesc.SetText("")
+	}
+	for _, sec := range order {
+		c.extra.Add(widget.NewCard(sectionTitle(sec), "", groups[sec]))
+	}
+	if l, ok := c.layer(keyBaseLayer); ok {
+		c.baseDesc.SetText(l.Desc)
+	} else {
+		c.baseDesc.SetText("")
+	}
+	c.devForm.Refresh()
+	c.imgForm.Refresh()
+	c.extra.Refresh()
+}
+
+// sectionTitle turns a config section into a card title ("raid" → "RAID").
+func sectionTitle(sec string) string {
+	if len(sec) <= 4 {
+		return strings.ToUpper(sec)
+	}
+	return strings.ToUpper(sec[:1]) + sec[1:]
+}
+
+// setCatalog fills the layer selects.
+func (c *configureView) setCatalog(cat backend.Catalog) {
+	c.cat = cat
+	var dev, img, base []string
+	if cat != nil {
+		for _, l := range cat.Layers() {
+			switch l.Category {
+			case backend.CategoryDevice:
+				dev = append(dev, l.Name)
+			case backend.CategoryImage:
+				img = append(img, l.Name)
+			case backend.CategoryBase:
+				base = append(base, l.Name)
+			}
+		}
+	}
+	sort.Strings(dev)
+	sort.Strings(img)
+	sort.Strings(base)
+	c.devSel.Options, c.imgSel.Options, c.baseSel.Options = dev, img, base
+	if c.doc != nil {
+		c.setDoc(c.doc, c.path, c.dirty)
+	}
+}
+
+// setDoc shows a config.
+func (c *configureView) setDoc(doc backend.ConfigDoc, path string, dirty bool) {
+	c.doc, c.path, c.dirty = doc, path, dirty
+	c.loading = true
+	for _, k := range []string{keyDeviceLayer, keyImageLayer, keyBaseLayer} {
+		v, _ := doc.Get(k)
+		s := c.fields[k].sel
+		if v != "" && !contains(s.Options, v) {
+			s.Options = append(s.Options, v)
+		}
+		c.fields[k].set(v)
+	}
+	c.rebuildForms()
+	c.fillFields()
+	c.loading = false
+	c.revalidate()
+	c.updateTitle()
+}
+
+// fillFields copies the config's values into the generated fields.
+func (c *configureView) fillFields() {
+	was := c.loading
+	c.loading = true
+	for k, f := range c.fields {
+		if k == keyDeviceLayer || k == keyImageLayer || k == keyBaseLayer {
+			continue
+		}
+		v, _ := c.doc.Get(k)
+		f.set(v)
+	}
+	c.loading = was
+}
+
+// changed writes one edited value into the config.
+func (c *configureView) changed(key, value string) {
+	if c.doc == nil {
+		return
+	}
+	if err := c.doc.Set(key, value); err != nil {
+		if f := c.fields[key]; f != nil {
+			f.err.SetText(err.Error())
+			f.err.Show()
+		}
+		return
+	}
+	c.dirty = true
+	c.updateTitle()
+}
+
+// revalidate refreshes the YAML view and runs the builder's validation on
+// a snapshot of the config off the UI goroutine (it may read included
+// files); showProblems then puts every problem at its field and in the
+// summary.
+func (c *configureView) revalidate() {
+	if c.doc == nil {
+		return
+	}
+	c.refreshYAML()
+	c.gen++
+	gen, text, cat := c.gen, []byte(c.yamlText), c.cat
+	name := c.path
+	if name == "" {
+		name = "untitled.yaml"
+	}
+	store := c.g.be.Configs
+	goUI(c.g.br, func() []backend.Problem {
+		snap, err := store.Parse(name, text)
+		if err != nil {
+			return []backend.Problem{{Msg: err.Error()}}
+		}
+		return store.Validate(snap, cat)
+	}, func(ps []backend.Problem) {
+		if gen == c.gen {
+			c.showProblems(ps)
+			c.validGen = gen
+		}
+	})
+}
+
+// showProblems shows validation problems at their fields and in the summary.
+func (c *configureView) showProblems(ps []backend.Problem) {
+	c.problems = ps
+	for _, f := range c.fields {
+		f.err.SetText("")
+		f.err.Hide()
+	}
+	c.summary.RemoveAll()
+	for _, p := range c.problems {
+		if f := c.fields[p.Key]; f != nil && f.err.Text == "" {
+			f.err.SetText(p.Msg)
+			f.err.Show()
+		}
+		where := p.Key
+		if p.Line > 0 {
+			where = fmt.Sprintf("line %d, %s", p.Line, p.Key)
+		}
+		if where == "" {
+			where = "config"
+		}
+		l := wrapLabel(where + ": " + p.Msg)
+		l.Importance = widget.DangerImportance
+		c.summary.Add(l)
+	}
+	if len(c.problems) == 0 {
+		c.sumCard.Hide()
+	} else {
+		c.sumCard.SetTitle(fmt.Sprintf("%d problem(s)", len(c.problems)))
+		c.sumCard.Show()
+	}
+}
+
+// Problems returns the current validation problems.
+func (c *configureView) Problems() []backend.Problem { return c.problems }
+
+func (c *configureView) refreshYAML() {
+	b, err := c.doc.Bytes()
+	text := string(b)
+	if err != nil {
+		text = "# " + err.Error()
+	}
+	c.yamlText = text
+	c.yamlLines = strings.Split(strings.TrimRight(text, "\n"), "\n")
+	longest := ""
+	for i, l := range c.yamlLines {
+		c.yamlLines[i] = strings.ReplaceAll(l, "\t", "    ")
+		if len(c.yamlLines[i]) > len(longest) {
+			longest = c.yamlLines[i]
+		}
+	}
+	c.yamlWidth.width = fyne.MeasureText(longest, theme.TextSize(), fyne.TextStyle{Monospace: true}).Width + 4*theme.Padding()
+	c.yaml.Refresh()
+}
+
+func (c *configureView) updateTitle() {
+	name := "Untitled config"
+	if c.path != "" {
+		name = c.path
+	}
+	if c.dirty {
+		name += " (unsaved changes)"
+	}
+	c.pathLbl.SetText(name)
+	t := Title
+	if c.path != "" {
+		t += " — " + filepath.Base(c.path)
+	}
+	if c.dirty {
+		t += " *"
+	}
+	c.g.win.SetTitle(t)
+	c.g.build.configChanged()
+}
+
+func (c *configureView) updateRecent() {
+	c.recent.Options = append([]string(nil), c.g.set.Recent...)
+	c.recent.Refresh()
+}
+
+// loadCatalog reads the catalog off the UI goroutine.
+func (c *configureView) loadCatalog() {
+	dir := c.g.set.ToolDir
+	goUI(c.g.br, func() catResult {
+		cat, err := c.g.be.Configs.Catalog(dir)
+		return catResult{cat, err}
+	}, func(r catResult) {
+		if r.err != nil {
+			c.g.showError(fmt.Errorf("reading the layer catalog: %w", r.err))
+		}
+		if r.cat != nil {
+			c.setCatalog(r.cat)
+		}
+	})
+}
+
+type catResult struct {
+	cat backend.Catalog
+	err error
+}
+
+type docResult struct {
+	doc backend.ConfigDoc
+	cat backend.Catalog
+	err error
+}
+
+// open loads a config (and the catalog when it is missing) off the UI goroutine.
+func (c *configureView) open(path string) {
+	needCat := c.cat == nil
+	dir := c.g.set.ToolDir
+	goUI(c.g.br, func() docResult {
+		var r docResult
+		if needCat {
+			r.cat, _ = c.g.be.Configs.Catalog(dir)
+		}
+		r.doc, r.err = c.g.be.Configs.Load(path)
+		return r
+	}, func(r docResult) {
+		if r.cat != nil && c.cat == nil {
+			c.setCatalog(r.cat)
+		}
+		if r.err != nil {
+			c.g.showError(fmt.Errorf("opening %s: %w", path, r.err))
+			return
+		}
+		c.g.set.addRecent(path)
+		c.g.set.Save(c.g.app.Preferences())
+		c.updateRecent()
+		c.setDoc(r.doc, path, false)
+	})
+}
+
+// newConfig starts an untitled config from the template.
+func (c *configureView) newConfig() {
+	needCat := c.cat == nil
+	dir := c.g.set.ToolDir
+	goUI(c.g.br, func() docResult {
+		var r docResult
+		if needCat {
+			r.cat, _ = c.g.be.Configs.Catalog(dir)
+		}
+		r.doc, r.err = c.g.be.Configs.New()
+		return r
+	}, func(r docResult) {
+		if r.cat != nil && c.cat == nil {
+			c.setCatalog(r.cat)
+		}
+		if r.err != nil {
+			c.g.showError(r.err)
+			return
+		}
+		c.setDoc(r.doc, "", false)
+	})
+}
+
+var yamlFilter = storage.NewExtensionFileFilter([]string{".yaml", ".yml"})
+
+func (c *configureView) openDialog() {
+	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
+		if err != nil {
+			c.g.showError(err)
+			return
+		}
+		if r == nil {
+			return
+		}
+		p := r.URI().Path()
+		_ = r.Close()
+		c.confirmDiscard("open another config", func() { c.open(p) })
+	}, c.g.win)
+	d.SetFilter(yamlFilter)
+	d.Resize(fyne.NewSize(800, 560))
+	d.Show()
+}
+
+// save writes the config to its file, asking for a name when it has none.
+func (c *configureView) save(then func()) {
+	if c.doc == nil {
+		return
+	}
+	if c.path == "" {
+		c.saveAs(then)
+		return
+	}
+	c.saveTo(c.path, then)
+}
+
+func (c *configureView) saveAs(then func()) {
+	if c.doc == nil {
+		return
+	}
+	d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
+		if err != nil {
+			c.g.showError(err)
+			return
+		}
+		if w == nil {
+			return
+		}
+		p := w.URI().Path()
+		_ = w.Close()
+		c.saveTo(p, then)
+	}, c.g.win)
+	d.SetFilter(yamlFilter)
+	name := "config.yaml"
+	if c.path != "" {
+		name = filepath.Base(c.path)
+	}
+	d.SetFileName(name)
+	d.Resize(fyne.NewSize(800, 560))
+	d.Show()
+}
+
+func (c *configureView) saveTo(path string, then func()) {
+	doc := c.doc
+	goUI(c.g.br, func() error { return c.g.be.Configs.Save(doc, path) }, func(err error) {
+		if err != nil {
+			c.g.showError(fmt.Errorf("saving %s: %w", path, err))
+			return
+		}
+		if doc == c.doc {
+			c.path, c.dirty = path, false
+		}
+		c.g.set.addRecent(path)
+		c.g.set.Save(c.g.app.Preferences())
+		c.updateRecent()
+		c.updateTitle()
+		if then != nil {
+			then()
+		}
+	})
+}
+
+// confirmDiscard runs then, first asking to save unsaved changes.
+func (c *configureView) confirmDiscard(action string, then func()) {
+	if !c.dirty {
+		then()
+		return
+	}
+	name := "this config"
+	if c.path != "" {
+		name = filepath.Base(c.path)
+	}
+	var d *dialog.CustomDialog
+	msg := wrapLabel(fmt.Sprintf("%s has unsaved changes. Save them before you %s?", name, action))
+	save := widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), func() { d.Hide(); c.save(then) })
+	save.Importance = widget.HighImportance
+	discard := widget.NewButton("Discard changes", func() { d.Hide(); c.dirty = false; then() })
+	cancel := widget.NewButton("Cancel", func() { d.Hide() })
+	d = dialog.NewCustomWithoutButtons("Unsaved changes", msg, c.g.win)
+	d.SetButtons([]fyne.CanvasObject{cancel, discard, save})
+	d.Resize(fyne.NewSize(460, d.MinSize().Height))
+	d.Show()
+}

@@ -1,0 +1,461 @@
+package gui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/pistudio/pistudio/gui/backend"
+)
+
+// flashView is the Flash section.
+type flashView struct {
+	g       *App
+	content fyne.CanvasObject
+
+	// image
+	imgSel     *widget.Select
+	imgPaths   map[string]string // display name → path
+	image      string
+	info       *backend.ImageInfo
+	infoForm   *fyne.Container
+	partBox    *fyne.Container
+	imgErr     *widget.Label
+	inspectGen int
+
+	// disks
+	all       []backend.Disk
+	shown     []backend.Disk
+	selected  string // disk path
+	list      *widget.List
+	showProt  *widget.Check
+	diskErr   *widget.Label
+	emptyDisk *widget.Label
+
+	// flashing
+	verify    *widget.Check
+	flashBtn  *widget.Button
+	cancelBtn *widget.Button
+	bar       *widget.ProgressBar
+	progress  *widget.Label
+	result    *widget.Label
+	running   bool
+	cancel    context.CancelFunc
+	confirm   *eraseDialog
+}
+
+func newFlashView(g *App) *flashView {
+	f := &flashView{g: g, imgPaths: map[string]string{}}
+	f.imgSel = widget.NewSelect(nil, func(s string) {
+		if p := f.imgPaths[s]; p != "" && p != f.image {
+			f.selectImage(p)
+		}
+	})
+	f.imgSel.PlaceHolder = "Choose an image"
+	browse := widget.NewButtonWithIcon("Browse…", theme.FolderOpenIcon(), f.browse)
+	f.infoForm = container.New(layout.NewFormLayout())
+	f.partBox = container.NewVBox()
+	f.imgErr = errLabel()
+
+	f.list = widget.NewList(func() int { return len(f.shown) }, func() fyne.CanvasObject {
+		title := widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+		title.Truncation = fyne.TextTruncateEllipsis
+		sub := widget.NewLabel("")
+		sub.Truncation = fyne.TextTruncateEllipsis
+		sub.SizeName = theme.SizeNameCaptionText
+		return container.NewBorder(nil, nil, widget.NewIcon(iconDrive), nil, container.NewVBox(title, sub))
+	}, func(id widget.ListItemID, o fyne.CanvasObject) {
+		if id >= len(f.shown) {
+			return
+		}
+		d := f.shown[id]
+		c := o.(*fyne.Container)
+		c.Objects[1].(*widget.Icon).SetResource(busIcon(d.Bus))
+		box := c.Objects[0].(*fyne.Container)
+		title, sub := box.Objects[0].(*widget.Label), box.Objects[1].(*widget.Label)
+		model := d.Model
+		if model == "" {
+			model = "Unnamed disk"
+		}
+		title.SetText(fmt.Sprintf("%s — %s", model, humanBytes(d.Size)))
+		state := "can be written"
+		sub.Importance = widget.SuccessImportance
+		if !d.Eligible {
+			state = "protected: " + d.Reason
+			sub.Importance = widget.DangerImportance
+		}
+		bus := d.Bus
+		if bus == "" {
+			bus = "disk"
+		}
+		sub.SetText(fmt.Sprintf("%s · %s · %s", d.Path, bus, state))
+	})
+	f.list.OnSelected = func(id widget.ListItemID) {
+		if id >= len(f.shown) {
+			return
+		}
+		d := f.shown[id]
+		if !d.Eligible {
+			f.list.Unselect(id)
+			return
+		}
+		f.selected = d.Path
+		f.updateButtons()
+	}
+	f.list.OnUnselected = func(widget.ListItemID) { f.selected = ""; f.updateButtons() }
+	f.showProt = widget.NewCheck("Show protected disks", func(on bool) {
+		g.set.ShowProtected = on
+		f.filter()
+	})
+	f.showProt.SetChecked(g.set.ShowProtected)
+	f.diskErr = errLabel()
+	f.emptyDisk = wrapLabel("No writable disk found. Insert an SD card or a USB disk; the list updates by itself.")
+	f.emptyDisk.Hide()
+
+	f.verify = widget.NewCheck("Verify after writing", nil)
+	f.verify.SetChecked(g.set.Verify)
+	f.flashBtn = widget.NewButtonWithIcon("Flash…", theme.DownloadIcon(), f.askFlash)
+	f.flashBtn.Importance = widget.HighImportance
+	f.cancelBtn = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), f.Cancel)
+	f.cancelBtn.Disable()
+	f.bar = widget.NewProgressBar()
+	f.bar.Hide()
+	f.progress = widget.NewLabel("")
+	f.result = wrapLabel("")
+	f.result.Selectable = true
+
+	imgCard := widget.NewCard("Image", "", container.NewVBox(
+		container.NewBorder(nil, nil, nil, browse, f.imgSel), f.imgErr, f.infoForm, f.partBox))
+	diskCard := widget.NewCard("Target disk", "", container.NewBorder(
+		container.NewVBox(f.showProt, f.diskErr, f.emptyDisk), nil, nil, nil, f.list))
+	bottom := container.NewVBox(
+		widget.NewSeparator(),
+		container.NewHBox(f.verify, layout.NewSpacer(), f.cancelBtn, f.flashBtn),
+		f.bar, f.progress, f.result)
+	split := container.NewHSplit(container.NewVScroll(imgCard), diskCard)
+	split.Offset = 0.45
+	f.content = container.NewBorder(nil, bottom, nil, nil, split)
+	f.updateButtons()
+	return f
+}
+
+// start scans the disks and keeps the list current on hotplug.
+func (f *flashView) start(ctx context.Context) {
+	f.rescan(ctx)
+	go func() {
+		ch, err := f.g.be.Disks.Watch(ctx)
+		if err != nil {
+			f.g.br.ui(func() { f.showDiskErr(fmt.Errorf("watching for disks: %w", err)) })
+			return
+		}
+		for range ch {
+			f.rescan(ctx)
+		}
+	}()
+	f.refreshImages()
+}
+
+type scanResult struct {
+	disks []backend.Disk
+	err   error
+}
+
+// rescan lists the disks off the UI goroutine.
+func (f *flashView) rescan(ctx context.Context) {
+	goUI(f.g.br, func() scanResult {
+		d, err := f.g.be.Disks.Scan(ctx)
+		return scanResult{d, err}
+	}, func(r scanResult) {
+		if r.err != nil {
+			f.showDiskErr(fmt.Errorf("listing disks: %w", r.err))
+			return
+		}
+		f.diskErr.Hide()
+		f.setDisks(r.disks)
+		f.g.raid.disksChanged(r.disks)
+	})
+}
+
+func (f *flashView) showDiskErr(err error) {
+	f.diskErr.SetText(err.Error())
+	f.diskErr.Show()
+}
+
+func (f *flashView) setDisks(d []backend.Disk) {
+	f.all = d
+	f.filter()
+}
+
+func (f *flashView) filter() {
+	f.shown = f.shown[:0]
+	for _, d := range f.all {
+		if d.Eligible || f.showProt.Checked {
+			f.shown = append(f.shown, d)
+		}
+	}
+	f.list.UnselectAll()
+	keep := f.selected
+	f.selected = ""
+	for i, d := range f.shown {
+		if d.Path == keep && d.Eligible {
+			f.list.Select(i)
+		}
+	}
+	eligible := 0
+	for _, d := range f.all {
+		if d.Eligible {
+			eligible++
+		}
+	}
+	if eligible == 0 {
+		f.emptyDisk.Show()
+	} else {
+		f.emptyDisk.Hide()
+	}
+	f.list.Refresh()
+	f.updateButtons()
+}
+
+// disk returns the selected disk.
+func (f *flashView) disk() (backend.Disk, bool) {
+	for _, d := range f.all {
+		if d.Path == f.selected {
+			return d, true
+		}
+	}
+	return backend.Disk{}, false
+}
+
+// selectDisk selects a disk by path (it must be listed).
+func (f *flashView) selectDisk(path string) {
+	for i, d := range f.shown {
+		if d.Path == path {
+			f.list.Select(i)
+		}
+	}
+}
+
+// refreshImages lists recent build artifacts, newest first.
+func (f *flashView) refreshImages() {
+	work := f.g.workDir()
+	goUI(f.g.br, func() []string { return f.g.be.Images.Recent(work) }, func(paths []string) {
+		f.imgPaths = map[string]string{}
+		var opts []string
+		for _, p := range paths {
+			opts = append(opts, f.addImageOption(p))
+		}
+		if f.image != "" && !contains(opts, f.displayName(f.image)) {
+			opts = append([]string{f.addImageOption(f.image)}, opts...)
+		}
+		f.imgSel.Options = opts
+		f.imgSel.Refresh()
+	})
+}
+
+func (f *flashView) displayName(p string) string {
+	return filepath.Base(p) + "  (" + filepath.Base(filepath.Dir(p)) + ")"
+}
+
+func (f *flashView) addImageOption(p string) string {
+	n := f.displayName(p)
+	f.imgPaths[n] = p
+	return n
+}
+
+func (f *flashView) browse() {
+	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
+		if err != nil {
+			f.g.showError(err)
+			return
+		}
+		if r == nil {
+			return
+		}
+		p := r.URI().Path()
+		_ = r.Close()
+		f.selectImage(p)
+	}, f.g.win)
+	d.Resize(fyne.NewSize(800, 560))
+	d.Show()
+}
+
+type inspectResult struct {
+	info backend.ImageInfo
+	err  error
+}
+
+// selectImage chooses an image and inspects it off the UI goroutine.
+func (f *flashView) selectImage(p string) {
+	f.image = p
+	n := f.displayName(p)
+	if !contains(f.imgSel.Options, n) {
+		f.imgSel.Options = append([]string{f.addImageOption(p)}, f.imgSel.Options...)
+	}
+	f.imgSel.SetSelected(n)
+	f.info = nil
+	f.infoForm.RemoveAll()
+	f.partBox.RemoveAll()
+	f.imgErr.Hide()
+	f.inspectGen++
+	gen := f.inspectGen
+	f.updateButtons()
+	ctx := f.g.ctx
+	goUI(f.g.br, func() inspectResult {
+		i, err := f.g.be.Images.Inspect(ctx, p)
+		return inspectResult{i, err}
+	}, func(r inspectResult) {
+		if gen != f.inspectGen {
+			return
+		}
+		if r.err != nil {
+			f.imgErr.SetText(r.err.Error())
+			f.imgErr.Show()
+			return
+		}
+		f.showInfo(r.info)
+	})
+}
+
+func (f *flashView) showInfo(i backend.ImageInfo) {
+	f.info = &i
+	row := func(k, v string) {
+		f.infoForm.Add(widget.NewLabelWithStyle(k, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true}))
+		l := widget.NewLabel(v)
+		l.Wrapping = fyne.TextWrapBreak
+		f.infoForm.Add(l)
+	}
+	row("File", i.Path)
+	row("Format", i.Format)
+	row("File size", humanBytes(i.FileSize))
+	row("Image size", humanBytes(i.Size))
+	if i.DataSize > 0 && i.DataSize != i.Size {
+		row("Data to write", humanBytes(i.DataSize))
+	}
+	if i.Table != "" {
+		row("Partition table", i.Table)
+	}
+	f.infoForm.Refresh()
+	f.partBox.Add(widget.NewLabelWithStyle("Partitions", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+	if len(i.Partitions) == 0 {
+		f.partBox.Add(widget.NewLabel("No partition table found"))
+	}
+	for _, p := range i.Partitions {
+		s := fmt.Sprintf("%d. %s  %s at %s", p.Number, p.Type, humanBytes(p.Size), humanBytes(p.Start))
+		if p.Label != "" {
+			s += "  “" + p.Label + "”"
+		}
+		f.partBox.Add(widget.NewLabel(s))
+	}
+	f.partBox.Refresh()
+	f.updateButtons()
+}
+
+func (f *flashView) updateButtons() {
+	_, ok := f.disk()
+	if f.running || !ok || f.image == "" {
+		f.flashBtn.Disable()
+	} else {
+		f.flashBtn.Enable()
+	}
+}
+
+// askFlash shows the erase confirmation; only its confirm button writes.
+func (f *flashView) askFlash() {
+	d, ok := f.disk()
+	if !ok || f.image == "" || f.running {
+		return
+	}
+	intro := fmt.Sprintf("Write %s to this disk?", filepath.Base(f.image))
+	f.confirm = f.g.confirmErase("Flash "+filepath.Base(f.image)+"?", intro, []backend.Disk{d}, func(typed map[string]string) {
+		f.confirm = nil
+		f.flash(backend.FlashJob{Image: f.image, Disk: d, Verify: f.verify.Checked, Confirmed: typed[d.Path]})
+	})
+}
+
+// flash writes the image; the flasher re-checks every guard.
+func (f *flashView) flash(job backend.FlashJob) {
+	ctx, cancel := context.WithCancel(f.g.ctx)
+	f.cancel = cancel
+	f.running = true
+	f.cancelBtn.Enable()
+	f.updateButtons()
+	f.bar.SetValue(0)
+	f.bar.Show()
+	f.result.SetText("")
+	f.progress.SetText("Preparing " + job.Disk.Path + "…")
+	th := newThrottle(f.g.br, 100*time.Millisecond, func(p backend.Progress) {
+		if !f.running {
+			return
+		}
+		f.bar.SetValue(progressFraction(p))
+		f.progress.SetText(progressText(p))
+	})
+	goUI(f.g.br, func() flashResult {
+		r, err := f.g.be.Flasher.Flash(ctx, job, th.Set)
+		return flashResult{r, err}
+	}, func(r flashResult) {
+		f.running = false
+		cancel()
+		f.cancel = nil
+		f.cancelBtn.Disable()
+		f.updateButtons()
+		name := filepath.Base(job.Image)
+		switch {
+		case errors.Is(r.err, backend.ErrMounted) && !job.AllowUnmount:
+			f.progress.SetText("")
+			f.bar.Hide()
+			d := dialog.NewConfirm("Unmount the disk?", r.err.Error()+"\n\nUnmount its partitions and write?", func(ok bool) {
+				if ok {
+					job.AllowUnmount = true
+					f.flash(job)
+				}
+			}, f.g.win)
+			d.SetConfirmText("Unmount and write")
+			d.SetConfirmImportance(widget.WarningImportance)
+			d.Show()
+		case errors.Is(r.err, context.Canceled):
+			f.progress.SetText("Cancelled. The disk holds no valid image now.")
+			f.result.SetText("")
+			f.g.notify(Title, "Flashing "+name+" was cancelled")
+		case r.err != nil:
+			f.progress.SetText("Failed")
+			f.result.SetText(r.err.Error())
+			f.result.Importance = widget.DangerImportance
+			f.result.Refresh()
+			f.g.notify(Title, "Flashing "+name+" failed")
+		default:
+			f.bar.SetValue(1)
+			f.progress.SetText(fmt.Sprintf("Wrote %s to %s in %s", humanBytes(r.res.Bytes), job.Disk.Path, humanDuration(r.res.Duration)))
+			msg := "Image hash: " + r.res.Hash
+			if r.res.Verified {
+				msg = "Verified: the disk reads back as the image. Hash: " + r.res.Hash
+			}
+			f.result.SetText(msg)
+			f.result.Importance = widget.SuccessImportance
+			f.result.Refresh()
+			f.g.notify(Title, "Flashed "+name+" to "+job.Disk.Path)
+		}
+	})
+}
+
+type flashResult struct {
+	res backend.FlashResult
+	err error
+}
+
+// Cancel stops the running write.
+func (f *flashView) Cancel() {
+	if f.cancel != nil {
+		f.progress.SetText("Cancelling…")
+		f.cancel()
+	}
+}

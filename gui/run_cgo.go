@@ -1,0 +1,41 @@
+//go:build cgo
+
+package gui
+
+import (
+	"os"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/app"
+
+	"github.com/pistudio/pistudio/assets"
+	"github.com/pistudio/pistudio/gui/demo"
+)
+
+// Run starts the desktop app and blocks until its window closes.
+func Run() {
+	a := app.NewWithID(AppID)
+	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon()))
+	w := a.NewWindow(Title)
+	be := realBackends()
+	var set *demo.Set
+	if os.Getenv(DemoEnv) == "1" {
+		be, set = demoBackends()
+	}
+	g := New(a, w, be, nil)
+	w.SetContent(g.Content())
+	w.Resize(fyne.NewSize(g.set.Width, g.set.Height))
+	section := os.Getenv(SectionEnv)
+	for i, n := range Sections {
+		if strings.HasPrefix(section, n) {
+			g.Show(i)
+		}
+	}
+	if set != nil {
+		g.playDemo(set, section)
+	}
+	g.Start()
+	w.ShowAndRun()
+	g.Stop()
+}

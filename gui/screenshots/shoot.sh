@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# shoot.sh BINARY OUTDIR — runs the desktop app on demo data under Xvfb and
+# saves a PNG of each section (and of the flash confirmation) into OUTDIR.
+# Needs: Xvfb, xdotool, ImageMagick's import.
+set -euo pipefail
+
+bin=$(realpath "${1:-bin/pistudio}")
+out=${2:-docs/screenshots}
+mkdir -p "$out"
+out=$(realpath "$out")
+
+IMPORT=${IMPORT:-/usr/bin/import}
+for tool in Xvfb xdotool "$IMPORT"; do
+	command -v "$tool" >/dev/null || { echo "shoot.sh: $tool is missing (apt-get install xvfb xdotool imagemagick)" >&2; exit 1; }
+done
+
+home=$(mktemp -d /tmp/pistudio-demo.XXXX)
+# Xvfb picks a free display and writes its number to fd 3.
+Xvfb -displayfd 3 -screen 0 1280x860x24 -nolisten tcp 3>"$home/display" >/dev/null 2>&1 &
+xvfb=$!
+trap 'kill $xvfb 2>/dev/null || true; rm -rf "$home"' EXIT
+for _ in $(seq 100); do
+	[ -s "$home/display" ] && break
+	sleep 0.1
+done
+[ -s "$home/display" ] || { echo "shoot.sh: Xvfb did not start" >&2; exit 1; }
+display=:$(head -n1 "$home/display")
+
+# shot NAME SECTION SECONDS: start the app on SECTION, wait, save NAME.png.
+shot() {
+	local name=$1 section=$2 wait=$3
+	rm -rf "$home"/.config "$home"/pistudio "$home"/pistudio-work "$home"/.cache
+	DISPLAY=$display HOME=$home LANG=en_US.UTF-8 LC_ALL=en_US.UTF-8 \
+		PISTUDIO_DEMO=1 PISTUDIO_SECTION="$section" FYNE_THEME=light \
+		"$bin" >"$home/app.log" 2>&1 &
+	local app=$!
+	local win=""
+	for _ in $(seq 100); do
+		win=$(DISPLAY=$display xdotool search --name "Pi Image Studio" 2>/dev/null | head -n1 || true)
+		[ -n "$win" ] && break
+		sleep 0.1
+	done
+	if [ -z "$win" ]; then
+		echo "shoot.sh: no window for $section" >&2
+		cat "$home/app.log" >&2
+		kill "$app" 2>/dev/null || true
+		return 1
+	fi
+	sleep "$wait"
+	DISPLAY=$display "$IMPORT" -window "$win" "$out/$name.png"
+	kill "$app" 2>/dev/null || true
+	wait "$app" 2>/dev/null || true
+	if grep -q "^panic:" "$home/app.log"; then
+		echo "shoot.sh: the app panicked on $section:" >&2
+		cat "$home/app.log" >&2
+		return 1
+	fi
+	echo "wrote $out/$name.png"
+}
+
+shot configure "Configure" 2
+shot configure-problem "Configure problem" 2.5
+shot build "Build" 3
+shot build-failed "Build failed" 3
+shot flash "Flash" 3
+shot flash-confirm "Flash confirm" 2.5
+shot raid "RAID set" 2
+shot settings "Settings" 2

@@ -1,0 +1,181 @@
+package gui
+
+import (
+	"errors"
+	"strconv"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/pistudio/pistudio/gui/backend"
+)
+
+// Bounds of the log view size setting.
+const (
+	minLogLines = 1000
+	maxLogLines = 1000000
+)
+
+// settingsView is the Settings section.
+type settingsView struct {
+	g       *App
+	content fyne.CanvasObject
+
+	tool     *widget.Entry
+	version  *widget.Label
+	checks   *fyne.Container
+	work     *widget.Entry
+	verify   *widget.Check
+	logLines *widget.Entry
+}
+
+func newSettingsView(g *App) *settingsView {
+	s := &settingsView{g: g}
+	s.tool = widget.NewEntry()
+	s.tool.SetPlaceHolder("detected automatically")
+	s.tool.SetText(g.set.ToolDir)
+	s.tool.OnSubmitted = func(v string) { s.setTool(v) }
+	s.version = widget.NewLabel("")
+	s.checks = container.NewVBox()
+	s.work = widget.NewEntry()
+	s.work.SetPlaceHolder("default: ./work next to the config")
+	s.work.SetText(g.set.WorkDir)
+	s.work.OnChanged = func(v string) {
+		g.set.WorkDir = v
+		g.set.Save(g.app.Preferences())
+	}
+	s.verify = widget.NewCheck("Read every disk back after writing", func(on bool) {
+		g.set.Verify = on
+		g.flash.verify.SetChecked(on)
+		g.set.Save(g.app.Preferences())
+	})
+	s.verify.SetChecked(g.set.Verify)
+	s.logLines = widget.NewEntry()
+	s.logLines.SetText(strconv.Itoa(g.set.LogLines))
+	s.logLines.Validator = validLogLines
+	s.logLines.OnChanged = func(v string) {
+		if validLogLines(v) != nil {
+			return
+		}
+		n, _ := strconv.Atoi(v)
+		g.set.LogLines = n
+		g.set.Save(g.app.Preferences())
+		if !g.build.Running() {
+			g.build.log.SetMax(n)
+		}
+	}
+
+	browseTool := widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() {
+		s.folder(func(p string) { s.tool.SetText(p); s.setTool(p) })
+	})
+	detect := widget.NewButton("Detect", func() { s.tool.SetText(""); s.setTool("") })
+	browseWork := widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() {
+		s.folder(func(p string) { s.work.SetText(p) })
+	})
+	form := container.New(layout.NewFormLayout(),
+		widget.NewLabel("rpi-image-gen"), container.NewVBox(
+			container.NewBorder(nil, nil, nil, container.NewHBox(browseTool, detect), s.tool),
+			s.version, s.checks),
+		widget.NewLabel("Work dir"), container.NewVBox(
+			container.NewBorder(nil, nil, nil, browseWork, s.work),
+			hintLabel("Builds write their filesystem, images and logs here.")),
+		widget.NewLabel("Flashing"), s.verify,
+		widget.NewLabel("Log lines kept"), container.NewVBox(s.logLines,
+			hintLabel("Lines kept in the Build view; the full log is always on disk.")),
+	)
+	s.content = container.NewVScroll(widget.NewCard("Settings", "", form))
+	return s
+}
+
+var errLogLines = errors.New("enter a number from 1000 to 1000000")
+
+func validLogLines(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < minLogLines || n > maxLogLines {
+		return errLogLines
+	}
+	return nil
+}
+
+func (s *settingsView) folder(then func(string)) {
+	d := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
+		if err != nil {
+			s.g.showError(err)
+			return
+		}
+		if u != nil {
+			then(u.Path())
+		}
+	}, s.g.win)
+	d.Resize(fyne.NewSize(800, 560))
+	d.Show()
+}
+
+// setTool stores a tool location ("" = detect) and re-checks it.
+func (s *settingsView) setTool(dir string) {
+	s.g.set.ToolDir = dir
+	s.g.set.Save(s.g.app.Preferences())
+	s.detect()
+	s.g.cfg.loadCatalog()
+}
+
+type toolResult struct {
+	dir, version string
+	err          error
+	checks       []backend.Check
+}
+
+// detect finds the tool, reads its version and runs the preflight checks
+// off the UI goroutine.
+func (s *settingsView) detect() {
+	want, work := s.g.set.ToolDir, s.g.set.WorkDir
+	s.version.SetText("Looking for rpi-image-gen…")
+	ctx := s.g.ctx
+	goUI(s.g.br, func() toolResult {
+		var r toolResult
+		r.dir, r.err = s.g.be.Tool.Find(want)
+		if r.err != nil {
+			return r
+		}
+		r.version, _ = s.g.be.Tool.Version(r.dir)
+		r.checks = s.g.be.Tool.Preflight(ctx, r.dir, work)
+		return r
+	}, func(r toolResult) {
+		s.checks.RemoveAll()
+		if r.err != nil {
+			s.version.SetText("Not found: " + r.err.Error())
+			s.version.Importance = widget.DangerImportance
+			s.version.Refresh()
+			return
+		}
+		s.version.Importance = widget.MediumImportance
+		v := r.version
+		if v == "" {
+			v = "unknown version"
+		}
+		s.version.SetText(r.dir + " · " + v)
+		if want == "" {
+			s.tool.SetPlaceHolder(r.dir + " (detected)")
+		}
+		for _, c := range r.checks {
+			icon := theme.ConfirmIcon()
+			if !c.OK {
+				icon = theme.ErrorIcon()
+			}
+			text := c.Name
+			if c.Detail != "" {
+				text += ": " + c.Detail
+			}
+			l := wrapLabel(text)
+			if !c.OK {
+				l.Importance = widget.DangerImportance
+			}
+			s.checks.Add(container.NewBorder(nil, nil, widget.NewIcon(icon), nil, l))
+		}
+		s.checks.Refresh()
+	})
+}
