@@ -84,10 +84,23 @@ package: build
 
 # install: install the bundle system-wide (as root) or for the current
 # user (~/.local), using the Makefile fyne puts into the bundle.
+# As root it also installs the polkit policy that lets `pkexec pistudio
+# helper` (the privileged disk writer) ask for authorization, naming the
+# installed binary.
+PREFIX ?= /usr/local
+POLKIT_DIR ?= /usr/share/polkit-1/actions
 install: package
 	rm -rf $(DIST)/bundle && mkdir -p $(DIST)/bundle
 	tar -xJf $(DIST)/pistudio.tar.xz -C $(DIST)/bundle
-	if [ "$$(id -u)" = 0 ]; then $(MAKE) -C $(DIST)/bundle/pistudio install; else $(MAKE) -C $(DIST)/bundle/pistudio user-install; fi
+	if [ "$$(id -u)" = 0 ]; then \
+	  $(MAKE) -C $(DIST)/bundle/pistudio install PREFIX=$(PREFIX) && \
+	  mkdir -p $(DESTDIR)$(POLKIT_DIR) && \
+	  sed 's#/usr/bin/pistudio#$(PREFIX)/bin/pistudio#' assets/polkit/io.github.pistudio.helper.policy \
+	    > $(DESTDIR)$(POLKIT_DIR)/io.github.pistudio.helper.policy; \
+	else \
+	  $(MAKE) -C $(DIST)/bundle/pistudio user-install && \
+	  echo "Installed for $$USER. Writing disks asks for the administrator password through pkexec."; \
+	fi
 
 # test-vm boots Debian's kernel in qemu (software emulation) to check that it
 # assembles the RAID sets the native image stage writes (builder/image/vmtest).
