@@ -68,6 +68,9 @@ func (discardSink) finish() []string            { return nil }
 func (discardSink) close() error                { return nil }
 func (discardSink) remove()                     {}
 func (discardSink) blockSize() int64            { return 512 }
+func (discardSink) commit() error               { return nil }
+func (discardSink) name() string                { return "discard" }
+func (discardSink) isDevice() bool              { return false }
 
 // BenchmarkPipelineHoles runs the decoder → writer → hasher loop on an
 // image that is two thirds holes (as sparse and bmap images are), with a

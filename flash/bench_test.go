@@ -42,6 +42,9 @@ func (nullSink) prepareVerify() error        { return nil }
 func (nullSink) finish() []string            { return nil }
 func (nullSink) close() error                { return nil }
 func (nullSink) remove()                     {}
+func (nullSink) commit() error               { return nil }
+func (nullSink) name() string                { return "null" }
+func (nullSink) isDevice() bool              { return false }
 func (nullSink) blockSize() int64            { return 512 }
 
 func benchData() []byte {

@@ -10,6 +10,10 @@
 // a flush, and then reads back what it wrote — bypassing the page cache —
 // to compare it with what was sent. A cancelled or failed write leaves the
 // disk without a partition table instead of a half-valid one.
+//
+// A file target is written to a temporary file beside it, which replaces
+// the target only once the write (and verify) succeeded: a failed write
+// leaves an existing file as it was and creates nothing.
 package flash
 
 import (
@@ -28,9 +32,14 @@ import (
 type Target struct {
 	// Path is the device node (e.g. "/dev/sdb") or the file path.
 	Path string `json:"path"`
-	// Identity is the disk the user chose; required for block devices,
-	// ignored for files.
+	// Identity is the disk the user chose; required for block devices.
+	// A non-zero Identity also makes the target a device: a path that is
+	// not a block device is then refused.
 	Identity disk.Identity `json:"identity"`
+	// RequireDevice refuses anything but a block device at Path (a
+	// privileged caller sets it so that a path swapped for a file or a
+	// symlink is never created or written).
+	RequireDevice bool `json:"require_device,omitempty"`
 }
 
 // Options tune a write. The zero value verifies and refuses to unmount.
@@ -43,16 +52,22 @@ type Options struct {
 	// writing and verifying, and a final one at the end of each phase. It is
 	// called from one goroutine at a time and never after Write returns.
 	Progress func(Progress)
-	// Root is the system root the disk guard reads sysfs/procfs under
-	// ("" for the running system).
+	// Root is the system root of a fake sysfs/procfs tree. Write ignores
+	// it: a block device it opens is real, so it is always guarded
+	// against the running system ("/"). It is kept for callers that pass
+	// one set of options to disk scans too.
 	Root string
 	// BufferSize is the size of each pipeline buffer (default 4 MiB).
 	BufferSize int
 	// Buffers is the number of buffers in flight (default 6).
 	Buffers int
 
-	// beforeVerify runs between the write and verify phases (tests).
-	beforeVerify func() error
+	// beforeVerify runs between the write and verify phases with the
+	// path being written (a file target's temporary file) (tests).
+	beforeVerify func(path string) error
+	// afterOpen runs right after a device is opened exclusively, before
+	// the checks on the opened node (tests).
+	afterOpen func(dev string) error
 }
 
 // Phase is the stage of a write.
@@ -106,10 +121,15 @@ type Result struct {
 type VerifyError struct {
 	// Offset is the first byte that differs.
 	Offset int64
+	// Path is the device or file that was written ("" when unknown).
+	Path string
 }
 
 func (e *VerifyError) Error() string {
-	return fmt.Sprintf("verify failed: the data read back differs at byte %d (0x%x); the disk may be faulty or counterfeit", e.Offset, e.Offset)
+	if e.Path == "" {
+		return fmt.Sprintf("verify failed: the data read back differs at byte %d (0x%x); the disk may be faulty or counterfeit", e.Offset, e.Offset)
+	}
+	return fmt.Sprintf("verify failed: the data read back from %s differs at byte %d (0x%x); the disk may be faulty or counterfeit", e.Path, e.Offset, e.Offset)
 }
 
 // TooSmallError refuses an image larger than the target disk.

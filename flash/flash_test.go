@@ -103,14 +103,18 @@ func TestVerifyMismatchFile(t *testing.T) {
 	img, _ := makeImage(t, dir, 4<<20)
 	out := filepath.Join(dir, "out.img")
 	const bad = 2<<20 + 4096*3 + 17
-	opts := Options{beforeVerify: func() error {
-		return flipByte(out, bad)
+	opts := Options{beforeVerify: func(written string) error {
+		return flipByte(written, bad)
 	}}
 	_, err := Write(context.Background(), open(t, img), Target{Path: out}, opts)
 	var ve *VerifyError
-	if !errors.As(err, &ve) || ve.Offset != bad {
-		t.Fatalf("error %v, want a *VerifyError at %d", err, bad)
+	if !errors.As(err, &ve) || ve.Offset != bad || ve.Path != out || !strings.Contains(err.Error(), out) {
+		t.Fatalf("error %v, want a *VerifyError naming %s at %d", err, out, bad)
 	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed write left %s behind (%v)", out, err)
+	}
+	assertNoTemp(t, dir)
 }
 
 func flipByte(path string, off int64) error {
@@ -250,11 +254,11 @@ func TestVerifyMismatchLoop(t *testing.T) {
 	dir := t.TempDir()
 	img, _ := makeImage(t, dir, 6<<20)
 	const bad = 3<<20 + 777
-	opts := Options{beforeVerify: func() error { return flipByte(dev, bad) }}
+	opts := Options{beforeVerify: func(string) error { return flipByte(dev, bad) }}
 	_, err := Write(context.Background(), open(t, img), Target{Path: dev, Identity: identity(t, dev)}, opts)
 	var ve *VerifyError
-	if !errors.As(err, &ve) || ve.Offset != bad {
-		t.Fatalf("error %v, want a *VerifyError at %d", err, bad)
+	if !errors.As(err, &ve) || ve.Offset != bad || ve.Path != dev || !strings.Contains(err.Error(), dev) {
+		t.Fatalf("error %v, want a *VerifyError naming %s at %d", err, dev, bad)
 	}
 }
 
@@ -390,6 +394,9 @@ func TestCancelWithStalledSource(t *testing.T) {
 	mu.Unlock()
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)
+	}
+	if strings.Contains(err.Error(), "partition table") {
+		t.Errorf("a file target's message speaks of a partition table: %v", err)
 	}
 	if took > time.Second {
 		t.Errorf("cancel took %v with a stalled source", took)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -18,47 +19,146 @@ import (
 	"github.com/pistudio/pistudio/flash/disk"
 )
 
-// pather is implemented by sources that know their file.
-type pather interface{ Path() string }
-
-// openTarget guards and opens the target of w.
+// openTarget guards and opens the target of w. A target with an
+// Identity or RequireDevice must be a block device; anything else at the
+// path (a file, a symlink, nothing) is refused before it is touched.
 func openTarget(w *writer, ctx context.Context) (sink, error) {
 	path := w.target.Path
-	st, err := os.Stat(path)
+	st, err := os.Lstat(path)
+	wantDev := w.target.RequireDevice || w.target.Identity != (disk.Identity{})
+	isBlock := err == nil && st.Mode()&os.ModeDevice != 0 && st.Mode()&os.ModeCharDevice == 0
+	if err == nil && st.Mode()&os.ModeSymlink != 0 {
+		// A symlink to a disk (/dev/disk/by-id/...) is resolved by the
+		// guard; one to anything else is refused.
+		if t, err2 := os.Stat(path); err2 == nil && t.Mode()&os.ModeDevice != 0 && t.Mode()&os.ModeCharDevice == 0 {
+			isBlock = true
+		} else {
+			return nil, fmt.Errorf("%s is a symbolic link: name the file itself", path)
+		}
+	}
 	switch {
-	case err == nil && st.Mode()&os.ModeDevice != 0 && st.Mode()&os.ModeCharDevice == 0:
+	case isBlock:
 		return openDevice(w, ctx)
+	case wantDev && err == nil:
+		return nil, fmt.Errorf("%s is not a block device", path)
+	case wantDev:
+		return nil, fmt.Errorf("%s: %w", path, disk.ErrNotFound)
 	case err == nil && !st.Mode().IsRegular():
 		return nil, fmt.Errorf("%s is neither a block device nor a regular file", path)
 	case err != nil && !errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("target: %w", err)
 	}
-	return openFile(w, err == nil)
+	var old os.FileInfo
+	if err == nil {
+		old = st
+	}
+	return openFile(w, old)
 }
 
-// fileSink expands the image into a regular file.
+// fileSink expands the image into a temporary file beside the target,
+// which replaces the target on commit.
 type fileSink struct {
 	f       *os.File
 	rd      *os.File // O_DIRECT reader for verify, when the filesystem allows
-	path    string
-	created bool
+	path    string   // the target
+	tmp     string   // the file written
+	existed bool     // the target existed: replace it, keeping its mode
 	size    int64
+	done    bool // committed
 }
 
-func openFile(w *writer, existed bool) (sink, error) {
+// openFile creates the temporary file for the target path. old is the
+// target's Lstat when it exists (a regular file).
+func openFile(w *writer, old os.FileInfo) (sink, error) {
 	path := w.target.Path
-	if p, ok := w.src.(pather); ok && existed {
-		a, err1 := os.Stat(p.Path())
-		b, err2 := os.Stat(path)
-		if err1 == nil && err2 == nil && os.SameFile(a, b) {
-			return nil, fmt.Errorf("refusing to write the image %s onto itself", path)
+	if old != nil {
+		// Check the file that is there now, without following a link
+		// or truncating anything, against what was found before.
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", path, err)
+		}
+		var st unix.Stat_t
+		err = unix.Fstat(fd, &st)
+		unix.Close(fd)
+		if err != nil {
+			return nil, fmt.Errorf("stat %s: %w", path, err)
+		}
+		sys, _ := old.Sys().(*syscall.Stat_t)
+		if st.Mode&unix.S_IFMT != unix.S_IFREG || sys == nil || uint64(sys.Dev) != uint64(st.Dev) || sys.Ino != st.Ino {
+			return nil, fmt.Errorf("%s changed while it was being opened", path)
+		}
+		for _, p := range sourcePaths(w.src) {
+			if a, err := os.Stat(p); err == nil && os.SameFile(a, old) {
+				return nil, fmt.Errorf("refusing to write the image %s onto itself (%s)", path, p)
+			}
 		}
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|unix.O_CLOEXEC, 0o644)
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".pistudio-*")
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", path, err)
 	}
-	return &fileSink{f: f, path: path, created: !existed}, nil
+	s := &fileSink{f: f, path: path, tmp: f.Name(), existed: old != nil}
+	if old != nil {
+		_ = f.Chmod(old.Mode().Perm())
+		if sys, ok := old.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
+			_ = f.Chown(int(sys.Uid), int(sys.Gid))
+		}
+	} else {
+		_ = f.Chmod(0o644 &^ umask())
+	}
+	return s, nil
+}
+
+// umask returns the process umask.
+func umask() os.FileMode {
+	m := unix.Umask(0)
+	unix.Umask(m)
+	return os.FileMode(m)
+}
+
+func (s *fileSink) name() string   { return s.tmp }
+func (s *fileSink) isDevice() bool { return false }
+
+// commit flushes the temporary file, renames it over the target (or to
+// the new name, never replacing a file that appeared meanwhile) and
+// flushes the directory.
+func (s *fileSink) commit() error {
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("flushing %s: %w", s.tmp, err)
+	}
+	var err error
+	if s.existed {
+		err = os.Rename(s.tmp, s.path)
+	} else {
+		err = unix.Renameat2(unix.AT_FDCWD, s.tmp, unix.AT_FDCWD, s.path, unix.RENAME_NOREPLACE)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+			// A filesystem without RENAME_NOREPLACE: a link fails
+			// likewise if the name is taken.
+			if err = os.Link(s.tmp, s.path); err == nil {
+				err = os.Remove(s.tmp)
+			}
+		}
+		if errors.Is(err, unix.EEXIST) || errors.Is(err, os.ErrExist) {
+			err = fmt.Errorf("%s appeared while the image was being written: %w", s.path, os.ErrExist)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("replacing %s: %w", s.path, err)
+	}
+	s.done = true
+	if d, err := os.Open(filepath.Dir(s.path)); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("flushing the directory of %s: %w", s.path, err)
+		}
+	}
+	return nil
 }
 
 func (s *fileSink) blockSize() int64 { return 4096 }
@@ -66,7 +166,7 @@ func (s *fileSink) blockSize() int64 { return 4096 }
 func (s *fileSink) zero(size int64) error {
 	s.size = size
 	if err := s.f.Truncate(size); err != nil {
-		return fmt.Errorf("sizing %s: %w", s.path, err)
+		return fmt.Errorf("sizing %s: %w", s.tmp, err)
 	}
 	return nil
 }
@@ -92,7 +192,7 @@ func (s *fileSink) writeAt(p []byte, off int64) error {
 			j += m
 		}
 		if _, err := s.f.WriteAt(p[i:j], off+int64(i)); err != nil {
-			return fmt.Errorf("writing %s: %w", s.path, err)
+			return fmt.Errorf("writing %s: %w", s.tmp, err)
 		}
 		i = j
 	}
@@ -139,7 +239,8 @@ func (s *fileSink) prepareVerify() error {
 		return err
 	}
 	_ = unix.Fadvise(int(s.f.Fd()), 0, 0, unix.FADV_DONTNEED)
-	if rd, err := os.OpenFile(s.path, os.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0); err == nil {
+	// Reopen the very file written (not its name) to bypass the cache.
+	if rd, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", s.f.Fd()), os.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0); err == nil {
 		s.rd = rd
 	}
 	return nil
@@ -155,8 +256,8 @@ func (s *fileSink) close() error {
 }
 
 func (s *fileSink) remove() {
-	if s.created {
-		os.Remove(s.path)
+	if !s.done {
+		os.Remove(s.tmp)
 	}
 }
 
@@ -171,22 +272,26 @@ type devSink struct {
 	bounce []byte
 }
 
+// blkGetDiskSeq is BLKGETDISKSEQ, _IOR(0x12, 128, __u64).
+const blkGetDiskSeq = 0x80081280
+
+// openDevice guards the disk at the target path against the running
+// system, unmounts what it may, opens the disk's own node exclusively and
+// checks that the opened node is still the chosen disk.
 func openDevice(w *writer, ctx context.Context) (sink, error) {
 	path := w.target.Path
 	id := w.target.Identity
 	if id == (disk.Identity{}) {
 		return nil, fmt.Errorf("%s: no disk identity given: choose the disk from the disk list", path)
 	}
-	var images []string
-	if p, ok := w.src.(pather); ok {
-		images = append(images, p.Path())
-	}
-	d, err := disk.Guard(w.opts.Root, path, id, images)
+	images := sourcePaths(w.src)
+	// The node opened below is real: the guard reads the real system.
+	d, err := disk.Guard("/", path, id, images)
 	if err != nil {
 		return nil, err
 	}
 	if w.src.Size() > d.SizeBytes {
-		return nil, &TooSmallError{Path: path, ImageSize: w.src.Size(), DeviceSize: d.SizeBytes}
+		return nil, &TooSmallError{Path: d.Path, ImageSize: w.src.Size(), DeviceSize: d.SizeBytes}
 	}
 	type mnt struct{ dev, mp string }
 	var mounts []mnt
@@ -195,37 +300,39 @@ func openDevice(w *writer, ctx context.Context) (sink, error) {
 			mounts = append(mounts, mnt{p.Path, mp})
 		}
 	}
-	for _, mp := range wholeDiskMounts(w.opts.Root, d.Major, d.Minor) {
+	for _, mp := range wholeDiskMounts("/", d.Major, d.Minor) {
 		mounts = append(mounts, mnt{d.Path, mp})
 	}
 	if len(mounts) > 0 && !w.opts.AllowUnmount {
 		return nil, &MountedError{Device: mounts[0].dev, MountPoint: mounts[0].mp}
 	}
 	// Deepest mount points first.
-	sort.Slice(mounts, func(i, j int) bool {
+	sort.SliceStable(mounts, func(i, j int) bool {
 		return strings.Count(filepath.Clean(mounts[i].mp), "/") > strings.Count(filepath.Clean(mounts[j].mp), "/")
 	})
 	for _, m := range mounts {
 		if err := unix.Unmount(m.mp, 0); err != nil {
-			if err2 := unix.Unmount(m.mp, unix.MNT_DETACH); err2 != nil {
-				return nil, fmt.Errorf("unmounting %s from %s: %w", m.dev, m.mp, err2)
+			if errors.Is(err, unix.EBUSY) {
+				return nil, fmt.Errorf("unmounting %s from %s: %w (files are open there: close them and try again)", m.dev, m.mp, err)
 			}
+			return nil, fmt.Errorf("unmounting %s from %s: %w", m.dev, m.mp, err)
 		}
 		w.res.Unmounted = append(w.res.Unmounted, m.mp)
 	}
+	// Open the guarded disk's own node, never a link to it.
 	s := &devSink{path: d.Path, rfd: -1, direct: true}
-	flags := unix.O_RDWR | unix.O_EXCL | unix.O_CLOEXEC
-	deadline := time.Now().Add(5 * time.Second)
+	flags := unix.O_RDWR | unix.O_EXCL | unix.O_CLOEXEC | unix.O_NOFOLLOW
+	deadline := time.Now().Add(2 * time.Second)
 	for {
-		s.fd, err = unix.Open(path, flags|unix.O_DIRECT, 0)
+		s.fd, err = unix.Open(d.Path, flags|unix.O_DIRECT, 0)
 		if errors.Is(err, unix.EINVAL) {
 			s.direct = false
-			s.fd, err = unix.Open(path, flags, 0)
+			s.fd, err = unix.Open(d.Path, flags, 0)
 		}
 		if !errors.Is(err, unix.EBUSY) || len(mounts) == 0 || time.Now().After(deadline) {
 			break
 		}
-		// A lazily unmounted filesystem lets go of the disk shortly.
+		// Something that watched the unmount (udev) may hold it briefly.
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -233,10 +340,10 @@ func openDevice(w *writer, ctx context.Context) (sink, error) {
 		}
 	}
 	if errors.Is(err, unix.EBUSY) {
-		return nil, fmt.Errorf("opening %s exclusively: %w (a partition is mounted or the disk is in use)", path, err)
+		return nil, fmt.Errorf("opening %s exclusively: %w (a partition is mounted or the disk is in use)", d.Path, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", path, err)
+		return nil, fmt.Errorf("opening %s: %w", d.Path, err)
 	}
 	ok := false
 	defer func() {
@@ -244,23 +351,30 @@ func openDevice(w *writer, ctx context.Context) (sink, error) {
 			unix.Close(s.fd)
 		}
 	}()
-	var st unix.Stat_t
-	if err := unix.Fstat(s.fd, &st); err != nil {
-		return nil, fmt.Errorf("stat %s: %w", path, err)
+	if w.opts.afterOpen != nil {
+		if err := w.opts.afterOpen(d.Path); err != nil {
+			return nil, err
+		}
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFBLK || unix.Major(st.Rdev) != id.Major || unix.Minor(st.Rdev) != id.Minor {
-		return nil, fmt.Errorf("%s: %w (the opened node is not %d:%d)", path, disk.ErrChanged, id.Major, id.Minor)
+	want := id
+	if want.DiskSeq == 0 {
+		want.DiskSeq = d.DiskSeq // as the guard found it
+	}
+	if err := checkOpened(s.fd, d.Path, want); err != nil {
+		return nil, err
 	}
 	var size uint64
 	if err := ioctlPtr(s.fd, unix.BLKGETSIZE64, unsafe.Pointer(&size)); err != nil {
-		return nil, fmt.Errorf("size of %s: %w", path, err)
+		return nil, fmt.Errorf("size of %s: %w", d.Path, err)
 	}
 	s.size = int64(size)
-	if int64(size) != id.SizeBytes {
-		return nil, fmt.Errorf("%s: %w (size is now %d bytes)", path, disk.ErrChanged, size)
+	// Held exclusively, the disk can gain no mount any more: guard it
+	// once more (mounted, read-only, in use, holding the image, ...).
+	if _, err := disk.Guard("/", d.Path, id, images); err != nil {
+		return nil, err
 	}
 	if w.src.Size() > s.size {
-		return nil, &TooSmallError{Path: path, ImageSize: w.src.Size(), DeviceSize: s.size}
+		return nil, &TooSmallError{Path: d.Path, ImageSize: w.src.Size(), DeviceSize: s.size}
 	}
 	bs, err := unix.IoctlGetInt(s.fd, unix.BLKSSZGET)
 	if err != nil || bs < 512 || bs&(bs-1) != 0 {
@@ -270,6 +384,47 @@ func openDevice(w *writer, ctx context.Context) (sink, error) {
 	s.bounce = alignedBuf(1 << 20)
 	ok = true
 	return s, nil
+}
+
+// checkOpened checks that fd is the block device id: its numbers, its
+// size and, when both the kernel (BLKGETDISKSEQ, Linux 5.15) and id know
+// it, its media sequence number.
+func checkOpened(fd int, path string, id disk.Identity) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("stat %s: %w", path, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFBLK || unix.Major(st.Rdev) != id.Major || unix.Minor(st.Rdev) != id.Minor {
+		return fmt.Errorf("%s: %w (the opened node is not %d:%d)", path, disk.ErrChanged, id.Major, id.Minor)
+	}
+	var size uint64
+	if err := ioctlPtr(fd, unix.BLKGETSIZE64, unsafe.Pointer(&size)); err != nil {
+		return fmt.Errorf("size of %s: %w", path, err)
+	}
+	if int64(size) != id.SizeBytes {
+		return fmt.Errorf("%s: %w (size is now %d bytes)", path, disk.ErrChanged, size)
+	}
+	seq, ok, err := diskSeq(fd)
+	if err != nil {
+		return fmt.Errorf("media sequence number of %s: %w", path, err)
+	}
+	if ok && id.DiskSeq != 0 && seq != id.DiskSeq {
+		return fmt.Errorf("%s: %w (media sequence number is now %d, was %d)", path, disk.ErrChanged, seq, id.DiskSeq)
+	}
+	return nil
+}
+
+// diskSeq returns the media sequence number of the open block device fd;
+// ok is false on kernels without BLKGETDISKSEQ.
+func diskSeq(fd int) (seq uint64, ok bool, err error) {
+	err = ioctlPtr(fd, blkGetDiskSeq, unsafe.Pointer(&seq))
+	if errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.EINVAL) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return seq, true, nil
 }
 
 func ioctlPtr(fd int, req uint, p unsafe.Pointer) error {
@@ -402,7 +557,10 @@ func (s *devSink) close() error {
 	return unix.Close(s.fd)
 }
 
-func (s *devSink) remove() {}
+func (s *devSink) remove()        {}
+func (s *devSink) commit() error  { return nil }
+func (s *devSink) name() string   { return s.path }
+func (s *devSink) isDevice() bool { return true }
 
 // wholeDiskMounts lists where a filesystem on the whole disk maj:min (no
 // partition table) is mounted, from mountinfo under root.

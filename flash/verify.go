@@ -49,7 +49,7 @@ func (w *writer) verify(ctx context.Context) error {
 				r := w.recs[k]
 				got := b[r.off-lo : r.off-lo+int64(r.n)]
 				if xxh3.Hash(got) != r.sum {
-					return &VerifyError{Offset: w.firstDiff(r, got)}
+					return &VerifyError{Offset: w.firstDiff(r, got), Path: w.target.Path}
 				}
 				vdone += int64(r.n)
 				w.done.Store(vdone)

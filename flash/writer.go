@@ -36,8 +36,16 @@ type sink interface {
 	close() error
 	// blockSize is the alignment reads need.
 	blockSize() int64
-	// remove deletes a file target created by this write (after failure).
+	// remove deletes what a failed write created (a file target's
+	// temporary file).
 	remove()
+	// commit makes a successful write final: a file target's temporary
+	// file replaces the target.
+	commit() error
+	// name is the path being written (the temporary file of a file target).
+	name() string
+	// isDevice is true for a block device.
+	isDevice() bool
 }
 
 type writer struct {
@@ -114,12 +122,15 @@ func (w *writer) run(ctx context.Context) (err error) {
 	if w.opts.NoVerify {
 		w.res.SHA256 = w.sum()
 		w.res.WriteTime = time.Since(start)
+		if err := s.commit(); err != nil {
+			return err
+		}
 		ok = true
 		return nil
 	}
 	w.res.WriteTime = time.Since(start)
 	if w.opts.beforeVerify != nil {
-		if err := w.opts.beforeVerify(); err != nil {
+		if err := w.opts.beforeVerify(s.name()); err != nil {
 			return err
 		}
 	}
@@ -130,7 +141,29 @@ func (w *writer) run(ctx context.Context) (err error) {
 	w.res.VerifyTime = time.Since(start)
 	w.res.Verified = true
 	w.res.SHA256 = w.sum()
+	if err := s.commit(); err != nil {
+		return err
+	}
 	ok = true
+	return nil
+}
+
+// imageName names the image in messages: its file, or "image".
+func (w *writer) imageName() string {
+	if p := sourcePaths(w.src); len(p) > 0 {
+		return p[0]
+	}
+	return "image"
+}
+
+// sourcePaths lists the files src reads (the image data file first).
+func sourcePaths(src source.Source) []string {
+	if p, ok := src.(source.Pather); ok {
+		return p.Paths()
+	}
+	if p, ok := src.(interface{ Path() string }); ok && p.Path() != "" {
+		return []string{p.Path()}
+	}
 	return nil
 }
 
@@ -256,7 +289,10 @@ loop:
 	rep(werr == nil)
 	if werr != nil {
 		if errors.Is(werr, context.Canceled) || errors.Is(werr, context.DeadlineExceeded) {
-			return fmt.Errorf("write cancelled after %d bytes; the target has no partition table: %w", w.done.Load(), werr)
+			if w.sink.isDevice() {
+				return fmt.Errorf("write cancelled after %d bytes; the target has no partition table: %w", w.done.Load(), werr)
+			}
+			return fmt.Errorf("write cancelled after %d bytes; %s was left unchanged: %w", w.done.Load(), w.target.Path, werr)
 		}
 		return werr
 	}
@@ -319,14 +355,14 @@ func (w *writer) decode(free chan []byte, out chan<- chunk, stop <-chan struct{}
 		}
 		if err != nil {
 			flush()
-			return fmt.Errorf("reading image: %w", err)
+			return fmt.Errorf("reading image %s: %w", w.imageName(), err)
 		}
 		if e.Length <= 0 {
 			continue
 		}
 		if (!first && e.Offset < pos) || e.Offset < 0 || e.End() > size {
 			flush()
-			return fmt.Errorf("image range %d+%d is out of order or past the image size %d", e.Offset, e.Length, size)
+			return fmt.Errorf("image %s: range %d+%d is out of order or past the image size %d", w.imageName(), e.Offset, e.Length, size)
 		}
 		first = false
 		if cur.buf != nil && cur.off+int64(cur.n) != e.Offset && !flush() {
@@ -343,7 +379,7 @@ func (w *writer) decode(free chan []byte, out chan<- chunk, stop <-chan struct{}
 			m := min(remain, int64(len(cur.buf)-cur.n))
 			if _, err := io.ReadFull(r, cur.buf[cur.n:cur.n+int(m)]); err != nil {
 				flush()
-				return fmt.Errorf("reading image at byte %d: %w", pos, err)
+				return fmt.Errorf("reading image %s at byte %d: %w", w.imageName(), pos, err)
 			}
 			cur.n += int(m)
 			pos += m
@@ -359,18 +395,18 @@ func (w *writer) decode(free chan []byte, out chan<- chunk, stop <-chan struct{}
 			n, err := r.Read(one[:])
 			if n > 0 {
 				flush()
-				return fmt.Errorf("image range at byte %d is longer than %d bytes", e.Offset, e.Length)
+				return fmt.Errorf("image %s: range at byte %d is longer than %d bytes", w.imageName(), e.Offset, e.Length)
 			}
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
 				flush()
-				return fmt.Errorf("reading image: %w", err)
+				return fmt.Errorf("reading image %s: %w", w.imageName(), err)
 			}
 			if i > 100 {
 				flush()
-				return fmt.Errorf("reading image: %w", io.ErrNoProgress)
+				return fmt.Errorf("reading image %s: %w", w.imageName(), io.ErrNoProgress)
 			}
 		}
 	}

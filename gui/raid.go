@@ -163,7 +163,7 @@ func (r *raidView) selectSet(dir string) {
 		r.setErr.Hide()
 		s := res.set
 		r.set = &s
-		r.info.SetText(fmt.Sprintf("%s · %s · %d disks · array %s", s.Name, s.Level, len(s.Roles), s.ArrayUUID))
+		r.info.SetText(fmt.Sprintf("%s · %s of %d external disks + SD card · array %s", s.Name, s.Level, len(s.Roles)-1, s.ArrayUUID))
 		r.replan()
 	})
 }

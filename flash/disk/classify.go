@@ -41,8 +41,10 @@ func (s *scanner) classify(d *Disk) {
 	var critical []string
 	for _, mp := range criticalOrder {
 		for _, n := range devs {
-			if contains(s.mounts[n], mp) {
-				critical = append(critical, "holds "+mp+" ("+criticalMounts[mp]+")"+s.via(d.Name, n))
+			for _, m := range s.mounts[n] {
+				if underCritical(m, mp) {
+					critical = append(critical, "holds "+m+" ("+criticalMounts[mp]+")"+s.via(d.Name, n))
+				}
 			}
 		}
 	}
@@ -59,6 +61,9 @@ func (s *scanner) classify(d *Disk) {
 			reasons = append(reasons, "holds the image being written ("+img+")")
 			break
 		}
+	}
+	if back, ok := s.loopBlock[d.Name]; ok {
+		reasons = append(reasons, "backed by block device "+back)
 	}
 	if d.Bus == "loop" && d.Serial != "" {
 		for _, img := range s.opts.ImagePaths {
@@ -135,6 +140,12 @@ func sameFile(a, b string) bool {
 		return filepath.Clean(a) == filepath.Clean(b)
 	}
 	return os.SameFile(sa, sb)
+}
+
+// underCritical reports whether mount point m is the system path c or,
+// for c other than "/", lies below it (/home/alice, /var/lib, /srv/www).
+func underCritical(m, c string) bool {
+	return m == c || (c != "/" && strings.HasPrefix(m, c+"/"))
 }
 
 func contains(list []string, s string) bool {

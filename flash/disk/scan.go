@@ -69,6 +69,12 @@ type scanner struct {
 	mtab    []mountEntry
 	swaps   map[string]bool   // device names used as swap
 	images  map[string]string // device name -> image path it holds
+	// loopOn maps a device to the loop devices whose backing file it
+	// holds (or that it is): those loop devices count as its holders.
+	loopOn map[string][]string
+	// loopBlock maps a loop device backed by a block device to that
+	// device's path.
+	loopBlock map[string]string
 }
 
 // Scan lists the block devices under opts.Root and classifies each one.
@@ -91,6 +97,7 @@ func newScanner(opts ScanOptions) (*scanner, error) {
 		opts: opts, root: root, real: root == "/",
 		devs: map[string]*sysDev{}, byNum: map[[2]uint32]string{}, dmNames: map[string]string{},
 		mounts: map[string][]string{}, swaps: map[string]bool{}, images: map[string]string{},
+		loopOn: map[string][]string{}, loopBlock: map[string]string{},
 	}
 	if err := s.index(); err != nil {
 		return nil, err
@@ -100,7 +107,61 @@ func newScanner(opts ScanOptions) (*scanner, error) {
 	}
 	s.readSwaps()
 	s.findImages()
+	s.findLoops()
 	return s, nil
+}
+
+// findLoops records what backs each loop device: a block device (the loop
+// is then protected) or a file, whose device counts the loop among its
+// holders — so the disk under a live system's squashfs loop mounted at /
+// holds the running system.
+func (s *scanner) findLoops() {
+	names := make([]string, 0, len(s.devs))
+	for n := range s.devs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		d := s.devs[name]
+		if d.parent != "" || !strings.HasPrefix(name, "loop") {
+			continue
+		}
+		back := readTrim(filepath.Join(d.dir, "loop", "backing_file"))
+		back = strings.TrimSuffix(back, " (deleted)")
+		if back == "" {
+			continue
+		}
+		dev, isBlock := s.blockDev(back)
+		if isBlock {
+			s.loopBlock[name] = back
+			if dev != "" {
+				s.loopBlock[name] = "/dev/" + dev
+			}
+		} else if s.real {
+			dev = s.deviceOfPath(back)
+		} else if filepath.IsAbs(back) {
+			dev = s.mountDevOf(filepath.Clean(back))
+		}
+		if dev != "" && dev != name && !contains(s.loopOn[dev], name) {
+			s.loopOn[dev] = append(s.loopOn[dev], name)
+		}
+	}
+}
+
+// blockDev reports whether p names a block device and, when known, its
+// kernel name. Under a fake root only /dev/NAME paths of the tree count.
+func (s *scanner) blockDev(p string) (string, bool) {
+	if s.real {
+		maj, min, ok := rdev(p)
+		if !ok {
+			return "", false
+		}
+		return s.byNum[[2]uint32{maj, min}], true
+	}
+	if n := s.devName(p); n != "" {
+		return n, true
+	}
+	return "", false
 }
 
 func (s *scanner) path(p string) string { return filepath.Join(s.root, p) }
@@ -284,6 +345,12 @@ func (s *scanner) deviceOfPath(p string) string {
 	if r, err := filepath.EvalSymlinks(abs); err == nil {
 		abs = r
 	}
+	return s.mountDevOf(abs)
+}
+
+// mountDevOf returns the device mounted at the longest mount point holding
+// the absolute path abs.
+func (s *scanner) mountDevOf(abs string) string {
 	best, bestName := -1, ""
 	for _, m := range s.mtab {
 		t := m.Target
@@ -334,6 +401,7 @@ func (s *scanner) stack(name string) []string {
 				}
 			}
 		}
+		next = append(next, s.loopOn[n]...)
 		sort.Strings(next)
 		for _, x := range next {
 			if !seen[x] {

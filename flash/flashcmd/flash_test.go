@@ -227,7 +227,11 @@ func TestFlashLoopDevice(t *testing.T) {
 		t.Fatalf("losetup: %v", err)
 	}
 	dev := strings.TrimSpace(string(outb))
-	t.Cleanup(func() { exec.Command("losetup", "-d", dev).Run() })
+	t.Cleanup(func() {
+		if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
+			t.Errorf("losetup -d %s: %v\n%s", dev, err, out)
+		}
+	})
 	sh(t, "", "gzip", "-k", img)
 	stdout, stderr, err := runCmd(t, runFlash, "", img+".gz", dev, "--yes")
 	if err != nil {

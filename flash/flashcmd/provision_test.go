@@ -223,7 +223,11 @@ func TestProvisionLoopDevices(t *testing.T) {
 			t.Fatalf("losetup: %v", err)
 		}
 		dev := strings.TrimSpace(string(out))
-		t.Cleanup(func() { exec.Command("losetup", "-d", dev).Run() })
+		t.Cleanup(func() {
+			if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
+				t.Errorf("losetup -d %s: %v\n%s", dev, err, out)
+			}
+		})
 		devs, files = append(devs, dev), append(files, f)
 	}
 	stdout, stderr, err := runCmd(t, runProvision, "", set, "--sd", devs[0], "--external", devs[1]+","+devs[2], "--yes")

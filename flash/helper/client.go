@@ -142,7 +142,7 @@ func (c *Client) readLoop(r io.Reader) {
 	if err == nil {
 		err = ErrHelperExited
 	} else {
-		err = fmt.Errorf("%w: %v", ErrHelperExited, err)
+		err = fmt.Errorf("%w: %w", ErrHelperExited, err)
 	}
 	c.mu.Lock()
 	c.err = err
@@ -154,7 +154,7 @@ func (c *Client) send(req Request) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if _, err := c.w.Write(marshal(req)); err != nil {
-		return fmt.Errorf("%w: %v", ErrHelperExited, err)
+		return fmt.Errorf("%w: %w", ErrHelperExited, err)
 	}
 	return nil
 }

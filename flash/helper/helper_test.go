@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/pistudio/pistudio/assets"
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/flash/disk/disktest"
 	"github.com/pistudio/pistudio/flash/source"
 )
 
@@ -99,9 +101,9 @@ func TestHelperErrorsKeepTheirType(t *testing.T) {
 		err   error
 		check func(error) bool
 	}{
-		{"verify", &flash.VerifyError{Offset: 12345}, func(err error) bool {
+		{"verify", &flash.VerifyError{Offset: 12345, Path: "/dev/sdx"}, func(err error) bool {
 			var ve *flash.VerifyError
-			return errors.As(err, &ve) && ve.Offset == 12345
+			return errors.As(err, &ve) && ve.Offset == 12345 && ve.Path == "/dev/sdx" && strings.Contains(err.Error(), "/dev/sdx")
 		}},
 		{"too small", &flash.TooSmallError{Path: "/dev/x", ImageSize: 10, DeviceSize: 5}, func(err error) bool {
 			var te *flash.TooSmallError
@@ -160,23 +162,25 @@ func TestHelperRefusesBadRequests(t *testing.T) {
 	img, _ := image(t, 4096)
 	private := filepath.Join(t.TempDir(), "private.img")
 	os.WriteFile(private, []byte("secret"), 0o600)
-	os.Chown(private, 0, 0)
 	out := filepath.Join(t.TempDir(), "out.img")
 	os.WriteFile(out, nil, 0o644)
 	for _, tc := range []struct {
-		name    string
-		uid     int
-		image   string
-		target  flash.Target
-		wantMsg string
+		name     string
+		uid      int
+		image    string
+		target   flash.Target
+		wantMsg  string
+		needRoot bool
 	}{
-		{"not under /dev", -1, img, flash.Target{Path: out}, "not under /dev"},
-		{"not a block device", -1, img, flash.Target{Path: "/dev/null", Identity: disk.Identity{Major: 1, Minor: 3}}, "not a block device"},
-		{"no identity", -1, img, flash.Target{Path: "/dev/loop-control"}, "block device"},
-		{"unreadable image", 4242, private, flash.Target{Path: "/dev/null"}, "may not read"},
-		{"missing image", -1, "/nonexistent.img", flash.Target{Path: "/dev/null"}, "no such file"},
+		{"not under /dev", -1, img, flash.Target{Path: out}, "not under /dev", false},
+		{"not a block device", -1, img, flash.Target{Path: "/dev/null", Identity: disk.Identity{Major: 1, Minor: 3}}, "not a block device", false},
+		{"unreadable image", 4242, private, flash.Target{Path: "/dev/null"}, "may not read", true},
+		{"missing image", -1, "/nonexistent.img", flash.Target{Path: "/dev/null"}, "no such file", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.needRoot && os.Geteuid() != 0 {
+				t.Skip("needs root")
+			}
 			c := pair(t, ServeOptions{UID: tc.uid})
 			_, err := c.Flash(context.Background(), tc.image, tc.target, flash.Options{})
 			if !errors.Is(err, ErrRequest) || !strings.Contains(err.Error(), tc.wantMsg) {
@@ -186,33 +190,22 @@ func TestHelperRefusesBadRequests(t *testing.T) {
 	}
 }
 
-func TestCanRead(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to chown")
-	}
-	dir := t.TempDir()
-	p := filepath.Join(dir, "f")
-	os.WriteFile(p, nil, 0o600)
-	os.Chown(p, 4242, 4242)
-	if err := canRead(p, 4242); err != nil {
-		t.Errorf("owner: %v", err)
-	}
-	if err := canRead(p, 4343); err == nil {
-		t.Error("another user may read a 0600 file")
-	}
-	os.Chmod(p, 0o604)
-	if err := canRead(p, 4343); err != nil {
-		t.Errorf("world-readable: %v", err)
-	}
-}
-
 func TestHelperDisksAndUnknownOp(t *testing.T) {
-	c := pair(t, ServeOptions{UID: -1})
-	if _, err := c.Disks(context.Background()); err != nil {
+	tr := disktest.Sample(t)
+	c := pair(t, ServeOptions{UID: -1, Root: tr.Root})
+	disks, err := c.Disks(context.Background())
+	if err != nil {
 		t.Fatalf("Disks: %v", err)
 	}
+	var names []string
+	for _, d := range disks {
+		names = append(names, d.Name)
+	}
+	if !slices.Contains(names, "sdb") || !slices.Contains(names, "nvme0n1") || slices.Contains(names, "vda") {
+		t.Errorf("disks %v are not the fake tree's", names)
+	}
 	var rerr error
-	err := c.call(context.Background(), Request{Op: "format"}, false, func(ev Event) bool {
+	err = c.call(context.Background(), Request{Op: "format"}, false, func(ev Event) bool {
 		rerr = ev.asError()
 		return true
 	})

@@ -15,10 +15,13 @@
 //	→ {"id":"2","op":"cancel"}
 //	← {"id":"2","type":"error","error":"…","kind":"cancelled"}
 //
-// The helper trusts nothing it is told: every write re-runs the disk guard
-// (disk.Guard) on the exact device, the image must be a regular file the
-// calling user (PKEXEC_UID) may read, and the device must be a block
-// device node under /dev. Closing stdin cancels every running write.
+// The helper trusts nothing it is told: the image (and its block map) is
+// opened with the file-system credentials of the calling user
+// (PKEXEC_UID) and read only through those open files; the device path
+// must resolve to a block device node directly under /dev, which is the
+// node written (never a file, never through a link); and every write
+// re-runs the disk guard (disk.Guard) on that exact device. Closing stdin
+// cancels every running write.
 //
 // Flasher is the one interface the app uses either way: Local writes
 // in-process (when already root, or for file targets), Client talks to a
@@ -131,7 +134,7 @@ func ErrorEvent(id string, err error) Event {
 	case errors.Is(err, context.Canceled):
 		ev.Kind = "cancelled"
 	case errors.As(err, &ve):
-		ev.Kind, ev.Offset = "verify", ve.Offset
+		ev.Kind, ev.Offset, ev.Path = "verify", ve.Offset, ve.Path
 	case errors.As(err, &ts):
 		ev.Kind, ev.Path, ev.ImageSize, ev.DeviceSize = "too_small", ts.Path, ts.ImageSize, ts.DeviceSize
 	case errors.As(err, &me):
@@ -166,7 +169,7 @@ func (ev Event) asError() error {
 	case "cancelled":
 		typed = context.Canceled
 	case "verify":
-		typed = &flash.VerifyError{Offset: ev.Offset}
+		typed = &flash.VerifyError{Offset: ev.Offset, Path: ev.Path}
 	case "too_small":
 		typed = &flash.TooSmallError{Path: ev.Path, ImageSize: ev.ImageSize, DeviceSize: ev.DeviceSize}
 	case "mounted":

@@ -9,11 +9,11 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
@@ -24,9 +24,10 @@ import (
 type ServeOptions struct {
 	// Root is the system root for disk scans and guards ("" = "/").
 	Root string
-	// UID is the user the helper acts for: images must be readable by it.
-	// -1 skips the check (the caller is root itself). ServeStdio sets it
-	// from PKEXEC_UID.
+	// UID is the user the helper acts for: images are opened with its
+	// file-system credentials (see openAsUser). -1 or 0 opens them as the
+	// helper (the caller is root itself). ServeStdio sets it from
+	// PKEXEC_UID.
 	UID int
 	// AllowFiles lets flash requests name a regular file as the device
 	// (tests only; the helper exists to write disks).
@@ -136,23 +137,27 @@ func (s *server) flash(ctx context.Context, req Request) {
 		s.fail(req.ID, "a flash request needs an id")
 		return
 	}
-	if err := canRead(req.Image, s.opts.UID); err != nil {
+	files, err := s.openImage(req.Image)
+	if err != nil {
 		s.send(ErrorEvent(req.ID, err))
 		return
 	}
-	if err := s.checkDevice(req); err != nil {
+	dev, isFile, err := s.checkDevice(req)
+	if err != nil {
+		files.Close()
 		s.send(ErrorEvent(req.ID, err))
 		return
 	}
 	s.mu.Lock()
-	if s.running[req.ID] != nil || s.busy[req.Device] {
+	if s.running[req.ID] != nil || s.busy[dev] {
 		s.mu.Unlock()
-		s.fail(req.ID, "request %q or device %s is already being written", req.ID, req.Device)
+		files.Close()
+		s.fail(req.ID, "request %q or device %s is already being written", req.ID, dev)
 		return
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	s.running[req.ID] = cancel
-	s.busy[req.Device] = true
+	s.busy[dev] = true
 	s.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
@@ -160,11 +165,12 @@ func (s *server) flash(ctx context.Context, req Request) {
 		defer func() {
 			s.mu.Lock()
 			delete(s.running, req.ID)
-			delete(s.busy, req.Device)
+			delete(s.busy, dev)
 			s.mu.Unlock()
 			cancel()
 		}()
-		src, err := source.OpenContext(wctx, req.Image)
+		// The files opened for the user are all the source reads.
+		src, err := source.OpenFiles(wctx, files)
 		if err != nil {
 			s.send(ErrorEvent(req.ID, err))
 			return
@@ -182,7 +188,8 @@ func (s *server) flash(ctx context.Context, req Request) {
 				s.send(Event{ID: req.ID, Type: EventProgress, Progress: &p})
 			},
 		}
-		res, err := s.opts.write(wctx, src, flash.Target{Path: req.Device, Identity: id}, opts)
+		target := flash.Target{Path: dev, Identity: id, RequireDevice: !isFile}
+		res, err := s.opts.write(wctx, src, target, opts)
 		if err != nil {
 			s.send(ErrorEvent(req.ID, err))
 			return
@@ -191,68 +198,89 @@ func (s *server) flash(ctx context.Context, req Request) {
 	}()
 }
 
-// checkDevice accepts only block device nodes under /dev with an identity.
-func (s *server) checkDevice(req Request) error {
-	st, err := os.Stat(req.Device)
-	if s.opts.AllowFiles && err == nil && st.Mode().IsRegular() {
-		return nil
+// devNodeRe is what a device path must resolve to: a node directly in
+// /dev (no directory below it, where users may create files).
+var devNodeRe = regexp.MustCompile(`^/dev/[^/]+$`)
+
+// checkDevice resolves the requested device and accepts only a block
+// device node directly under /dev, with an identity. It returns the
+// resolved path, which is what gets written. With AllowFiles (tests) a
+// regular file (not a symlink) is accepted as is, and isFile is set.
+func (s *server) checkDevice(req Request) (dev string, isFile bool, err error) {
+	if s.opts.AllowFiles {
+		if st, err := os.Lstat(req.Device); err == nil && st.Mode().IsRegular() {
+			return req.Device, true, nil
+		}
 	}
-	if !strings.HasPrefix(filepath.Clean(req.Device), "/dev/") {
-		return fmt.Errorf("%w: device %q is not under /dev", ErrRequest, req.Device)
-	}
+	real, err := filepath.EvalSymlinks(req.Device)
 	if err != nil {
-		return fmt.Errorf("%w: device: %v", ErrRequest, err)
+		if !strings.HasPrefix(filepath.Clean(req.Device), "/dev/") {
+			return "", false, fmt.Errorf("%w: device %q is not under /dev", ErrRequest, req.Device)
+		}
+		return "", false, fmt.Errorf("%w: device %w", ErrRequest, err)
+	}
+	if !devNodeRe.MatchString(real) {
+		return "", false, fmt.Errorf("%w: device %q is not under /dev (it is %s)", ErrRequest, req.Device, real)
+	}
+	st, err := os.Lstat(real)
+	if err != nil {
+		return "", false, fmt.Errorf("%w: device %w", ErrRequest, err)
 	}
 	if st.Mode()&os.ModeDevice == 0 || st.Mode()&os.ModeCharDevice != 0 {
-		return fmt.Errorf("%w: %s is not a block device", ErrRequest, req.Device)
+		return "", false, fmt.Errorf("%w: %s is not a block device", ErrRequest, req.Device)
 	}
 	if req.Identity == nil {
-		return fmt.Errorf("%w: no identity for %s: choose the disk from the disk list", ErrRequest, req.Device)
+		return "", false, fmt.Errorf("%w: no identity for %s: choose the disk from the disk list", ErrRequest, req.Device)
 	}
-	return nil
+	return real, false, nil
 }
 
-// canRead checks that user uid may read the regular file p, by its mode
-// bits, owner and the user's groups (uid -1: no check).
-func canRead(p string, uid int) error {
-	st, err := os.Stat(p)
-	if err != nil {
-		return fmt.Errorf("%w: image: %v", ErrRequest, err)
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("%w: image %s is not a regular file", ErrRequest, p)
-	}
-	if uid < 0 || uid == 0 {
-		return nil
-	}
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !ok {
-		return nil
-	}
-	mode := st.Mode().Perm()
-	switch {
-	case int(sys.Uid) == uid:
-		if mode&0o400 != 0 {
-			return nil
-		}
-	case inGroup(uid, sys.Gid):
-		if mode&0o040 != 0 {
-			return nil
-		}
-	case mode&0o004 != 0:
-		return nil
-	}
-	return fmt.Errorf("%w: user %d may not read the image %s", ErrRequest, uid, p)
+// creds are the file-system credentials of the user the helper acts for.
+type creds struct {
+	uid, gid int
+	groups   []int
 }
 
-func inGroup(uid int, gid uint32) bool {
+// credsFor looks user uid up; an unknown user gets the overflow group
+// ("nogroup", 65534) and no supplementary groups.
+func credsFor(uid int) creds {
+	c := creds{uid: uid, gid: 65534}
 	u, err := user.LookupId(strconv.Itoa(uid))
 	if err != nil {
-		return false
+		return c
 	}
-	gids, err := u.GroupIds()
+	if g, err := strconv.Atoi(u.Gid); err == nil {
+		c.gid = g
+	}
+	if ids, err := u.GroupIds(); err == nil {
+		for _, id := range ids {
+			if g, err := strconv.Atoi(id); err == nil {
+				c.groups = append(c.groups, g)
+			}
+		}
+	}
+	if !slices.Contains(c.groups, c.gid) {
+		c.groups = append(c.groups, c.gid)
+	}
+	return c
+}
+
+// openImage opens the image (and its block map, and for a .bmap request
+// the image beside it) with the calling user's permissions; the source is
+// then built from these open files, so nothing is looked up by path again.
+// For UID 0 or -1 the files are opened as the helper.
+func (s *server) openImage(p string) (*source.Files, error) {
+	if p == "" {
+		return nil, fmt.Errorf("%w: no image given", ErrRequest)
+	}
+	var open func(string) (*os.File, error)
+	if s.opts.UID > 0 {
+		c := credsFor(s.opts.UID)
+		open = func(name string) (*os.File, error) { return openAsUser(name, c) }
+	}
+	files, err := source.Locate(p, open)
 	if err != nil {
-		return u.Gid == strconv.Itoa(int(gid))
+		return nil, fmt.Errorf("%w: image: %w", ErrRequest, err)
 	}
-	return slices.Contains(gids, strconv.Itoa(int(gid))) || u.Gid == strconv.Itoa(int(gid))
+	return files, nil
 }

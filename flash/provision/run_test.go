@@ -171,9 +171,11 @@ func TestRunOneFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	targets := planFiles(t, dir, p)
-	// external1's target exists beforehand: the failed write must leave it
-	// without a partition table.
-	if err := os.WriteFile(targets["external1"], bytes.Repeat([]byte{0x55, 0xaa}, 4096), 0o644); err != nil {
+	// external1's target file exists beforehand: file targets are written
+	// to a temporary file renamed into place, so a failed write must leave
+	// the old file exactly as it was.
+	before := bytes.Repeat([]byte{0x55, 0xaa}, 4096)
+	if err := os.WriteFile(targets["external1"], before, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	injected := errors.New("injected I/O error")
@@ -202,8 +204,8 @@ func TestRunOneFails(t *testing.T) {
 			if r.State != Failed || r.Error == "" {
 				t.Errorf("failed target %+v", r)
 			}
-			if hasMBR(t, targets["external1"]) {
-				t.Error("the failed target has a partition table")
+			if after, err := os.ReadFile(targets["external1"]); err != nil || !bytes.Equal(after, before) {
+				t.Errorf("the failed file target changed (%v)", err)
 			}
 			continue
 		}

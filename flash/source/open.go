@@ -2,7 +2,7 @@ package source
 
 import (
 	"bufio"
-	"encoding/binary"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -29,27 +29,25 @@ type decoded struct {
 type decoderFunc func() (decoded, error)
 
 // gzipExactLimit is the compressed size below which a gzip trailer's
-// ISIZE cannot have wrapped (deflate expands at most ~1032:1).
+// ISIZE cannot have wrapped (deflate expands at most ~1032:1); above it
+// the size pre-pass is worth a warning.
 const gzipExactLimit = (4 << 30) / 1032
 
-func (o *opener) openFile(f *os.File, fsize int64, format Format, bmapPath, origPath string) (_ Source, err error) {
-	b := &base{format: format, path: origPath}
-	b.closers = append(b.closers, f.Close)
+// openFile builds the source for f. The source closes f when owned is
+// set; on error the caller closes f.
+func (o *opener) openFile(f *os.File, fsize int64, format Format, bm *BlockMap, imgPath, bmapPath string, owned bool) (_ Source, err error) {
+	b := &base{format: format, path: imgPath, bmapPath: bmapPath, file: f, bm: bm, ctx: o.ctx}
+	if owned {
+		b.closers = append(b.closers, f.Close)
+	}
 	defer func() {
 		if err != nil {
+			if owned {
+				b.closers[0] = nil // the caller closes f
+			}
 			b.Close() // stops a decoder already started
 		}
 	}()
-	var bm *BlockMap
-	if bmapPath != "" {
-		data, err := os.ReadFile(bmapPath)
-		if err != nil {
-			return nil, fmt.Errorf("reading block map: %w", err)
-		}
-		if bm, err = ParseBmap(data); err != nil {
-			return nil, fmt.Errorf("block map %s: %w", bmapPath, err)
-		}
-	}
 	if format == Raw {
 		sec := io.NewSectionReader(f, 0, fsize)
 		if bm != nil {
@@ -85,14 +83,11 @@ func (o *opener) openFile(f *os.File, fsize int64, format Format, bmapPath, orig
 			return decoded{r: zr, close: zr.Close}, nil
 		}
 		sizeFn = func() (int64, error) {
-			if fsize < gzipExactLimit && fsize >= 18 {
-				var t [4]byte
-				if _, err := f.ReadAt(t[:], fsize-4); err != nil {
-					return 0, fmt.Errorf("reading gzip trailer: %w", err)
-				}
-				return int64(binary.LittleEndian.Uint32(t[:])), nil
+			// The trailer's ISIZE is the size of the last member only, and
+			// modulo 4 GiB: the bytes are always counted.
+			if fsize >= gzipExactLimit {
+				b.warn("gzip keeps the image size only modulo 4 GiB: the size was found by decoding the file once")
 			}
-			b.warn("gzip keeps the image size only modulo 4 GiB: the size was found by decoding the file once")
 			return o.countPass(dec)
 		}
 	case Zstd:
@@ -291,7 +286,11 @@ func listNames(n []string) string {
 // base carries what every source shares.
 type base struct {
 	format   Format
-	path     string
+	path     string // the image data file
+	bmapPath string // its block map, if any
+	file     *os.File
+	bm       *BlockMap
+	ctx      context.Context
 	warnings []string
 	closers  []func() error
 }
@@ -304,8 +303,15 @@ func (b *base) Format() Format { return b.format }
 // Warnings implements Warner.
 func (b *base) Warnings() []string { return append([]string(nil), b.warnings...) }
 
-// Reopen implements Reopener.
-func (b *base) Reopen() (Source, error) { return Open(b.path) }
+// Reopen implements Reopener: the new source reads the same opened file
+// (never the path again) and is valid while b is open.
+func (b *base) Reopen() (Source, error) {
+	if b.file == nil || len(b.closers) == 0 {
+		return nil, errors.New("reopening image: the source is closed")
+	}
+	o := &opener{ctx: b.ctx}
+	return o.fromFile(b.file, b.path, b.bm, b.bmapPath, false)
+}
 
 // Close implements Source.
 func (b *base) Close() error {
@@ -452,5 +458,14 @@ func (s *sparseSource) Next() (Extent, io.Reader, error) {
 	}
 }
 
-// Path returns the file the source was opened from.
+// Path returns the image data file the source reads (for a source opened
+// through its .bmap, the image beside the map).
 func (b *base) Path() string { return b.path }
+
+// Paths implements Pather: the image data file and its block map.
+func (b *base) Paths() []string {
+	if b.bmapPath != "" {
+		return []string{b.path, b.bmapPath}
+	}
+	return []string{b.path}
+}

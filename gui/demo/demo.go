@@ -436,7 +436,7 @@ func (r *Raid) Sets(string) []string {
 // Load returns a RAID1 set of an SD card and two disks.
 func (r *Raid) Load(dir string) (backend.RaidSet, error) {
 	n := "raid-test"
-	return backend.RaidSet{Dir: dir, Name: n, Level: "RAID1", ArrayUUID: "6f0c3c2a-41b2-e7d0-9a3e-55b1c0ffee42", Roles: []backend.RaidRole{
+	return backend.RaidSet{Dir: dir, Name: n, Level: "RAID1", ArrayUUID: "6f0c3c2a:41b2e7d0:9a3e55b1:c0ffee42", Roles: []backend.RaidRole{
 		{Role: "sd", Image: filepath.Join(dir, "sdcard.img"), Size: 200 * 1000 * 1000},
 		{Role: "external1", Image: filepath.Join(dir, "external1.img"), Size: GB},
 		{Role: "external2", Image: filepath.Join(dir, "external2.img"), Size: GB},

@@ -1,0 +1,189 @@
+//go:build linux
+
+package helper
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pistudio/pistudio/flash"
+	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/flash/source"
+)
+
+const nobody = 65534
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+}
+
+// openDir returns a new directory every user may search.
+func openDir(t *testing.T) string {
+	t.Helper()
+	d := t.TempDir()
+	for _, p := range []string{d, filepath.Dir(d)} {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+func write(t *testing.T, p string, b []byte, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(p, b, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOpenAsUser: the kernel decides with the user's credentials: a
+// world-readable file in a directory the user may not search is refused,
+// a readable one is opened, and the credentials of the rest of the
+// process are untouched.
+func TestOpenAsUser(t *testing.T) {
+	needRoot(t)
+	pub := openDir(t)
+	priv := filepath.Join(pub, "private")
+	os.Mkdir(priv, 0o700)
+	write(t, filepath.Join(priv, "in.img"), []byte("x"), 0o644)
+	write(t, filepath.Join(pub, "ok.img"), []byte("ok"), 0o644)
+	write(t, filepath.Join(pub, "root.img"), []byte("root"), 0o600)
+	os.Symlink(filepath.Join(pub, "root.img"), filepath.Join(pub, "link.img"))
+	os.Symlink(filepath.Join(pub, "ok.img"), filepath.Join(pub, "goodlink.img"))
+	c := creds{uid: nobody, gid: nobody}
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"private/in.img", false},
+		{"root.img", false},
+		{"link.img", false},
+		{"ok.img", true},
+		{"goodlink.img", true},
+	} {
+		f, err := openAsUser(filepath.Join(pub, tc.name), c)
+		if tc.ok != (err == nil) {
+			t.Errorf("%s: %v, want ok=%v", tc.name, err, tc.ok)
+		}
+		if err == nil {
+			f.Close()
+		} else if !tc.ok && !strings.Contains(err.Error(), "may not read") {
+			t.Errorf("%s: %v, want a permission refusal", tc.name, err)
+		}
+	}
+	if uid, _ := unix.SetfsuidRetUid(-1); uid != 0 {
+		t.Fatalf("fsuid of this thread is %d", uid)
+	}
+	// Root can still read what the user could not.
+	if _, err := os.ReadFile(filepath.Join(priv, "in.img")); err != nil {
+		t.Fatalf("the process lost its credentials: %v", err)
+	}
+}
+
+// TestHelperOpensImageAsUser: through the helper, the image, a .bmap
+// and the image beside it are all opened as the calling user.
+func TestHelperOpensImageAsUser(t *testing.T) {
+	needRoot(t)
+	pub := openDir(t)
+	priv := filepath.Join(pub, "private")
+	os.Mkdir(priv, 0o700)
+	data := bytes.Repeat([]byte("pistudio"), 8192)
+	write(t, filepath.Join(priv, "hidden.img"), data, 0o644)
+	write(t, filepath.Join(pub, "ok.img"), data, 0o644)
+	// A readable map beside an image only root may read.
+	write(t, filepath.Join(pub, "secret.img"), data, 0o600)
+	write(t, filepath.Join(pub, "other.img"), data, 0o644)
+	if out, err := exec.Command("bmaptool", "create", "-o", filepath.Join(pub, "secret.img.bmap"), filepath.Join(pub, "other.img")).CombinedOutput(); err != nil {
+		t.Skipf("bmaptool: %v %s", err, out)
+	}
+	os.Chmod(filepath.Join(pub, "secret.img.bmap"), 0o644)
+	out := filepath.Join(t.TempDir(), "out.img")
+	c := pair(t, ServeOptions{UID: nobody, AllowFiles: true})
+	for _, img := range []string{filepath.Join(priv, "hidden.img"), filepath.Join(pub, "secret.img.bmap")} {
+		os.WriteFile(out, nil, 0o644)
+		_, err := c.Flash(context.Background(), img, flash.Target{Path: out}, flash.Options{})
+		if !errors.Is(err, ErrRequest) {
+			t.Errorf("%s: %v, want a refused request", img, err)
+		}
+		if b, _ := os.ReadFile(out); len(b) != 0 {
+			t.Errorf("%s: the image was written", img)
+		}
+	}
+	res, err := c.Flash(context.Background(), filepath.Join(pub, "ok.img"), flash.Target{Path: out}, flash.Options{})
+	if err != nil || !res.Verified {
+		t.Fatalf("readable image: %v", err)
+	}
+	if b, _ := os.ReadFile(out); !bytes.Equal(b, data) {
+		t.Fatal("output differs")
+	}
+}
+
+// TestCheckDeviceResolves: the helper writes the resolved node under /dev
+// and tells the writer it must be a device; a link elsewhere is refused.
+func TestCheckDeviceResolves(t *testing.T) {
+	needRoot(t)
+	backing := filepath.Join(t.TempDir(), "disk")
+	os.WriteFile(backing, make([]byte, 4<<20), 0o644)
+	b, err := exec.Command("losetup", "-f", "--show", backing).Output()
+	if err != nil {
+		t.Skipf("losetup: %v", err)
+	}
+	dev := strings.TrimSpace(string(b))
+	t.Cleanup(func() {
+		if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
+			t.Errorf("losetup -d %s: %v %s", dev, err, out)
+		}
+	})
+	dir := t.TempDir()
+	link := filepath.Join(dir, "disk-link")
+	os.Symlink(dev, link)
+	fileLink := filepath.Join(dir, "file-link")
+	os.Symlink(backing, fileLink)
+	img, _ := image(t, 4096)
+
+	var got []flash.Target
+	c := pair(t, ServeOptions{UID: -1, write: func(_ context.Context, _ source.Source, tgt flash.Target, _ flash.Options) (*flash.Result, error) {
+		got = append(got, tgt)
+		return &flash.Result{}, nil
+	}})
+	d, err := disk.CheckPath(dev)
+	if err != nil {
+		t.Fatalf("CheckPath(%s): %v", dev, err)
+	}
+	id := d.Identity()
+	if _, err := c.Flash(context.Background(), img, flash.Target{Path: link, Identity: id}, flash.Options{}); err != nil {
+		t.Fatalf("Flash through a link to %s: %v", dev, err)
+	}
+	if len(got) != 1 || got[0].Path != dev || !got[0].RequireDevice {
+		t.Fatalf("the writer got %+v, want %s as a required device", got, dev)
+	}
+	for _, tc := range []struct {
+		target flash.Target
+		msg    string
+	}{
+		{flash.Target{Path: fileLink, Identity: id}, "not under /dev"},
+		{flash.Target{Path: dev}, "no identity"},
+	} {
+		_, err := c.Flash(context.Background(), img, tc.target, flash.Options{})
+		if !errors.Is(err, ErrRequest) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: %v, want a refusal mentioning %q", tc.target.Path, err, tc.msg)
+		}
+	}
+	if len(got) != 1 {
+		t.Errorf("refused requests reached the writer: %+v", got)
+	}
+}
