@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pistudio/pistudio/builder/units"
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/flash/source"
 )
@@ -163,18 +164,7 @@ func (e *MountedError) Error() string {
 func (e *MountedError) Is(t error) bool { return t == ErrMounted }
 
 // HumanBytes formats n bytes with a binary unit, e.g. "3.7 GiB".
-func HumanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func HumanBytes(n int64) string { return units.Binary(n) }
 
 // headSize is the region written last (and zeroed first), as is the tail
 // region zeroed first.

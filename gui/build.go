@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/pistudio/pistudio/builder/units"
 	"github.com/pistudio/pistudio/gui/backend"
 	"github.com/pistudio/pistudio/gui/logview"
 )
@@ -313,7 +314,7 @@ func (b *buildView) showArtifacts(arts []backend.Artifact, raidSet string) {
 				b.g.Show(SectionFlash)
 			})
 		}
-		grid.Add(widget.NewLabel(humanBytes(a.Size)))
+		grid.Add(widget.NewLabel(units.Decimal(a.Size)))
 		grid.Add(container.NewBorder(nil, nil, nil, flash, widget.NewLabel(name)))
 	}
 	b.artifacts.Add(grid)

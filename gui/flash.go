@@ -14,6 +14,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/pistudio/pistudio/builder/units"
 	"github.com/pistudio/pistudio/gui/backend"
 )
 
@@ -86,7 +87,7 @@ func newFlashView(g *App) *flashView {
 		if model == "" {
 			model = "Unnamed disk"
 		}
-		title.SetText(fmt.Sprintf("%s — %s", model, humanBytes(d.Size)))
+		title.SetText(fmt.Sprintf("%s — %s", model, units.Decimal(d.Size)))
 		state := "can be written"
 		sub.Importance = widget.SuccessImportance
 		if !d.Eligible {
@@ -335,10 +336,10 @@ func (f *flashView) showInfo(i backend.ImageInfo) {
 	}
 	row("File", i.Path)
 	row("Format", i.Format)
-	row("File size", humanBytes(i.FileSize))
-	row("Image size", humanBytes(i.Size))
+	row("File size", units.Decimal(i.FileSize))
+	row("Image size", units.Decimal(i.Size))
 	if i.DataSize > 0 && i.DataSize != i.Size {
-		row("Data to write", humanBytes(i.DataSize))
+		row("Data to write", units.Decimal(i.DataSize))
 	}
 	if i.Table != "" {
 		row("Partition table", i.Table)
@@ -349,7 +350,7 @@ func (f *flashView) showInfo(i backend.ImageInfo) {
 		f.partBox.Add(widget.NewLabel("No partition table found"))
 	}
 	for _, p := range i.Partitions {
-		s := fmt.Sprintf("%d. %s  %s at %s", p.Number, p.Type, humanBytes(p.Size), humanBytes(p.Start))
+		s := fmt.Sprintf("%d. %s  %s at %s", p.Number, p.Type, units.Decimal(p.Size), units.Decimal(p.Start))
 		if p.Label != "" {
 			s += "  “" + p.Label + "”"
 		}
@@ -434,7 +435,7 @@ func (f *flashView) flash(job backend.FlashJob) {
 			f.g.notify(Title, "Flashing "+name+" failed")
 		default:
 			f.bar.SetValue(1)
-			f.progress.SetText(fmt.Sprintf("Wrote %s to %s in %s", humanBytes(r.res.Bytes), job.Disk.Path, humanDuration(r.res.Duration)))
+			f.progress.SetText(fmt.Sprintf("Wrote %s to %s in %s", units.Decimal(r.res.Bytes), job.Disk.Path, humanDuration(r.res.Duration)))
 			msg := "Image hash: " + r.res.Hash
 			if r.res.Verified {
 				msg = "Verified: the disk reads back as the image. Hash: " + r.res.Hash

@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/pistudio/pistudio/builder/units"
 	"github.com/pistudio/pistudio/gui/backend"
 )
 
@@ -212,7 +213,7 @@ func (r *raidView) showPlan(p backend.Plan, err error) {
 		if !d.Eligible {
 			continue
 		}
-		n := fmt.Sprintf("%s — %s %s", d.Path, d.Model, humanBytes(d.Size))
+		n := fmt.Sprintf("%s — %s %s", d.Path, d.Model, units.Decimal(d.Size))
 		r.diskOpt[n] = d.Path
 		opts = append(opts, n)
 	}
@@ -231,7 +232,7 @@ func (r *raidView) showPlan(p backend.Plan, err error) {
 			r.assign(i, r.diskOpt[s])
 		})
 		row.sel.PlaceHolder = "(no disk)"
-		label := fmt.Sprintf("%s\n%s, %s", a.Role.Role, filepath.Base(a.Role.Image), humanBytes(a.Role.Size))
+		label := fmt.Sprintf("%s\n%s, %s", a.Role.Role, filepath.Base(a.Role.Image), units.Decimal(a.Role.Size))
 		grid.Add(widget.NewLabelWithStyle(label, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 		grid.Add(container.NewVBox(row.sel, row.why, row.bar, row.progress))
 		r.rows = append(r.rows, row)
@@ -395,7 +396,7 @@ func (r *raidView) finish(p provResult, cancel context.CancelFunc) {
 				if t.Result.Verified {
 					v = " verified"
 				}
-				lines = append(lines, fmt.Sprintf("%s → %s: %s written in %s,%s hash %s", t.Role, t.Disk, humanBytes(t.Result.Bytes), humanDuration(t.Result.Duration), v, t.Result.Hash))
+				lines = append(lines, fmt.Sprintf("%s → %s: %s written in %s,%s hash %s", t.Role, t.Disk, units.Decimal(t.Result.Bytes), humanDuration(t.Result.Duration), v, t.Result.Hash))
 			}
 			row.progress.Refresh()
 		}

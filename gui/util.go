@@ -11,22 +11,9 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/pistudio/pistudio/builder/units"
 	"github.com/pistudio/pistudio/gui/backend"
 )
-
-// humanBytes formats a byte count in decimal units, as disk vendors do.
-func humanBytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
-}
 
 // humanDuration formats a duration as 1h02m03s / 2m03s / 4.2s.
 func humanDuration(d time.Duration) string {
@@ -50,9 +37,9 @@ func progressText(p backend.Progress) string {
 	if p.Phase == "verify" {
 		phase = "Verifying"
 	}
-	s := fmt.Sprintf("%s %s of %s", phase, humanBytes(p.Done), humanBytes(p.Total))
+	s := fmt.Sprintf("%s %s of %s", phase, units.Decimal(p.Done), units.Decimal(p.Total))
 	if p.Rate > 0 {
-		s += fmt.Sprintf(" · %s/s", humanBytes(int64(p.Rate)))
+		s += fmt.Sprintf(" · %s/s", units.Decimal(int64(p.Rate)))
 	}
 	if p.ETA > 0 {
 		s += " · " + humanDuration(p.ETA.Round(time.Second)) + " left"
@@ -80,7 +67,7 @@ func diskLine(d backend.Disk) string {
 	if model == "" {
 		model = "Unnamed disk"
 	}
-	return fmt.Sprintf("%s, %s, %s", model, humanBytes(d.Size), d.Path)
+	return fmt.Sprintf("%s, %s, %s", model, units.Decimal(d.Size), d.Path)
 }
 
 // confirmErase asks before erasing disks. Disks whose NeedsTypedConfirm is

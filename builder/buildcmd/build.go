@@ -15,6 +15,7 @@ import (
 	"github.com/pistudio/pistudio/builder/buildjob"
 	"github.com/pistudio/pistudio/builder/cli"
 	"github.com/pistudio/pistudio/builder/runner"
+	"github.com/pistudio/pistudio/builder/units"
 )
 
 const (
@@ -250,21 +251,8 @@ func printArtifacts(w io.Writer, b runner.BatchResult) {
 	}
 	fmt.Fprintln(w, "\nartifacts:")
 	for _, a := range b.Result.Artifacts {
-		fmt.Fprintf(w, "  %-16s %10s  %s\n", a.Kind, humanSize(a.Size), a.Path)
+		fmt.Fprintf(w, "  %-16s %10s  %s\n", a.Kind, units.Binary(a.Size), a.Path)
 	}
-}
-
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func runHistory(ctx context.Context, env *cli.Env, args []string) error {

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/pistudio/pistudio/builder/cli"
+	"github.com/pistudio/pistudio/builder/units"
 	"github.com/pistudio/pistudio/flash/disk"
 )
 
@@ -120,13 +121,13 @@ func printDisks(w io.Writer, disks []disk.Disk, all bool) {
 		if model == "" {
 			model = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Path, humanSize(d.SizeBytes), orDash(d.Bus), model, note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Path, units.Decimal(d.SizeBytes), orDash(d.Bus), model, note)
 		for _, p := range d.Partitions {
 			desc := strings.TrimSpace(p.FSType + " " + p.Label)
 			if len(p.MountPoints) > 0 {
 				desc += " on " + strings.Join(p.MountPoints, ", ")
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t\t%s\t\n", p.Name, humanSize(p.SizeBytes), strings.TrimSpace(desc))
+			fmt.Fprintf(tw, "  %s\t%s\t\t%s\t\n", p.Name, units.Decimal(p.SizeBytes), strings.TrimSpace(desc))
 		}
 	}
 	tw.Flush()
@@ -142,18 +143,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// humanSize prints decimal units, as disks are sold.
-func humanSize(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }

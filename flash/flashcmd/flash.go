@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pistudio/pistudio/builder/cli"
+	"github.com/pistudio/pistudio/builder/units"
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/flash/helper"
@@ -81,7 +82,7 @@ func runFlash(ctx context.Context, env *cli.Env, args []string) error {
 		}
 		tgt.Identity = d.Identity()
 		fmt.Fprintf(msg, "Image:  %s (%s, %s expanded, %s to write)\n", image, info.Format, flash.HumanBytes(info.Size), flash.HumanBytes(info.DataSize))
-		fmt.Fprintf(msg, "Target: %s  %s  %s  %s\n", d.Path, describeDisk(d), humanSize(d.SizeBytes), orDash(d.Bus))
+		fmt.Fprintf(msg, "Target: %s  %s  %s  %s\n", d.Path, describeDisk(d), units.Decimal(d.SizeBytes), orDash(d.Bus))
 		if info.Size > d.SizeBytes {
 			return &flash.TooSmallError{Path: d.Path, ImageSize: info.Size, DeviceSize: d.SizeBytes}
 		}
@@ -144,7 +145,7 @@ func describeDisk(d disk.Disk) string {
 func confirm(env *cli.Env, w io.Writer, d disk.Disk) error {
 	in := bufio.NewReader(env.Stdin)
 	if d.NeedsTypedConfirm {
-		fmt.Fprintf(w, "This disk is larger than %s: type its name (%s) to continue: ", humanSize(disk.TypedConfirmBytes), d.Name)
+		fmt.Fprintf(w, "This disk is larger than %s: type its name (%s) to continue: ", units.Decimal(disk.TypedConfirmBytes), d.Name)
 	} else {
 		fmt.Fprint(w, "Continue? [y/N] ")
 	}

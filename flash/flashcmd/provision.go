@@ -14,6 +14,7 @@ import (
 
 	"github.com/pistudio/pistudio/builder/cli"
 	"github.com/pistudio/pistudio/builder/image"
+	"github.com/pistudio/pistudio/builder/units"
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/flash/helper"
@@ -247,7 +248,7 @@ func confirmPlan(env *cli.Env, w io.Writer, p *provision.Plan, nDisks int) error
 		if ra.IsFile() || !d.NeedsTypedConfirm {
 			continue
 		}
-		ans, err := ask(fmt.Sprintf("%s is larger than %s: type its name (%s) to write it: ", d.Path, humanSize(disk.TypedConfirmBytes), d.Name))
+		ans, err := ask(fmt.Sprintf("%s is larger than %s: type its name (%s) to write it: ", d.Path, units.Decimal(disk.TypedConfirmBytes), d.Name))
 		if err != nil {
 			return err
 		}
