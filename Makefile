@@ -10,10 +10,10 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/pistudio/pistudio/builder/cli.Version=$(VERSION)
 
 # Debian packages the GUI build needs (Fyne's cgo/OpenGL side).
-BUILD_PKGS := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
+BUILD_PKGS := gcc libc6-dev ca-certificates git pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
 	libxinerama-dev libxi-dev libxxf86vm-dev
 # Tools the tests compare against or drive.
-TEST_PKGS := $(BUILD_PKGS) util-linux e2fsprogs dosfstools mtools fdisk mdadm \
+TEST_PKGS := $(BUILD_PKGS) util-linux mount e2fsprogs dosfstools mtools fdisk mdadm \
 	android-sdk-libsparse-utils bmap-tools xz-utils zstd busybox-static cpio \
 	qemu-system-x86 xvfb xdotool imagemagick
 
@@ -52,6 +52,8 @@ run: build
 	./$(BIN)
 
 vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
 test-go:
@@ -106,7 +108,7 @@ install: package
 # assembles the RAID sets the native image stage writes (builder/image/vmtest).
 .PHONY: test-vm
 test-vm:
-	$(call ensure-packages,qemu-system-x86 busybox-static cpio kmod gzip)
+	$(call ensure-packages,qemu-system-x86 busybox-static cpio kmod gzip mdadm fdisk util-linux e2fsprogs dosfstools mtools xz-utils zstd)
 	builder/image/vmtest/run.sh
 
 # bench: compare pistudio with dd, cmp, simg2img, bmaptool, xz, zstd, genimage

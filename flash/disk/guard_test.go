@@ -108,7 +108,7 @@ func TestRealSystem(t *testing.T) {
 	}
 	out, err := exec.Command("losetup", "-f", "--show", img).Output()
 	if err != nil {
-		t.Skipf("losetup: %v", err)
+		t.Fatalf("losetup: %v", err)
 	}
 	loop := strings.TrimSpace(string(out))
 	attached := true

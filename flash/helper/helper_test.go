@@ -153,7 +153,7 @@ func TestHelperCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)
 	}
-	if time.Since(t0) > 2*time.Second {
+	if time.Since(t0) > 10*time.Second {
 		t.Errorf("cancel took %v", time.Since(t0))
 	}
 }

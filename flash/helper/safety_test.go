@@ -108,7 +108,7 @@ func TestHelperOpensImageAsUser(t *testing.T) {
 	write(t, filepath.Join(pub, "secret.img"), data, 0o600)
 	write(t, filepath.Join(pub, "other.img"), data, 0o644)
 	if out, err := exec.Command("bmaptool", "create", "-o", filepath.Join(pub, "secret.img.bmap"), filepath.Join(pub, "other.img")).CombinedOutput(); err != nil {
-		t.Skipf("bmaptool: %v %s", err, out)
+		t.Fatalf("bmaptool: %v %s", err, out)
 	}
 	os.Chmod(filepath.Join(pub, "secret.img.bmap"), 0o644)
 	out := filepath.Join(t.TempDir(), "out.img")
@@ -140,7 +140,7 @@ func TestCheckDeviceResolves(t *testing.T) {
 	os.WriteFile(backing, make([]byte, 4<<20), 0o644)
 	b, err := exec.Command("losetup", "-f", "--show", backing).Output()
 	if err != nil {
-		t.Skipf("losetup: %v", err)
+		t.Fatalf("losetup: %v", err)
 	}
 	dev := strings.TrimSpace(string(b))
 	t.Cleanup(func() {

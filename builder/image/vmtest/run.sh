@@ -25,7 +25,11 @@ if ! file -L "$BUSYBOX" 2>/dev/null | grep -q static && [ -x /bin/busybox ]; the
 mkdir -p "$CACHE"
 # 1. The Debian kernel, cached.
 if ! ls "$CACHE"/kernel/boot/vmlinuz-* >/dev/null 2>&1; then
-	pkg=$(apt-cache depends linux-image-amd64 | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n1)
+	kernel_pkg() { apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n1; }
+	pkg=$(kernel_pkg)
+	if [ -z "$pkg" ] && [ "$(id -u)" = 0 ]; then
+		apt-get update -qq && pkg=$(kernel_pkg)
+	fi
 	[ -n "$pkg" ] || { echo "test-vm: cannot resolve linux-image-amd64 (apt-get update?)"; exit 2; }
 	echo "test-vm: fetching $pkg"
 	(cd "$CACHE" && apt-get download "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
