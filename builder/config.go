@@ -54,23 +54,13 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 	return c, nil
 }
 
-var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// yamlError turns a yaml.v3 error into a ParseError naming file and line.
-// yaml.v3 reports no column, so the column is left 0.
-func yamlError(file string, err error) error {
-	msg := err.Error()
-	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
-		n, _ := strconv.Atoi(m[1])
-		return &ParseError{File: file, Line: n, Msg: "invalid YAML: " + m[2], Err: err}
-	}
-	return &ParseError{File: file, Line: 1, Msg: "invalid YAML: " + strings.TrimPrefix(msg, "yaml: "), Err: err}
-}
-
 func (c *Config) reparse(src []byte) error {
+	if err := checkUTF8(c.Path, src); err != nil {
+		return err
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return yamlError(c.Path, err)
+		return yamlError(c.Path, src, err)
 	}
 	if len(doc.Content) > 0 {
 		root := doc.Content[0]
@@ -272,14 +262,29 @@ func (c *Config) Keys(section string) []string {
 }
 
 // lineStarts returns the byte offset of each line start (index 0 = line 1).
+// Line 1 starts after a UTF-8 byte order mark, as yaml.v3 counts columns.
 func (c *Config) lineStarts() []int {
 	starts := []int{0}
+	if bytes.HasPrefix(c.src, utf8BOM) {
+		starts[0] = len(utf8BOM)
+	}
 	for i, b := range c.src {
 		if b == '\n' {
 			starts = append(starts, i+1)
 		}
 	}
 	return starts
+}
+
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// eol returns the file's line ending: "\r\n" when its first line ends
+// so, else "\n". Inserted lines use it.
+func (c *Config) eol() string {
+	if i := bytes.IndexByte(c.src, '\n'); i > 0 && c.src[i-1] == '\r' {
+		return "\r\n"
+	}
+	return "\n"
 }
 
 // offset converts a yaml.v3 1-based line/column (in characters) to a byte offset.
@@ -516,8 +521,8 @@ func (c *Config) Set(key, value string) error {
 }
 
 // nestedText renders keys parts[1:]… as nested block lines under
-// parts[0]; value is already rendered YAML text.
-func nestedText(parts []string, value string, indent, step int) string {
+// parts[0], each ended by eol; value is already rendered YAML text.
+func nestedText(parts []string, value string, indent, step int, eol string) string {
 	var b strings.Builder
 	for i, p := range parts {
 		b.WriteString(strings.Repeat(" ", indent+i*step))
@@ -526,7 +531,7 @@ func nestedText(parts []string, value string, indent, step int) string {
 		if i == len(parts)-1 {
 			b.WriteString(" " + value)
 		}
-		b.WriteString("\n")
+		b.WriteString(eol)
 	}
 	return b.String()
 }
@@ -557,9 +562,9 @@ func (c *Config) indentStep() int {
 
 func (c *Config) appendSection(parts []string, key, value string) error {
 	end := len(c.src)
-	text := nestedText(parts, c.render(value, 0, false), 0, c.indentStep())
+	text := nestedText(parts, c.render(value, 0, false), 0, c.indentStep(), c.eol())
 	if end > 0 && c.src[end-1] != '\n' {
-		text = "\n" + text
+		text = c.eol() + text
 	}
 	return c.patch(end, end, text, key, &value)
 }
@@ -609,10 +614,10 @@ func (c *Config) insertBlock(m *yaml.Node, parts []string, key, value string) er
 	} else {
 		off = len(c.src)
 		if off > 0 && c.src[off-1] != '\n' {
-			prefix = "\n"
+			prefix = c.eol()
 		}
 	}
-	return c.patch(off, off, prefix+nestedText(parts, c.render(value, 0, false), indent, c.indentStep()), key, &value)
+	return c.patch(off, off, prefix+nestedText(parts, c.render(value, 0, false), indent, c.indentStep(), c.eol()), key, &value)
 }
 
 func (c *Config) insertFlow(m *yaml.Node, parts []string, key, value string) error {
@@ -673,9 +678,9 @@ func (c *Config) fillEmpty(l loc, key, value string) error {
 		pos := kstart + colon + 1
 		return c.patch(pos, pos, " "+c.render(value, 0, false), key, &value)
 	}
-	text := nestedText(rest, c.render(value, 0, false), l.key.Column-1+c.indentStep(), c.indentStep())
+	text := nestedText(rest, c.render(value, 0, false), l.key.Column-1+c.indentStep(), c.indentStep(), c.eol())
 	if lineEnd == len(c.src) {
-		return c.patch(lineEnd, lineEnd, "\n"+text, key, &value)
+		return c.patch(lineEnd, lineEnd, c.eol()+text, key, &value)
 	}
 	return c.patch(lineEnd+1, lineEnd+1, text, key, &value)
 }

@@ -201,7 +201,8 @@ type ParseError struct {
 	File string
 	// Line is the 1-based line of the error.
 	Line int
-	// Column is the 1-based column, 0 when unknown (yaml.v3 reports none).
+	// Column is the 1-based column in characters, 0 when it cannot be
+	// determined exactly (see yamlError).
 	Column int
 	// Msg describes the error.
 	Msg string
@@ -209,6 +210,7 @@ type ParseError struct {
 	Err error
 }
 
+// Error formats the error as "file:line[:column]: message".
 func (e *ParseError) Error() string {
 	if e.Column > 0 {
 		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
@@ -359,13 +361,16 @@ func ParseLayer(file string, data []byte) (*Layer, error) {
 }
 
 func parseLayer(file string, data []byte, ph Placeholders) (*Layer, error) {
+	if err := checkUTF8(file, data); err != nil {
+		return nil, err
+	}
 	fields, lints, err := rawHeader(file, data)
 	if err != nil {
 		return nil, err
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlError(file, err)
+		return nil, yamlError(file, data, err)
 	}
 	for i := range fields {
 		fields[i].Value = ph.substitute(fields[i].Value)

@@ -55,6 +55,7 @@ type ResolveError struct {
 	Kind error
 }
 
+// Error returns the message naming the layers involved.
 func (e *ResolveError) Error() string { return e.Msg }
 
 // Unwrap returns the Kind sentinel.
@@ -92,8 +93,7 @@ func resolve(cat *Catalog, targets []string, traits map[string]string) (*Plan, e
 	state := map[string]int{} // 1 visiting, 2 done
 	var stack []string
 
-	var lookup func(name, by string) (*Layer, error)
-	lookup = func(name, by string) (*Layer, error) {
+	lookup := func(name, by string) (*Layer, error) {
 		if l, ok := cat.Lookup(name); ok {
 			return l, nil
 		}

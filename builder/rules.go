@@ -3,11 +3,14 @@ package builder
 import (
 	"errors"
 	"fmt"
+	"math"
+	"math/big"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // RuleKind classifies a validation rule so a front end can choose a widget.
@@ -54,7 +57,9 @@ type Rule struct {
 	text     string
 	kind     RuleKind
 	choices  []string
-	min, max int64
+	min, max int64    // bigMin/bigMax clamped to int64 (Range)
+	bigMin   *big.Int // int:MIN-MAX bounds, any size (as Python's int)
+	bigMax   *big.Int
 	ranged   bool
 	re       *regexp.Regexp
 	looks    []lookahead
@@ -93,12 +98,13 @@ func ParseRule(s string) (Rule, error) {
 		if len(parts) != 2 || !isPlusDigits(parts[0]) || !isPlusDigits(parts[1]) {
 			return r, fmt.Errorf("%w: %q: want int:MIN-MAX", ErrBadRule, s)
 		}
-		lo, err1 := strconv.ParseInt(strings.TrimPrefix(parts[0], "+"), 10, 64)
-		hi, err2 := strconv.ParseInt(strings.TrimPrefix(parts[1], "+"), 10, 64)
+		lo, err1 := pyInt(parts[0])
+		hi, err2 := pyInt(parts[1])
 		if err1 != nil || err2 != nil {
-			return r, fmt.Errorf("%w: %q: range out of bounds", ErrBadRule, s)
+			return r, fmt.Errorf("%w: %q: want int:MIN-MAX", ErrBadRule, s)
 		}
-		r.kind, r.min, r.max, r.ranged = KindInt, lo, hi, true
+		r.kind, r.bigMin, r.bigMax, r.ranged = KindInt, lo, hi, true
+		r.min, r.max = clampInt64(lo), clampInt64(hi)
 	case strings.HasPrefix(s, "regex:"):
 		re, looks, err := compilePyRegex(s[6:])
 		if err != nil {
@@ -127,13 +133,15 @@ func ParseRule(s string) (Rule, error) {
 	return r, nil
 }
 
+// isPlusDigits mirrors Python's p.lstrip("+").isdigit() followed by a
+// successful int(p): one optional '+' and decimal digits (any script).
 func isPlusDigits(s string) bool {
 	s = strings.TrimPrefix(s, "+")
 	if s == "" {
 		return false
 	}
 	for _, c := range s {
-		if c < '0' || c > '9' {
+		if !unicode.IsDigit(c) {
 			return false
 		}
 	}
@@ -251,6 +259,14 @@ func (r Rule) Choices() []string {
 // Range returns the inclusive bounds of an int:MIN-MAX rule.
 func (r Rule) Range() (min, max int64, ok bool) { return r.min, r.max, r.ranged }
 
+// RangeBig returns the exact bounds of an int:MIN-MAX rule (copies).
+func (r Rule) RangeBig() (min, max *big.Int, ok bool) {
+	if !r.ranged {
+		return nil, nil, false
+	}
+	return new(big.Int).Set(r.bigMin), new(big.Int).Set(r.bigMax), true
+}
+
 // AllowsUnset reports whether the rule accepts an unset value.
 func (r Rule) AllowsUnset() bool {
 	return r.kind == KindNone || r.allowUnset || r.kind == KindFile || r.kind == KindDir
@@ -276,15 +292,15 @@ func (r Rule) Check(value string, set bool) error {
 		}
 		return fmt.Errorf("'%s' is not a boolean (true/false, 1/0, yes/no, y/n)", value)
 	case KindInt:
-		n, err := parsePyInt(value)
+		n, err := pyInt(value)
 		if err != nil {
 			return fmt.Errorf("'%s' is not an integer", value)
 		}
-		if r.ranged && n < r.min {
-			return fmt.Errorf("'%s' is below the minimum %d", value, r.min)
+		if r.ranged && n.Cmp(r.bigMin) < 0 {
+			return fmt.Errorf("'%s' is below the minimum %s", value, r.bigMin)
 		}
-		if r.ranged && n > r.max {
-			return fmt.Errorf("'%s' is above the maximum %d", value, r.max)
+		if r.ranged && n.Cmp(r.bigMax) > 0 {
+			return fmt.Errorf("'%s' is above the maximum %s", value, r.bigMax)
 		}
 		return nil
 	case KindEnum:
@@ -372,15 +388,61 @@ func expandHome(p string) string {
 	return p
 }
 
-// parsePyInt parses an integer the way Python's int() does for strings:
-// surrounding whitespace, a sign and underscores between digits are allowed.
-func parsePyInt(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	t := strings.TrimLeft(s, "+-")
-	if len(s)-len(t) > 1 || t == "" || strings.HasPrefix(t, "_") || strings.HasSuffix(t, "_") || strings.Contains(t, "__") {
-		return 0, strconv.ErrSyntax
+// pyInt parses an integer of any size the way Python's int() does for
+// strings: surrounding whitespace, one sign, decimal digits of any script
+// and single underscores between digits.
+func pyInt(s string) (*big.Int, error) {
+	s = strings.TrimFunc(s, unicode.IsSpace) // the same set as Python's int()
+	neg := false
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		neg = s[0] == '-'
+		s = s[1:]
 	}
-	return strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 10, 64)
+	var digits strings.Builder
+	prevDigit := false
+	for _, c := range s {
+		switch {
+		case c == '_' && prevDigit:
+			prevDigit = false
+			continue
+		case unicode.IsDigit(c):
+			digits.WriteByte(byte('0' + digitValue(c)))
+			prevDigit = true
+		default:
+			return nil, strconv.ErrSyntax
+		}
+	}
+	if digits.Len() == 0 || !prevDigit {
+		return nil, strconv.ErrSyntax
+	}
+	n, ok := new(big.Int).SetString(digits.String(), 10)
+	if !ok {
+		return nil, strconv.ErrSyntax
+	}
+	if neg {
+		n.Neg(n)
+	}
+	return n, nil
+}
+
+// digitValue returns the value of a decimal digit (Unicode Nd): Nd
+// characters come in runs of ten, 0 to 9.
+func digitValue(r rune) int {
+	k := 0
+	for unicode.IsDigit(r - rune(k) - 1) {
+		k++
+	}
+	return k % 10
+}
+
+func clampInt64(n *big.Int) int64 {
+	switch {
+	case n.IsInt64():
+		return n.Int64()
+	case n.Sign() < 0:
+		return math.MinInt64
+	}
+	return math.MaxInt64
 }
 
 var (
@@ -399,13 +461,14 @@ func checkCapacity(v string) error {
 	if !capacityRe.MatchString(v) {
 		return fmt.Errorf("'%s' is not a capacity (a number with optional K, M, G, T or KiB, MiB, GiB, TiB)", v)
 	}
-	if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+	if n, ok := new(big.Int).SetString(v, 10); ok { // plain number, any size
+		k := big.NewInt(1024)
 		switch {
-		case n < 512:
+		case n.Cmp(big.NewInt(512)) < 0:
 			return fmt.Errorf("'%s' is too small for a storage capacity (minimum 512)", v)
-		case n <= 1024 && 1024%n != 0:
+		case n.Cmp(k) <= 0 && new(big.Int).Mod(k, n).Sign() != 0:
 			return fmt.Errorf("'%s' is not binary-aligned (must divide 1024)", v)
-		case n > 1024 && n%1024 != 0:
+		case n.Cmp(k) > 0 && new(big.Int).Mod(n, k).Sign() != 0:
 			return fmt.Errorf("'%s' is not binary-aligned (must be a multiple of 1024)", v)
 		}
 	}

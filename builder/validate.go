@@ -68,9 +68,35 @@ func IsDynamic(value string) bool {
 // checks X-Env-VarRequires. Keys no layer declares are allowed. Values
 // that need build-time expansion are skipped.
 func Validate(cfg *Config, cat *Catalog) []Problem {
+	return ValidateOverrides(cfg, cat, nil)
+}
+
+// ValidateOverrides is Validate with KEY=VALUE overrides (the arguments
+// after --, e.g. IGconf_raid_devices=4) applied over the config's values.
+func ValidateOverrides(cfg *Config, cat *Catalog, overrides []string) []Problem {
 	vars, err := cfg.OrderedVars()
 	if err != nil {
 		return []Problem{errProblem(cfg.Path, err)}
+	}
+	if len(overrides) > 0 {
+		m := make(map[string]VarValue, len(vars))
+		for _, v := range vars {
+			m[v.Name] = v
+		}
+		if err := ApplyOverrides(m, overrides); err != nil {
+			return []Problem{errProblem(cfg.Path, err)}
+		}
+		for i, v := range vars {
+			vars[i] = m[v.Name]
+			delete(m, v.Name)
+		}
+		for _, o := range overrides { // new names, in override order
+			k, _, _ := strings.Cut(o, "=")
+			if v, ok := m[k]; ok {
+				vars = append(vars, v)
+				delete(m, k)
+			}
+		}
 	}
 	traits, err := cfg.TraitOverrides()
 	if err != nil {
@@ -229,6 +255,39 @@ func ValidatePlan(plan *Plan, vars []VarValue, file string) []Problem {
 	for _, l := range plan.Layers {
 		for k, v := range l.Sets {
 			sets[k] = v
+		}
+	}
+	// X-Env-VarOptional: an unset variable is fine; a set one (config,
+	// override, layer default, X-Env-Layer-Sets) must pass its rule.
+	for _, l := range plan.Layers {
+		for _, ov := range l.VarOptional {
+			var value string
+			var cv VarValue
+			inCfg := false
+			switch {
+			case isSet[ov.Name]: // declared by a layer: what it resolves to
+				value = effective[ov.Name]
+				cv, inCfg = cfgVals[ov.Name]
+			case func() bool { cv, inCfg = cfgVals[ov.Name]; return inCfg }():
+				value = cv.Value
+			default:
+				v, ok := sets[ov.Name]
+				if !ok {
+					continue
+				}
+				value = v
+			}
+			if IsDynamic(value) || ov.Valid.Kind() == KindNone {
+				continue
+			}
+			if err := ov.Valid.Check(value, true); err != nil {
+				p := Problem{File: file, Var: ov.Name, Layer: l.Name, Rule: ov.ValidText, Value: value, Msg: err.Error()}
+				if inCfg {
+					p.File, p.Line, p.Key = cv.File, cv.Line, cv.Section+"."+cv.Key
+				}
+				p.Msg += " (rule " + ov.ValidText + ")"
+				probs = append(probs, p)
+			}
 		}
 	}
 	for _, l := range plan.Layers {

@@ -40,37 +40,56 @@ func EnvName(section, key string) string {
 // directory, else found in IncludePath, in order (later entries win when
 // merging).
 func (c *Config) Includes() ([]string, error) {
+	es, err := c.includeEntries()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.path
+	}
+	return out, nil
+}
+
+// includeEntry is one include: name with where it is written.
+type includeEntry struct {
+	name, path string
+	line, col  int
+}
+
+func (c *Config) includeEntries() ([]includeEntry, error) {
 	l, n := c.find([]string{"include"})
 	if n != 1 {
 		return nil, nil
 	}
-	var names []string
+	var names []*yaml.Node
 	v := l.val
 	switch v.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(v.Content); i += 2 {
 			if v.Content[i].Value == "file" && v.Content[i+1].Kind == yaml.ScalarNode {
-				names = append(names, v.Content[i+1].Value)
+				names = append(names, v.Content[i+1])
 			}
 		}
-		if len(names) == 0 || names[0] == "" {
-			return nil, &ParseError{File: c.Path, Line: l.key.Line, Msg: "include: mapping has no 'file' key"}
+		if len(names) == 0 || names[0].Value == "" {
+			return nil, &ParseError{File: c.Path, Line: l.key.Line, Column: l.key.Column, Msg: "include: mapping has no 'file' key"}
 		}
 	case yaml.SequenceNode:
 		for _, it := range v.Content {
 			if it.Kind != yaml.ScalarNode {
-				return nil, &ParseError{File: c.Path, Line: it.Line, Msg: "include: list must hold file names"}
+				return nil, &ParseError{File: c.Path, Line: it.Line, Column: it.Column, Msg: "include: list must hold file names"}
 			}
-			names = append(names, it.Value)
+			names = append(names, it)
 		}
 	default:
-		return nil, &ParseError{File: c.Path, Line: l.key.Line, Msg: "include: must be a mapping (file: x.yaml) or a list of file names"}
+		return nil, &ParseError{File: c.Path, Line: l.key.Line, Column: l.key.Column, Msg: "include: must be a mapping (file: x.yaml) or a list of file names"}
 	}
 	dir := filepath.Dir(c.Path)
-	out := make([]string, 0, len(names))
-	for _, nm := range names {
+	out := make([]includeEntry, 0, len(names))
+	for _, nn := range names {
+		nm := nn.Value
 		if filepath.IsAbs(nm) {
-			return nil, &ParseError{File: c.Path, Line: l.key.Line, Msg: fmt.Sprintf("include %q: absolute include paths are not allowed", nm)}
+			return nil, &ParseError{File: c.Path, Line: nn.Line, Column: nn.Column, Msg: fmt.Sprintf("include %q: absolute include paths are not allowed", nm)}
 		}
 		p := filepath.Join(dir, nm)
 		if !fileExists(p) {
@@ -81,9 +100,24 @@ func (c *Config) Includes() ([]string, error) {
 				}
 			}
 		}
-		out = append(out, p)
+		out = append(out, includeEntry{name: nm, path: p, line: nn.Line, col: nn.Column})
 	}
 	return out, nil
+}
+
+// loadInclude loads the included file of e; a file that cannot be read is
+// a ParseError at the include: entry.
+func (c *Config) loadInclude(e includeEntry) (*Config, error) {
+	ic, err := LoadConfig(e.path)
+	if err != nil {
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("include from %s: %w", c.Path, err)
+		}
+		return nil, &ParseError{File: c.Path, Line: e.line, Column: e.col, Msg: fmt.Sprintf("include %q: %v", e.name, errors.Unwrap(err)), Err: err}
+	}
+	ic.IncludePath = c.IncludePath
+	return ic, nil
 }
 
 // sectionValues flattens one config file (no includes) in file order.
@@ -149,7 +183,7 @@ func (c *Config) merged(visited map[string]bool, stack []string) ([]VarValue, er
 	}
 	visited[abs] = true
 	stack = append(stack, abs)
-	incs, err := c.Includes()
+	incs, err := c.includeEntries()
 	if err != nil {
 		return nil, err
 	}
@@ -166,12 +200,17 @@ func (c *Config) merged(visited map[string]bool, stack []string) ([]VarValue, er
 		}
 	}
 	for _, inc := range incs {
-		ic, err := LoadConfig(inc)
-		if err == nil {
-			ic.IncludePath = c.IncludePath
+		if ia, err := filepath.Abs(inc.path); err == nil && (contains(stack, ia) || visited[ia]) {
+			why := "include cycle: " + strings.Join(append(append([]string(nil), stack...), ia), " -> ")
+			if !contains(stack, ia) {
+				why = "is included more than once (rpi-image-gen rejects this)"
+			}
+			return nil, &ParseError{File: c.Path, Line: inc.line, Column: inc.col, Msg: fmt.Sprintf("include %q: %s", inc.name, why),
+				Err: ErrIncludeCycle}
 		}
+		ic, err := c.loadInclude(inc)
 		if err != nil {
-			return nil, fmt.Errorf("include from %s: %w", c.Path, err)
+			return nil, err
 		}
 		vs, err := ic.merged(visited, stack)
 		if err != nil {
@@ -275,16 +314,15 @@ func (c *Config) traitOverrides(out map[string]string, depth int) error {
 	if depth > 32 {
 		return fmt.Errorf("%w: includes nested too deeply at %s", ErrIncludeCycle, c.Path)
 	}
-	incs, err := c.Includes()
+	incs, err := c.includeEntries()
 	if err != nil {
 		return err
 	}
 	for _, inc := range incs {
-		ic, err := LoadConfig(inc)
+		ic, err := c.loadInclude(inc)
 		if err != nil {
-			return fmt.Errorf("include from %s: %w", c.Path, err)
+			return err
 		}
-		ic.IncludePath = c.IncludePath
 		if err := ic.traitOverrides(out, depth+1); err != nil {
 			return err
 		}
@@ -295,4 +333,42 @@ func (c *Config) traitOverrides(out map[string]string, depth int) error {
 		}
 	}
 	return nil
+}
+
+// OverrideFile is the File of VarValues that come from KEY=VALUE
+// overrides (the arguments after --) rather than from a config file.
+const OverrideFile = "command line"
+
+// ApplyOverrides applies KEY=VALUE overrides (as passed to rpi-image-gen
+// after --, keyed by variable name such as IGconf_raid_devices=4) to vars,
+// later ones winning. An override of a variable the config sets keeps the
+// config's section and key; File becomes OverrideFile and Line 0.
+func ApplyOverrides(vars map[string]VarValue, overrides []string) error {
+	for _, o := range overrides {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("override %q is not KEY=VALUE", o)
+		}
+		vv := VarValue{Name: k, Value: v, File: OverrideFile}
+		if old, ok := vars[k]; ok {
+			vv.Section, vv.Key = old.Section, old.Key
+		} else if rest, ok := strings.CutPrefix(k, "IGconf_"); ok {
+			vv.Section, vv.Key, _ = strings.Cut(rest, "_")
+		}
+		vars[k] = vv
+	}
+	return nil
+}
+
+// MergedVars returns the config merged with its include chain (Vars) with
+// the overrides applied on top: the values a build of the config sees.
+func (c *Config) MergedVars(overrides []string) (map[string]VarValue, error) {
+	vars, err := c.Vars()
+	if err != nil {
+		return nil, err
+	}
+	if err := ApplyOverrides(vars, overrides); err != nil {
+		return nil, err
+	}
+	return vars, nil
 }

@@ -231,7 +231,10 @@ func streamEvents(w io.Writer, r *runner.Run) {
 			}
 		case runner.EventStageFinished:
 			res := "done"
-			if !e.OK {
+			switch {
+			case e.Cancelled:
+				res = "cancelled"
+			case !e.OK:
 				res = "FAILED"
 			}
 			fmt.Fprintf(bw, "[pistudio] stage %s %s in %s\n", e.Stage, res, e.Duration.Round(10*time.Millisecond))

@@ -46,7 +46,13 @@ func standinDir(t *testing.T) string {
 func writeCfg(t *testing.T, dir, name, extra string) string {
 	t.Helper()
 	p := filepath.Join(dir, name+".yaml")
-	body := "device:\n  layer: rpi5\nimage:\n  layer: image-rpios\n  name: " + name + "\n" + extra
+	body := "device:\n  layer: rpi5\nimage:\n  layer: image-rpios\n  name: " + name + "\n"
+	if extra != "" {
+		// The stand-in reads "standin_<name>: value" lines at any
+		// indentation; a section keeps the config valid (rpi-image-gen
+		// refuses scalar top-level sections).
+		body += "standin:\n  " + extra
+	}
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -179,9 +185,13 @@ func TestBuildCancelExits130(t *testing.T) {
 		cancel() // as SIGINT does through main's context
 	}()
 	start := time.Now()
-	code, _, errs := runCmd(t, ctx, "", buildArgs(t, work, "-c", cfg)...)
+	code, out, errs := runCmd(t, ctx, "", buildArgs(t, work, "-c", cfg)...)
 	if code != 130 {
 		t.Errorf("exit %d, want 130: %s", code, errs)
+	}
+	// The interrupted stage is reported as cancelled, not as a failure.
+	if all := out + errs; strings.Contains(all, " FAILED in ") || !regexp.MustCompile(`stage \S+ cancelled in `).MatchString(all) {
+		t.Errorf("stage line should say cancelled:\n%s", all)
 	}
 	if time.Since(start) > 40*time.Second {
 		t.Errorf("cancel took %s", time.Since(start))

@@ -26,7 +26,7 @@ func runImage(ctx context.Context, env *cli.Env, args []string) error {
 	fs := cli.NewFlagSet("image")
 	cfgPath := fs.String("c", "", "config `FILE` (YAML)")
 	fsDir := fs.String("fs", "", "root filesystem `DIR` from stage 1 (work/chroot-*/filesystem); it is not modified")
-	out := fs.String("o", "", "output `DIR` (default WORK/image-NAME)")
+	out := fs.String("o", "", "output `DIR` (default WORK/image-NAME); it must be missing, empty or hold an earlier image set")
 	work := fs.String("B", "work", "work `DIR`")
 	engine := fs.String("engine", "native", "image engine: native or genimage")
 	asJSON := fs.Bool("json", false, "print the manifest (image.json) as JSON")

@@ -40,6 +40,21 @@ func TestImageCommand(t *testing.T) {
 	if m.Roles["external2"] != "external2.img" || !strings.Contains(stdout.String(), m.ArrayUUID) {
 		t.Errorf("manifest roles %v, output:\n%s", m.Roles, stdout.String())
 	}
+	// A second run replaces the earlier image set.
+	if err := runImage(context.Background(), env, []string{"-c", cfg, "--fs", fsDir, "-B", work}); err != nil {
+		t.Fatalf("rebuild over the earlier set: %v", err)
+	}
+	// -o naming a dir with other files is refused and the files are kept.
+	home := filepath.Join(dir, "home")
+	os.MkdirAll(home, 0o755)
+	os.WriteFile(filepath.Join(home, "notes.txt"), []byte("mine"), 0o644)
+	err = runImage(context.Background(), env, []string{"-c", cfg, "--fs", fsDir, "-o", home})
+	if err == nil || !strings.Contains(err.Error(), "is not empty and does not hold an earlier image set; choose another -o") {
+		t.Errorf("-o over user files: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(home, "notes.txt")); string(b) != "mine" {
+		t.Error("user file lost")
+	}
 	err = runImage(context.Background(), env, []string{"-c", cfg, "--fs", fsDir, "--engine", "genimage"})
 	if cli.ExitCode(err) != 1 || !strings.Contains(err.Error(), "genimage cannot build the raid layout") {
 		t.Errorf("genimage engine: %v", err)

@@ -74,6 +74,11 @@ func loadCatalog(env *cli.Env, cmd string, f *catalogFlags, allowMissing bool) (
 	for _, e := range cat.Errors {
 		fmt.Fprintf(env.Stderr, "pistudio %s: warning: skipped layer: %v\n", cmd, e)
 	}
+	// Lint findings do not fail the command; they are shown so that
+	// layer authors see them.
+	for _, w := range cat.Warnings {
+		fmt.Fprintf(env.Stderr, "warning: %s\n", w)
+	}
 	return cat, tool, nil
 }
 

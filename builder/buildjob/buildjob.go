@@ -91,19 +91,33 @@ func New(cfgPath string, stage runner.Stage, o Options) (runner.Job, error) {
 		SourceDirs: append([]string(nil), o.SourceDirs...),
 		Overrides:  append([]string(nil), o.Overrides...),
 	}
-	if name, ok := cfg.Get("image.name"); ok && !builder.IsDynamic(name) {
-		job.ImageName = name
+	// Includes are searched next to the config, then in the config/ dirs
+	// of the -S dirs and of the tool, as rpi-image-gen does.
+	toolDir, toolErr := builder.FindTool(o.ToolDir, o.Getenv)
+	for _, d := range o.SourceDirs {
+		cfg.IncludePath = append(cfg.IncludePath, filepath.Join(d, "config"))
 	}
-	if v, ok := cfg.Get("artefact.version"); ok && !builder.IsDynamic(v) {
-		job.ArtefactVersion = v
+	if toolErr == nil {
+		cfg.IncludePath = append(cfg.IncludePath, filepath.Join(toolDir, "config"))
+	}
+	// The merged include chain plus the overrides: what the build sees.
+	vars, err := cfg.MergedVars(o.Overrides)
+	if err != nil {
+		return runner.Job{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if v, ok := vars["IGconf_image_name"]; ok && v.Value != "" && !builder.IsDynamic(v.Value) {
+		job.ImageName = v.Value
+	}
+	if v, ok := vars[runner.VersionKey]; ok && v.Value != "" && !builder.IsDynamic(v.Value) {
+		job.ArtefactVersion = v.Value
 	}
 	if stage == runner.StageFull || stage == runner.StageImage {
-		native, err := useNative(cfg, o.Engine)
+		native, err := useNative(vars, cfg.Path, o.Engine)
 		if err != nil {
 			return runner.Job{}, err
 		}
 		if native {
-			spec, err := image.SpecFromConfig(cfg)
+			spec, err := image.SpecFromVars(vars, cfg.Path)
 			if err != nil {
 				return runner.Job{}, fmt.Errorf("%w: %w", ErrConfig, err)
 			}
@@ -111,26 +125,26 @@ func New(cfgPath string, stage runner.Stage, o Options) (runner.Job, error) {
 			job.NativeImage = Hook(spec, o.Progress)
 		}
 	}
-	getenv := o.Getenv
-	job.ToolDir, err = builder.FindTool(o.ToolDir, getenv)
-	if err != nil && !(stage == runner.StageImage && job.NativeImage != nil) {
-		return runner.Job{}, err
+	job.ToolDir = toolDir
+	if toolErr != nil && !(stage == runner.StageImage && job.NativeImage != nil) {
+		return runner.Job{}, toolErr
 	}
 	return job, nil
 }
 
-// useNative reports whether the image stage of cfg runs natively.
-func useNative(cfg *builder.Config, e Engine) (bool, error) {
-	layer, _ := cfg.Get("image.layer")
+// useNative reports whether the image stage of the merged config vars
+// (of the config file) runs natively.
+func useNative(vars map[string]builder.VarValue, file string, e Engine) (bool, error) {
+	layer := vars["IGconf_image_layer"].Value
 	switch {
 	case layer == "raid" && e == EngineTool:
-		return false, fmt.Errorf("%w: %s: the raid layout is built by the native image stage only (genimage has no md RAID support)", ErrConfig, cfg.Path)
+		return false, fmt.Errorf("%w: %s: the raid layout is built by the native image stage only (genimage has no md RAID support)", ErrConfig, file)
 	case layer == "raid":
 		return true, nil
 	case e == EngineNative && layer == "image-rpios":
 		return true, nil
 	case e == EngineNative:
-		return false, fmt.Errorf("%w: %s: image.layer %q: the native image stage builds raid and image-rpios only", ErrConfig, cfg.Path, layer)
+		return false, fmt.Errorf("%w: %s: image.layer %q: the native image stage builds raid and image-rpios only", ErrConfig, file, layer)
 	}
 	return false, nil
 }
@@ -147,6 +161,11 @@ func Hook(spec image.Spec, progress func(image.Progress)) func(context.Context, 
 				progress(p)
 			}
 		})
+		if errors.Is(err, image.ErrOutDirInUse) {
+			// Most likely an image folder an rpi-image-gen (genimage)
+			// build left in the work dir: never removed behind the user's back.
+			return nil, fmt.Errorf("%w (remove %s to rebuild it with the native image stage)", err, dirs.Image)
+		}
 		if err != nil {
 			return nil, err
 		}

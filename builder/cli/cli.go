@@ -65,6 +65,7 @@ type UsageError struct {
 	Msg string
 }
 
+// Error returns "cmd: message" (just the message without a command).
 func (e *UsageError) Error() string {
 	if e.Cmd == "" {
 		return e.Msg
@@ -80,10 +81,13 @@ func Usagef(cmd, format string, args ...any) error {
 // ExitError carries an explicit exit status and an optional message.
 // A nil Err means the command already said everything it had to say.
 type ExitError struct {
+	// Code is the process exit status.
 	Code int
-	Err  error
+	// Err is the message to print (nil: nothing more to say).
+	Err error
 }
 
+// Error returns the wrapped error's text, or "exit status N" without one.
 func (e *ExitError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("exit status %d", e.Code)

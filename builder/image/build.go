@@ -49,6 +49,10 @@ type Spec struct {
 	Rand io.Reader
 	// Now is the clock for the md superblocks; nil means time.Now.
 	Now func() time.Time
+	// Origins maps config keys (raid.devices) to where their values came
+	// from; SpecFromVars fills it so that errors name file, line and key.
+	// Optional.
+	Origins map[string]Origin
 }
 
 // Progress reports a step of Build.
@@ -64,19 +68,58 @@ type Progress struct {
 // ErrTooSmall is wrapped by errors about sizes that cannot hold the content.
 var ErrTooSmall = errors.New("image: too small")
 
-// SizeError says how much space something needs and how much it was given.
+// SizeError says how much space something needs and how much it was
+// given, or (Max > 0) that a size exceeds what an MBR disk can hold.
 type SizeError struct {
 	What       string // e.g. "root filesystem"
 	Setting    string // the config key that sets it
 	Need, Have int64
+	// Max, when set, is the largest allowed size: the error is about a
+	// size too large rather than too small.
+	Max int64
+	// File and Line locate the setting's value when known; Var is its
+	// variable (IGconf_raid_external_size).
+	File string
+	Line int
+	Var  string
 }
 
+// Error formats the error, prefixed with "file:line: " when known.
 func (e *SizeError) Error() string {
-	return fmt.Sprintf("%s needs about %s, %s gives %s", e.What, human(e.Need), e.Setting, human(e.Have))
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+		}
+		b.WriteString(": ")
+	}
+	setting := e.Setting
+	if e.Var != "" {
+		setting += " (" + e.Var + ")"
+	}
+	if e.Max > 0 {
+		fmt.Fprintf(&b, "%s: %s is %s, more than the %s an MBR disk can address", setting, e.What, human(e.Have), human(e.Max))
+		return b.String()
+	}
+	fmt.Fprintf(&b, "%s needs about %s, %s gives %s", e.What, human(e.Need), setting, human(e.Have))
+	return b.String()
 }
 
-// Unwrap makes errors.Is(err, ErrTooSmall) true.
-func (e *SizeError) Unwrap() error { return ErrTooSmall }
+// Unwrap makes errors.Is(err, ErrTooSmall) (or ErrTooLarge when Max is
+// set) true.
+func (e *SizeError) Unwrap() error {
+	if e.Max > 0 {
+		return ErrTooLarge
+	}
+	return ErrTooSmall
+}
+
+// sizeErr returns a SizeError for setting carrying the spec's origin of it.
+func (s *Spec) sizeErr(what, setting string, need, have int64) *SizeError {
+	o := s.where(setting)
+	return &SizeError{What: what, Setting: setting, Need: need, Have: have, File: o.File, Line: o.Line, Var: o.Var}
+}
 
 func human(n int64) string {
 	switch {
@@ -113,14 +156,13 @@ var nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
 
 // Build writes the image set described by spec from the root filesystem
 // tree fsDir (left untouched) into outDir. It builds into a temporary
-// directory beside outDir and renames it into place only on success; an
-// existing outDir is replaced.
+// directory beside outDir and renames it into place only on success. An
+// existing outDir is replaced only when it is empty or holds an earlier
+// image set (an image.json of ours); any other outDir is refused with an
+// error wrapping ErrOutDirInUse before anything is written.
 func Build(ctx context.Context, spec Spec, fsDir, outDir string, progress func(Progress)) (*Manifest, error) {
-	if !nameRe.MatchString(spec.Name) {
-		return nil, fmt.Errorf("image: image name %q must be letters, digits, . _ + -", spec.Name)
-	}
-	if spec.RootfsType != "" && spec.RootfsType != "ext4" {
-		return nil, fmt.Errorf("image: rootfs type %q: the native image stage writes ext4 only", spec.RootfsType)
+	if err := spec.Check(); err != nil {
+		return nil, err
 	}
 	if fi, err := os.Stat(fsDir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("image: root filesystem %s is not a directory", fsDir)
@@ -130,6 +172,9 @@ func Build(ctx context.Context, spec Spec, fsDir, outDir string, progress func(P
 	}
 	outDir, err := filepath.Abs(outDir)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkOutDir(outDir); err != nil {
 		return nil, err
 	}
 	b := &builder{ctx: ctx, spec: spec, fsDir: fsDir, rnd: spec.Rand, progress: progress, now: time.Now()}
@@ -152,13 +197,10 @@ func Build(ctx context.Context, spec Spec, fsDir, outDir string, progress func(P
 			os.RemoveAll(b.tmp)
 		}
 	}()
-	switch spec.Layout {
-	case LayoutRAID:
+	if spec.Layout == LayoutRAID {
 		err = b.raid()
-	case LayoutRPiOS:
+	} else {
 		err = b.rpios()
-	default:
-		err = fmt.Errorf("image: unknown layout %q (want %s or %s)", spec.Layout, LayoutRAID, LayoutRPiOS)
 	}
 	if err != nil {
 		return nil, err
@@ -175,8 +217,45 @@ func Build(ctx context.Context, spec Spec, fsDir, outDir string, progress func(P
 	return b.m, nil
 }
 
-// replaceDir renames tmp to dst, moving an existing dst out of the way first.
+// ErrOutDirInUse is wrapped by the error Build returns when the output
+// directory holds files that are not an earlier image set.
+var ErrOutDirInUse = errors.New("output directory in use")
+
+// checkOutDir accepts a missing dir, an empty dir, or a dir holding an
+// earlier image set of ours (a readable image.json); anything else (user
+// files, a plain file, a symlink) is refused.
+func checkOutDir(dir string) error {
+	fi, err := os.Lstat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("image: %w", err)
+	}
+	if fi.IsDir() {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("image: %w", err)
+		}
+		if len(ents) == 0 {
+			return nil
+		}
+		if _, err := ReadManifest(dir); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("image: %w: %s is not empty and does not hold an earlier image set; choose another -o", ErrOutDirInUse, dir)
+}
+
+// replaceDir renames tmp to dst, moving an existing dst (checked by
+// checkOutDir: empty or an earlier image set) out of the way first.
 func replaceDir(tmp, dst string) error {
+	if err := checkOutDir(dst); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fmt.Errorf("image: %w", err)
+	}
 	old := ""
 	if _, err := os.Lstat(dst); err == nil {
 		old = tmp + ".old"
@@ -273,6 +352,7 @@ type offsetWriter struct {
 	off int64
 }
 
+// WriteAt writes p at off within the partition.
 func (o offsetWriter) WriteAt(p []byte, off int64) (int, error) { return o.w.WriteAt(p, o.off+off) }
 
 // createImage creates a disk image file of size bytes: holes, except the
@@ -358,16 +438,24 @@ func (b *builder) addArtifacts(arts ...Artifact) error {
 }
 
 // sizeFor resolves a partition size: explicit bytes (checked against
-// need), or pct percent of the content (at least need).
-func sizeFor(what, setting string, bytes int64, pct int, contentBytes, need int64) (int64, error) {
+// need), or pct percent of the content (at least need; 0 means 100). A
+// result beyond what an MBR disk can address is a SizeError with Max set.
+func (s *Spec) sizeFor(what, setting string, bytes int64, pct int, contentBytes, need int64) (int64, error) {
 	if bytes > 0 {
 		if bytes < need {
-			return 0, &SizeError{What: what, Setting: setting, Need: need, Have: bytes}
+			return 0, s.sizeErr(what, setting, need, bytes)
 		}
 		return bytes, nil
 	}
 	if pct <= 0 {
 		pct = 100
+	}
+	if contentBytes > 0 && int64(pct) > (MaxDiskBytes*100)/contentBytes {
+		// contentBytes*pct/100 is beyond the MBR limit (and this test
+		// cannot overflow: MaxDiskBytes*100 < 2^63).
+		e := s.sizeErr(what, setting, 0, MaxDiskBytes+1)
+		e.Max = MaxDiskBytes
+		return 0, e
 	}
 	return max(contentBytes*int64(pct)/100, need), nil
 }

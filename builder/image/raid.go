@@ -101,10 +101,7 @@ func (b *builder) raid() error {
 	if err != nil {
 		return err
 	}
-	n := s.Devices
-	if n < 2 || n > 8 {
-		return fmt.Errorf("image: raid.devices is %d, want 2-8", n)
-	}
+	n := s.Devices // 2-8: checked by Spec.Check
 	if s.Hostname == "" {
 		s.Hostname = "pi"
 	}
@@ -125,12 +122,12 @@ func (b *builder) raid() error {
 	// SD card: one FAT32 partition from 8 MiB to the end.
 	sdPart := (s.SDCardSize - Align) &^ (1<<20 - 1)
 	if need := vfatNeed(bootC); sdPart < need {
-		return &SizeError{What: "SD card image (boot partition + 8 MiB)", Setting: "raid.sdcard_size", Need: need + Align, Have: s.SDCardSize}
+		return s.sizeErr("SD card image (boot partition + 8 MiB)", "raid.sdcard_size", need+Align, s.SDCardSize)
 	}
 	// Externals: one member partition from 8 MiB to the end.
 	memberPart := (s.ExternalSize - Align) &^ (1<<20 - 1)
 	if memberPart < 16<<20 {
-		return &SizeError{What: "external disk image", Setting: "raid.external_size", Need: Align + 16<<20, Have: s.ExternalSize}
+		return s.sizeErr("external disk image", "raid.external_size", Align+16<<20, s.ExternalSize)
 	}
 	setUUID, setName := existingArray(b.readRoot("etc/mdadm/mdadm.conf"))
 	if setName == "" {
@@ -147,8 +144,8 @@ func (b *builder) raid() error {
 		if level == md.RAID0 {
 			per = alignUp(need/int64(n), md.ChunkBytes)
 		}
-		return &SizeError{What: fmt.Sprintf("each external disk (for %s of root filesystem on a %s array of %d)", human(rootC.Bytes), level, n), Setting: "raid.external_size",
-			Need: alignUp(per+int64(a.DataOffset)*512+Align+(1<<20), 1<<20), Have: s.ExternalSize}
+		return s.sizeErr(fmt.Sprintf("each external disk (for %s of root filesystem on a %s array of %d)", human(rootC.Bytes), level, n), "raid.external_size",
+			alignUp(per+int64(a.DataOffset)*512+Align+(1<<20), 1<<20), s.ExternalSize)
 	}
 	sig, err := b.u32()
 	if err != nil {

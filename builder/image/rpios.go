@@ -22,15 +22,20 @@ func (b *builder) rpios() error {
 	if err != nil {
 		return err
 	}
-	bootSize, err := sizeFor("boot partition", "image.boot_part_size", s.BootPartSize, s.BootPartPct, bootC.Bytes, vfatNeed(bootC))
+	bootSize, err := s.sizeFor("boot partition", "image.boot_part_size", s.BootPartSize, s.BootPartPct, bootC.Bytes, vfatNeed(bootC))
 	if err != nil {
 		return err
 	}
-	rootSize, err := sizeFor("root filesystem", "image.root_part_size", s.RootPartSize, s.RootPartPct, rootC.Bytes, ext4Need(rootC))
+	rootSize, err := s.sizeFor("root filesystem", "image.root_part_size", s.RootPartSize, s.RootPartPct, rootC.Bytes, ext4Need(rootC))
 	if err != nil {
 		return err
 	}
 	bootSize, rootSize = alignUp(bootSize, Align), alignUp(rootSize, Align)
+	if total := Align + bootSize + rootSize; total > MaxDiskBytes {
+		e := s.sizeErr("disk image (boot + root partitions)", "image.root_part_size", 0, total)
+		e.Max = MaxDiskBytes
+		return e
+	}
 	sig, err := b.u32()
 	if err != nil {
 		return err

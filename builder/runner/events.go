@@ -66,6 +66,9 @@ type Event struct {
 	Stage    string
 	Duration time.Duration
 	OK       bool
+	// Cancelled is set on an EventStageFinished whose stage was stopped
+	// by a cancel (OK is false then; the stage did not fail by itself).
+	Cancelled bool
 	// Dropped counts discarded log lines (EventDropped).
 	Dropped int
 	// Result is set for EventFinished.

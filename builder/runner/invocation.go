@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -84,17 +86,43 @@ func ToolEnv(environ []string) []string {
 // stateDir is where the runner keeps its own files inside a work dir.
 func stateDir(workDir string) string { return filepath.Join(workDir, ".pistudio") }
 
-// VersionFile is where the artefact version of a work dir is recorded by
-// its first filesystem build and read back by later image builds.
+// VersionFile is the single artefact-version file older releases kept per
+// work dir; it is still read as a fallback (ConfigVersionFile is written).
 func VersionFile(workDir string) string { return filepath.Join(stateDir(workDir), "artefact-version") }
+
+// ConfigVersionFile is where the artefact version of the config at
+// configPath is recorded by its filesystem builds and read back by later
+// image builds of the same config in workDir:
+// <work>/.pistudio/artefact-version-<first 12 hex digits of the sha256 of
+// the config's absolute path>.
+func ConfigVersionFile(workDir, configPath string) string {
+	if abs, err := filepath.Abs(configPath); err == nil {
+		configPath = abs
+	}
+	sum := sha256.Sum256([]byte(configPath))
+	return filepath.Join(stateDir(workDir), "artefact-version-"+hex.EncodeToString(sum[:])[:12])
+}
 
 // SourceDir is the single source dir handed to the tool with -S: our own
 // layers with the job's source dirs merged over them.
 func SourceDir(workDir string) string { return filepath.Join(stateDir(workDir), "layers") }
 
-// RecordedVersion returns the artefact version recorded in workDir, if any.
-func RecordedVersion(workDir string) (string, bool) {
-	b, err := os.ReadFile(VersionFile(workDir))
+// RecordedVersion returns the artefact version recorded in workDir's
+// single work-dir-wide file (VersionFile), if any.
+func RecordedVersion(workDir string) (string, bool) { return readVersion(VersionFile(workDir)) }
+
+// RecordedConfigVersion returns the artefact version recorded for the
+// config at configPath in workDir, falling back to the work dir's single
+// file of older releases.
+func RecordedConfigVersion(workDir, configPath string) (string, bool) {
+	if v, ok := readVersion(ConfigVersionFile(workDir, configPath)); ok {
+		return v, true
+	}
+	return RecordedVersion(workDir)
+}
+
+func readVersion(file string) (string, bool) {
+	b, err := os.ReadFile(file)
 	if err != nil {
 		return "", false
 	}
@@ -103,7 +131,7 @@ func RecordedVersion(workDir string) (string, bool) {
 }
 
 // resolveVersion decides the artefact version of a run: the job's (from
-// the config), else the one recorded in the work dir, else for an
+// the config), else the one recorded for the config in the work dir, else for an
 // image-only run the newest chroot-<ver> folder, else today's UTC date
 // (the tool's own fallback). Runs that build a filesystem record it.
 func resolveVersion(job Job, now time.Time) (string, error) {
@@ -114,7 +142,7 @@ func resolveVersion(job Job, now time.Time) (string, error) {
 		}
 	}
 	if v == "" {
-		if rv, ok := RecordedVersion(job.WorkDir); ok {
+		if rv, ok := RecordedConfigVersion(job.WorkDir, job.Config); ok {
 			v = rv
 		}
 	}
@@ -131,7 +159,7 @@ func resolveVersion(job Job, now time.Time) (string, error) {
 		if err := os.MkdirAll(stateDir(job.WorkDir), 0o755); err != nil {
 			return "", fmt.Errorf("recording artefact version: %w", err)
 		}
-		if err := os.WriteFile(VersionFile(job.WorkDir), []byte(v+"\n"), 0o644); err != nil {
+		if err := os.WriteFile(ConfigVersionFile(job.WorkDir, job.Config), []byte(v+"\n"), 0o644); err != nil {
 			return "", fmt.Errorf("recording artefact version: %w", err)
 		}
 	}
@@ -208,11 +236,11 @@ func prepareSourceDir(workDir string, sources []string) (string, error) {
 func Argv(job Job, srcDir, version string) ([]string, error) {
 	cfg, err := filepath.Abs(job.Config)
 	if err != nil {
-		return nil, fmt.Errorf("%w: config path: %v", ErrInvalidJob, err)
+		return nil, fmt.Errorf("%w: config path: %w", ErrInvalidJob, err)
 	}
 	work, err := filepath.Abs(job.WorkDir)
 	if err != nil {
-		return nil, fmt.Errorf("%w: work dir: %v", ErrInvalidJob, err)
+		return nil, fmt.Errorf("%w: work dir: %w", ErrInvalidJob, err)
 	}
 	cmd := "build"
 	if job.Stage == StageClean {

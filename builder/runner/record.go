@@ -19,6 +19,8 @@ type StageTiming struct {
 	End      time.Time     `json:"end"`
 	Duration time.Duration `json:"duration_ns"`
 	OK       bool          `json:"ok"`
+	// Cancelled is true when a cancel stopped the stage.
+	Cancelled bool `json:"cancelled,omitempty"`
 }
 
 // Record is the JSON file written beside each run's log.

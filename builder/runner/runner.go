@@ -223,10 +223,10 @@ func Start(ctx context.Context, job Job, opts Options) (*Run, error) {
 	}
 	var err error
 	if job.Config, err = filepath.Abs(job.Config); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidJob, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidJob, err)
 	}
 	if job.WorkDir, err = filepath.Abs(job.WorkDir); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidJob, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidJob, err)
 	}
 	for _, o := range job.Overrides {
 		if err := ValidateOverride(o); err != nil {
@@ -235,7 +235,7 @@ func Start(ctx context.Context, job Job, opts Options) (*Run, error) {
 	}
 	cfgBytes, err := os.ReadFile(job.Config)
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading config: %v", ErrInvalidJob, err)
+		return nil, fmt.Errorf("%w: reading config: %w", ErrInvalidJob, err)
 	}
 	needTool := !(job.Stage == StageImage && job.NativeImage != nil)
 	var checks []Check
@@ -455,7 +455,7 @@ func (r *Run) addHintLocked(h string) {
 }
 
 func (r *Run) startStageLocked(name string, now time.Time) {
-	r.endStageLocked(now, true)
+	r.endStageLocked(now, true, false)
 	r.cur = &StageTiming{Name: name, Start: now}
 	if r.logw != nil {
 		r.logw.Flush()
@@ -463,15 +463,15 @@ func (r *Run) startStageLocked(name string, now time.Time) {
 	r.hub.publish(Event{Kind: EventStageStarted, Time: now, Stage: name})
 }
 
-func (r *Run) endStageLocked(now time.Time, ok bool) {
+func (r *Run) endStageLocked(now time.Time, ok, cancelled bool) {
 	if r.cur == nil {
 		return
 	}
 	st := *r.cur
-	st.End, st.Duration, st.OK = now, now.Sub(st.Start), ok
+	st.End, st.Duration, st.OK, st.Cancelled = now, now.Sub(st.Start), ok, cancelled && !ok
 	r.stages = append(r.stages, st)
 	r.cur = nil
-	r.hub.publish(Event{Kind: EventStageFinished, Time: now, Stage: st.Name, Duration: st.Duration, OK: ok})
+	r.hub.publish(Event{Kind: EventStageFinished, Time: now, Stage: st.Name, Duration: st.Duration, OK: ok, Cancelled: st.Cancelled})
 }
 
 func (r *Run) closeLog() {
@@ -523,7 +523,7 @@ func (r *Run) run(cmd *exec.Cmd, outR, errR *os.File) {
 		}
 		arts, err := r.job.NativeImage(r.ctx, dirs, func(s string) { r.internal(s) })
 		r.mu.Lock()
-		r.endStageLocked(time.Now(), err == nil)
+		r.endStageLocked(time.Now(), err == nil, r.cancelled || r.ctx.Err() != nil)
 		r.mu.Unlock()
 		if err != nil {
 			runErr = fmt.Errorf("native image build: %w", err)
@@ -667,7 +667,7 @@ func (r *Run) finish(exit int, runErr error, artifacts []Artifact) {
 	end := time.Now()
 	r.mu.Lock()
 	cancelled := r.cancelled || (r.ctx.Err() != nil && runErr != nil)
-	r.endStageLocked(end, runErr == nil && !cancelled)
+	r.endStageLocked(end, runErr == nil && !cancelled, cancelled)
 	stages := append([]StageTiming(nil), r.stages...)
 	hints := append([]string(nil), r.hints...)
 	r.mu.Unlock()

@@ -118,7 +118,7 @@ func TestArgvEnvAndPinnedVersion(t *testing.T) {
 	if got := stageNames(evs, EventStageFinished); !reflect.DeepEqual(got, want) {
 		t.Errorf("stages finished = %v, want %v", got, want)
 	}
-	ver, ok := RecordedVersion(job.WorkDir)
+	ver, ok := RecordedConfigVersion(job.WorkDir, job.Config)
 	if !ok {
 		t.Fatal("no artefact version recorded")
 	}
@@ -211,7 +211,7 @@ func TestVersionFromJobAndRecordedFile(t *testing.T) {
 	if r.ArtefactVersion() != "v1.2" {
 		t.Errorf("job version ignored: %q", r.ArtefactVersion())
 	}
-	if v, _ := RecordedVersion(job.WorkDir); v != "v1.2" {
+	if v, _ := RecordedConfigVersion(job.WorkDir, job.Config); v != "v1.2" {
 		t.Errorf("recorded %q", v)
 	}
 	job.ArtefactVersion = "../evil"
@@ -480,6 +480,9 @@ func TestCancelStopsEveryProcess(t *testing.T) {
 	res := r.Wait()
 	if res.State != Cancelled || !errors.Is(res.Err, ErrCancelled) {
 		t.Fatalf("state %v err %v, want cancelled", res.State, res.Err)
+	}
+	if n := len(res.Stages); n == 0 || !res.Stages[n-1].Cancelled || res.Stages[n-1].OK {
+		t.Errorf("last stage should be cancelled: %+v", res.Stages)
 	}
 	for _, p := range pids {
 		if Alive(p) {
