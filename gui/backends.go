@@ -51,6 +51,12 @@ func (g *App) playDemo(set *demo.Set, section string) {
 	dir := filepath.Join(home, "pistudio")
 	_ = os.MkdirAll(dir, 0o755)
 	cfg := filepath.Join(dir, "raid-config.yaml")
+	if _, err := os.Stat(cfg); err == nil {
+		// Never overwrite a file of the user's: use a fresh folder.
+		if tmp, err := os.MkdirTemp("", "pistudio-demo-"); err == nil {
+			cfg = filepath.Join(tmp, "raid-config.yaml")
+		}
+	}
 	if b, err := assets.Config("raid-config.yaml"); err == nil {
 		_ = os.WriteFile(cfg, b, 0o644)
 	}

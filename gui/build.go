@@ -2,6 +2,7 @@ package gui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/pistudio/pistudio/builder"
 	"github.com/pistudio/pistudio/builder/units"
 	"github.com/pistudio/pistudio/gui/backend"
 	"github.com/pistudio/pistudio/gui/logview"
@@ -44,10 +46,11 @@ type buildView struct {
 	artifacts                         *fyne.Container
 	artCard                           *widget.Card
 
-	run     backend.Run
-	cancel  context.CancelFunc
-	logPath string
-	lastJob backend.Job
+	run      backend.Run
+	cancel   context.CancelFunc
+	starting bool // Runner.Start is under way
+	logPath  string
+	lastJob  backend.Job
 }
 
 func newBuildView(g *App) *buildView {
@@ -138,10 +141,13 @@ func (b *buildView) stage(name string) *stageRow {
 // Running reports whether a build is in progress.
 func (b *buildView) Running() bool { return b.run != nil }
 
+// Busy reports whether a build is starting or in progress.
+func (b *buildView) Busy() bool { return b.run != nil || b.starting }
+
 // start checks the config and starts a build.
 func (b *buildView) start(mode backend.Mode) {
 	c := b.g.cfg
-	if b.run != nil {
+	if b.Busy() {
 		return
 	}
 	if c.doc == nil {
@@ -157,7 +163,7 @@ func (b *buildView) start(mode backend.Mode) {
 		return
 	}
 	if n := len(c.problems); n > 0 {
-		dialog.ShowConfirm("The config has problems", fmt.Sprintf("The config has %d problem(s) (see Configure). Build anyway?", n), func(ok bool) {
+		dialog.ShowConfirm("The config has problems", fmt.Sprintf("The config has %s (see Configure). Build anyway?", plural(n, "problem")), func(ok bool) {
 			if ok {
 				b.launch(mode)
 			}
@@ -177,10 +183,13 @@ func (b *buildView) launch(mode backend.Mode) {
 	b.lastJob = job
 	ctx, cancel := context.WithCancel(b.g.ctx)
 	b.cancel = cancel
+	b.starting = true
 	b.setRunning(true)
 	b.status.SetText("Starting " + mode.String() + " build…")
 	b.setStages(b.g.be.Runner.Stages(mode))
 	b.log.Clear()
+	b.log.SetCanOpen(false)
+	b.logPath = ""
 	b.explainCard.Hide()
 	b.artCard.Hide()
 	runner := b.g.be.Runner
@@ -188,16 +197,34 @@ func (b *buildView) launch(mode backend.Mode) {
 		r, err := runner.Start(ctx, job)
 		return startResult{r, err}
 	}, func(r startResult) {
+		b.starting = false
 		if r.err != nil {
+			cancelled := ctx.Err() != nil
 			cancel()
 			b.cancel = nil
 			b.setRunning(false)
-			b.status.SetText("Could not start: " + r.err.Error())
-			b.g.showError(r.err)
+			switch {
+			case cancelled:
+				b.status.SetText("Build cancelled")
+				b.status.Importance = widget.WarningImportance
+				b.status.Refresh()
+			case errors.Is(r.err, builder.ErrToolNotFound):
+				b.status.SetText(toolMissingText)
+				b.g.showToolMissing()
+			default:
+				b.status.SetText("Could not start: " + r.err.Error())
+				b.g.showError(r.err)
+			}
+			b.g.workStopped()
 			return
 		}
 		b.run = r.run
+		if ctx.Err() != nil {
+			// Cancelled while starting: the run stops and reports it.
+			r.run.Cancel()
+		}
 		b.logPath = r.run.LogPath()
+		b.log.SetCanOpen(b.logPath != "")
 		b.status.SetText("Building (" + mode.String() + ")…")
 		go b.pump(r.run)
 	})
@@ -292,6 +319,7 @@ func (b *buildView) finish(ev backend.Event) {
 		b.g.set.LastRaidSet = ev.RaidSet
 	}
 	b.showArtifacts(ev.Artifacts, ev.RaidSet)
+	b.g.workStopped()
 }
 
 func (b *buildView) showArtifacts(arts []backend.Artifact, raidSet string) {
@@ -347,10 +375,14 @@ func (b *buildView) setRunning(on bool) {
 	}
 }
 
-// Cancel stops the running build.
+// Cancel stops the running build, or the one being started.
 func (b *buildView) Cancel() {
-	if b.run != nil {
+	switch {
+	case b.run != nil:
 		b.status.SetText("Cancelling…")
 		b.run.Cancel()
+	case b.starting && b.cancel != nil:
+		b.status.SetText("Cancelling…")
+		b.cancel()
 	}
 }

@@ -54,6 +54,7 @@ type configureView struct {
 	problems []backend.Problem
 	gen      int // bumped by every change; validGen is the one last validated
 	validGen int
+	editGen  int // bumped by every edit of the config's values
 
 	pathLbl    *widget.Label
 	recent     *widget.Select
@@ -68,6 +69,8 @@ type configureView struct {
 	extra      *fyne.Container
 	summary    *fyne.Container
 	sumCard    *widget.Card
+	toolBanner *fyne.Container
+	unsaved    *unsavedDialog
 	formScroll *container.Scroll
 	yaml       *widget.List
 	yamlLines  []string
@@ -120,7 +123,6 @@ func newConfigureView(g *App) *configureView {
 	baseForm := container.New(layout.NewFormLayout())
 	c.addSelectRow(baseForm, "Suite", c.baseSel, c.baseDesc)
 	form := container.NewVBox(
-		c.sumCard,
 		widget.NewCard("Device", "", c.devForm),
 		widget.NewCard("Image", "", c.imgForm),
 		c.extra,
@@ -129,7 +131,12 @@ func newConfigureView(g *App) *configureView {
 	yamlCard := widget.NewCard("YAML", "exactly as it will be saved",
 		container.NewHScroll(container.New(c.yamlWidth, c.yaml)))
 	c.formScroll = container.NewVScroll(form)
-	split := container.NewHSplit(c.formScroll, yamlCard)
+	c.toolBanner = toolMissingBanner(g)
+	c.toolBanner.Hide()
+	// The problem summary sits above the scroll, so that it appearing or
+	// growing never moves the field being edited.
+	left := container.NewBorder(container.NewVBox(c.toolBanner, c.sumCard), nil, nil, nil, c.formScroll)
+	split := container.NewHSplit(left, yamlCard)
 	split.Offset = 0.55
 	c.content = container.NewBorder(top, nil, nil, nil, split)
 	return c
@@ -265,18 +272,50 @@ func contains(list []string, s string) bool {
 }
 
 func fieldLabel(v backend.Var) *widget.Label {
-	name := v.Name
-	if name == "" {
-		name = v.Key[strings.LastIndexByte(v.Key, '.')+1:]
-	}
-	name = strings.ReplaceAll(name, "_", " ")
-	if name != "" {
-		name = strings.ToUpper(name[:1]) + name[1:]
-	}
+	name := labelText(v)
 	if v.Required {
 		name += " *"
 	}
 	return widget.NewLabelWithStyle(name, fyne.TextAlignTrailing, fyne.TextStyle{})
+}
+
+// knownLabels names the variables whose names read badly as words.
+var knownLabels = map[string]string{
+	"sdcard_size":    "SD card size",
+	"external_size":  "External disk size",
+	"assetdir":       "Asset dir",
+	"asset_dir":      "Asset dir",
+	"rootfs_type":    "Root filesystem",
+	"boot_part_size": "Boot partition size",
+	"hostname":       "Hostname",
+	"apt_proxy":      "APT proxy",
+}
+
+// upperWords stay upper-case in generated labels.
+var upperWords = map[string]bool{"sd": true, "raid": true, "id": true, "uuid": true, "usb": true,
+	"ssh": true, "apt": true, "url": true, "ip": true, "dns": true, "cpu": true, "gpu": true,
+	"ram": true, "efi": true, "fat": true, "gpt": true, "mbr": true, "nvme": true, "tz": true}
+
+// labelText is the form label of a variable: a known name, else its name
+// with underscores as spaces, capitalised, acronyms upper-case.
+func labelText(v backend.Var) string {
+	name := v.Name
+	if name == "" {
+		name = v.Key[strings.LastIndexByte(v.Key, '.')+1:]
+	}
+	if l, ok := knownLabels[strings.ToLower(name)]; ok {
+		return l
+	}
+	words := strings.FieldsFunc(name, func(r rune) bool { return r == '_' || r == '-' || r == ' ' })
+	for i, w := range words {
+		switch {
+		case upperWords[strings.ToLower(w)]:
+			words[i] = strings.ToUpper(w)
+		case i == 0:
+			words[i] = strings.ToUpper(w[:1]) + w[1:]
+		}
+	}
+	return strings.Join(words, " ")
 }
 
 // varFor finds a variable's metadata anywhere in the catalog.
@@ -443,6 +482,7 @@ func (c *configureView) changed(key, value string) {
 		return
 	}
 	c.dirty = true
+	c.editGen++
 	c.updateTitle()
 }
 
@@ -484,10 +524,16 @@ func (c *configureView) showProblems(ps []backend.Problem) {
 		f.err.Hide()
 	}
 	c.summary.RemoveAll()
-	for _, p := range c.problems {
+	for i, p := range c.problems {
 		if f := c.fields[p.Key]; f != nil && f.err.Text == "" {
 			f.err.SetText(p.Msg)
 			f.err.Show()
+		}
+		if i == maxSummary {
+			c.summary.Add(wrapLabel(fmt.Sprintf("… and %s more, shown at their fields", plural(len(c.problems)-maxSummary, "problem"))))
+		}
+		if i >= maxSummary {
+			continue
 		}
 		where := p.Key
 		if p.Line > 0 {
@@ -503,9 +549,20 @@ func (c *configureView) showProblems(ps []backend.Problem) {
 	if len(c.problems) == 0 {
 		c.sumCard.Hide()
 	} else {
-		c.sumCard.SetTitle(fmt.Sprintf("%d problem(s)", len(c.problems)))
+		c.sumCard.SetTitle(plural(len(c.problems), "problem"))
 		c.sumCard.Show()
 	}
+}
+
+// maxSummary is how many problems the summary above the form lists.
+const maxSummary = 4
+
+// plural returns "1 problem", "2 problems".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // Problems returns the current validation problems.
@@ -602,7 +659,7 @@ func (c *configureView) open(path string) {
 			return
 		}
 		c.g.set.addRecent(path)
-		c.g.set.Save(c.g.app.Preferences())
+		c.g.storeSettings()
 		c.updateRecent()
 		c.setDoc(r.doc, path, false)
 	})
@@ -689,21 +746,37 @@ func (c *configureView) saveAs(then func()) {
 	d.Show()
 }
 
+// saveTo writes the config's text as it is now to path. The text is taken
+// here, on the UI goroutine; the write runs off it. An edit made while the
+// file is written keeps the config marked as changed (and then is not run).
 func (c *configureView) saveTo(path string, then func()) {
 	doc := c.doc
-	goUI(c.g.br, func() error { return c.g.be.Configs.Save(doc, path) }, func(err error) {
+	data, err := doc.Bytes()
+	if err != nil {
+		c.g.showError(fmt.Errorf("saving %s: %w", path, err))
+		return
+	}
+	gen := c.editGen
+	store := c.g.be.Configs
+	goUI(c.g.br, func() error { return store.Save(path, data) }, func(err error) {
 		if err != nil {
 			c.g.showError(fmt.Errorf("saving %s: %w", path, err))
 			return
 		}
+		edited := false
 		if doc == c.doc {
-			c.path, c.dirty = path, false
+			c.path = path
+			if c.editGen == gen {
+				c.dirty = false
+			} else {
+				edited = true
+			}
 		}
 		c.g.set.addRecent(path)
-		c.g.set.Save(c.g.app.Preferences())
+		c.g.storeSettings()
 		c.updateRecent()
 		c.updateTitle()
-		if then != nil {
+		if then != nil && !edited {
 			then()
 		}
 	})
@@ -715,18 +788,24 @@ func (c *configureView) confirmDiscard(action string, then func()) {
 		then()
 		return
 	}
-	name := "this config"
+	msg := "This config has unsaved changes."
 	if c.path != "" {
-		name = filepath.Base(c.path)
+		msg = filepath.Base(c.path) + " has unsaved changes."
 	}
-	var d *dialog.CustomDialog
-	msg := wrapLabel(fmt.Sprintf("%s has unsaved changes. Save them before you %s?", name, action))
-	save := widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), func() { d.Hide(); c.save(then) })
-	save.Importance = widget.HighImportance
-	discard := widget.NewButton("Discard changes", func() { d.Hide(); c.dirty = false; then() })
-	cancel := widget.NewButton("Cancel", func() { d.Hide() })
-	d = dialog.NewCustomWithoutButtons("Unsaved changes", msg, c.g.win)
-	d.SetButtons([]fyne.CanvasObject{cancel, discard, save})
-	d.Resize(fyne.NewSize(460, d.MinSize().Height))
-	d.Show()
+	u := &unsavedDialog{}
+	u.save = widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), func() { u.d.Hide(); c.unsaved = nil; c.save(then) })
+	u.save.Importance = widget.HighImportance
+	u.discard = widget.NewButton("Discard changes", func() { u.d.Hide(); c.unsaved = nil; c.dirty = false; then() })
+	u.cancel = widget.NewButton("Cancel", func() { u.d.Hide(); c.unsaved = nil })
+	u.d = dialog.NewCustomWithoutButtons("Unsaved changes", wrapLabel(msg+" Save them before you "+action+"?"), c.g.win)
+	u.d.SetButtons([]fyne.CanvasObject{u.cancel, u.discard, u.save})
+	u.d.Resize(fyne.NewSize(460, u.d.MinSize().Height))
+	u.d.Show()
+	c.unsaved = u
+}
+
+// unsavedDialog is an open "unsaved changes" question.
+type unsavedDialog struct {
+	d                     *dialog.CustomDialog
+	save, discard, cancel *widget.Button
 }

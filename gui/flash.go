@@ -32,6 +32,8 @@ type flashView struct {
 	partBox    *fyne.Container
 	imgErr     *widget.Label
 	inspectGen int
+	browseBtn  *widget.Button
+	scanGen    int // bumped by every rescan; older results are dropped
 
 	// disks
 	all       []backend.Disk
@@ -63,6 +65,7 @@ func newFlashView(g *App) *flashView {
 	})
 	f.imgSel.PlaceHolder = "Choose an image"
 	browse := widget.NewButtonWithIcon("Browse…", theme.FolderOpenIcon(), f.browse)
+	f.browseBtn = browse
 	f.infoForm = container.New(layout.NewFormLayout())
 	f.partBox = container.NewVBox()
 	f.imgErr = errLabel()
@@ -105,6 +108,11 @@ func newFlashView(g *App) *flashView {
 			return
 		}
 		d := f.shown[id]
+		if f.running && d.Path != f.selected {
+			// The disk being written stays the selected one.
+			f.filter()
+			return
+		}
 		if !d.Eligible {
 			f.list.Unselect(id)
 			return
@@ -112,7 +120,12 @@ func newFlashView(g *App) *flashView {
 		f.selected = d.Path
 		f.updateButtons()
 	}
-	f.list.OnUnselected = func(widget.ListItemID) { f.selected = ""; f.updateButtons() }
+	f.list.OnUnselected = func(widget.ListItemID) {
+		if !f.running {
+			f.selected = ""
+			f.updateButtons()
+		}
+	}
 	f.showProt = widget.NewCheck("Show protected disks", func(on bool) {
 		g.set.ShowProtected = on
 		f.filter()
@@ -170,12 +183,28 @@ type scanResult struct {
 	err   error
 }
 
-// rescan lists the disks off the UI goroutine.
+// rescan lists the disks off the UI goroutine. Scans may overlap (hotplug
+// events come in bursts); only the latest one's list is shown. It is
+// called from the watcher goroutine too, so the generation is taken on the
+// UI goroutine.
 func (f *flashView) rescan(ctx context.Context) {
-	goUI(f.g.br, func() scanResult {
-		d, err := f.g.be.Disks.Scan(ctx)
-		return scanResult{d, err}
-	}, func(r scanResult) {
+	f.g.br.ui(func() {
+		f.scanGen++
+		gen := f.scanGen
+		goUI(f.g.br, func() scanResult {
+			d, err := f.g.be.Disks.Scan(ctx)
+			return scanResult{d, err}
+		}, func(r scanResult) {
+			if gen == f.scanGen {
+				f.showScan(r)
+			}
+		})
+	})
+}
+
+// showScan shows a disk list and hands it to the RAID section.
+func (f *flashView) showScan(r scanResult) {
+	{
 		if r.err != nil {
 			f.showDiskErr(fmt.Errorf("listing disks: %w", r.err))
 			return
@@ -183,7 +212,7 @@ func (f *flashView) rescan(ctx context.Context) {
 		f.diskErr.Hide()
 		f.setDisks(r.disks)
 		f.g.raid.disksChanged(r.disks)
-	})
+	}
 }
 
 func (f *flashView) showDiskErr(err error) {
@@ -203,14 +232,19 @@ func (f *flashView) filter() {
 			f.shown = append(f.shown, d)
 		}
 	}
+	keep, running := f.selected, f.running
+	f.running = false // let the list's callbacks re-select
 	f.list.UnselectAll()
-	keep := f.selected
 	f.selected = ""
 	for i, d := range f.shown {
-		if d.Path == keep && d.Eligible {
+		if d.Path == keep && (d.Eligible || running) {
 			f.list.Select(i)
 		}
 	}
+	if running {
+		f.selected = keep
+	}
+	f.running = running
 	eligible := 0
 	for _, d := range f.all {
 		if d.Eligible {
@@ -367,6 +401,15 @@ func (f *flashView) updateButtons() {
 	} else {
 		f.flashBtn.Enable()
 	}
+	// Nothing that names the image, the disk or the options of the write
+	// changes while it runs.
+	for _, w := range []fyne.Disableable{f.imgSel, f.browseBtn, f.verify, f.showProt} {
+		if f.running {
+			w.Disable()
+		} else {
+			w.Enable()
+		}
+	}
 }
 
 // askFlash shows the erase confirmation; only its confirm button writes.
@@ -409,6 +452,7 @@ func (f *flashView) flash(job backend.FlashJob) {
 		f.cancel = nil
 		f.cancelBtn.Disable()
 		f.updateButtons()
+		defer f.g.workStopped()
 		name := filepath.Base(job.Image)
 		switch {
 		case errors.Is(r.err, backend.ErrMounted) && !job.AllowUnmount:

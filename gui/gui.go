@@ -8,10 +8,14 @@ import (
 	"context"
 	"net/url"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/pistudio/pistudio/gui/backend"
 )
@@ -40,11 +44,25 @@ const (
 
 // App is the main window's controller.
 type App struct {
-	app fyne.App
-	win fyne.Window
-	be  backend.Backends
-	br  bridge
-	set Settings
+	app   fyne.App
+	win   fyne.Window
+	be    backend.Backends
+	br    bridge
+	set   Settings
+	prefs fyne.Preferences
+
+	// quitting is set once the user chose to quit while work was running:
+	// the window closes when the last of it has stopped, or after
+	// quitWait. stopping is the "Stopping…" notice meanwhile.
+	quitting bool
+	quitWait time.Duration
+	stopping dialog.Dialog
+	// closeWin closes the window (replaced in tests); closed records it.
+	closeWin func()
+	closed   bool
+	// toolErr is the last error looking for rpi-image-gen.
+	toolErr error
+	quitAsk *quitDialog
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -61,7 +79,14 @@ type App struct {
 // New builds the app's controller and widgets. do schedules work on the UI
 // goroutine; nil means fyne.Do.
 func New(a fyne.App, w fyne.Window, be backend.Backends, do func(func())) *App {
-	g := &App{app: a, win: w, be: be, br: newBridge(do), set: LoadSettings(a.Preferences())}
+	return newApp(a, w, be, do, a.Preferences())
+}
+
+// newApp is New with the preferences store to use (an in-memory one in
+// demo mode, so that a demo never changes the user's settings).
+func newApp(a fyne.App, w fyne.Window, be backend.Backends, do func(func()), prefs fyne.Preferences) *App {
+	g := &App{app: a, win: w, be: be, br: newBridge(do), prefs: prefs, set: LoadSettings(prefs), quitWait: buildStopWait}
+	g.closeWin = w.Close
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.cfg = newConfigureView(g)
 	g.build = newBuildView(g)
@@ -117,16 +142,101 @@ func (g *App) saveSettings() {
 	if c := g.win.Canvas(); c != nil && c.Size().Width > 0 {
 		g.set.Width, g.set.Height = c.Size().Width, c.Size().Height
 	}
-	g.set.Save(g.app.Preferences())
+	g.storeSettings()
 }
 
-// onClose asks about unsaved changes before the window closes.
+// storeSettings writes the settings to the preferences store.
+func (g *App) storeSettings() { g.set.Save(g.prefs) }
+
+// buildStopWait is how long closing the window waits for running work
+// (a build's processes get SIGTERM, then SIGKILL) to stop.
+const buildStopWait = 15 * time.Second
+
+// busy names the work in progress, "" when there is none.
+func (g *App) busy() string {
+	var what []string
+	if g.build.Busy() {
+		what = append(what, "the build")
+	}
+	if g.flash.running {
+		what = append(what, "the write")
+	}
+	if g.raid.running {
+		what = append(what, "the RAID provisioning")
+	}
+	return strings.Join(what, " and ")
+}
+
+// onClose asks about unsaved changes, then, when work is running, whether
+// to stop it; the window closes once that work has stopped.
 func (g *App) onClose() {
+	if g.quitting {
+		return
+	}
 	g.cfg.confirmDiscard("close", func() {
-		g.saveSettings()
-		g.cancel()
-		g.win.Close()
+		what := g.busy()
+		if what == "" {
+			g.quit()
+			return
+		}
+		q := &quitDialog{}
+		q.stop = widget.NewButtonWithIcon("Stop and quit", theme.CancelIcon(), func() {
+			q.d.Hide()
+			g.quitAsk = nil
+			g.stopAndQuit()
+		})
+		q.stop.Importance = widget.DangerImportance
+		q.keep = widget.NewButton("Keep running", func() { q.d.Hide(); g.quitAsk = nil })
+		q.d = dialog.NewCustomWithoutButtons("Quit and stop "+what+"?", wrapLabel(
+			"Pi Image Studio stops "+what+" before it quits. A disk that was being written holds no valid image afterwards."), g.win)
+		q.d.SetButtons([]fyne.CanvasObject{q.keep, q.stop})
+		q.d.Resize(fyne.NewSize(480, q.d.MinSize().Height))
+		q.d.Show()
+		g.quitAsk = q
 	})
+}
+
+// quitDialog asks whether to stop running work and quit.
+type quitDialog struct {
+	d          *dialog.CustomDialog
+	stop, keep *widget.Button
+}
+
+// stopAndQuit cancels everything running, shows "Stopping…" and quits when
+// the finish events have arrived (workStopped), or after quitWait.
+func (g *App) stopAndQuit() {
+	g.quitting = true
+	g.build.Cancel()
+	g.flash.Cancel()
+	g.raid.Cancel()
+	bar := widget.NewProgressBarInfinite()
+	g.stopping = dialog.NewCustomWithoutButtons("Stopping…", container.NewVBox(
+		wrapLabel("Waiting for "+g.busy()+" to stop."), bar), g.win)
+	g.stopping.Show()
+	time.AfterFunc(g.quitWait, func() { g.br.ui(g.quit) })
+	g.workStopped()
+}
+
+// workStopped is called by every section when its work has finished; it
+// quits when the user asked to and nothing runs any more.
+func (g *App) workStopped() {
+	if g.quitting && g.busy() == "" {
+		g.quit()
+	}
+}
+
+// quit saves the settings, stops background work and closes the window.
+func (g *App) quit() {
+	if g.closed {
+		return
+	}
+	g.closed = true
+	if g.stopping != nil {
+		g.stopping.Hide()
+	}
+	g.saveSettings()
+	g.cancel()
+	g.closeWin()
 }
 
 // workDir is the work dir builds of the open config use.

@@ -233,11 +233,84 @@ func TestRaidLayerShowsRaidFields(t *testing.T) {
 
 func TestUnsavedChangesAskBeforeClosing(t *testing.T) {
 	h := newHarness(t)
+	closes := 0
+	h.g.closeWin = func() { closes++ }
 	h.open("minimal-config.yaml")
 	h.field(keyHostname).entry.SetText("kitchen")
 	h.g.onClose()
-	if h.w.Canvas().Overlays().Top() == nil {
+	if h.w.Canvas().Overlays().Top() == nil || h.g.cfg.unsaved == nil {
 		t.Fatal("closing with unsaved changes shows no question")
+	}
+	if closes != 0 || h.g.closed {
+		t.Fatal("the window closed before the question was answered")
+	}
+	test.Tap(h.g.cfg.unsaved.cancel)
+	if closes != 0 || !h.g.cfg.dirty {
+		t.Fatal("Cancel closed the window or dropped the changes")
+	}
+	h.g.onClose()
+	test.Tap(h.g.cfg.unsaved.discard)
+	if closes != 1 || !h.g.closed {
+		t.Errorf("Discard changes did not close the window (%d closes)", closes)
+	}
+}
+
+// TestInvalidValueShowsMessageBuilder is TestInvalidValueShowsMessage on
+// the builder's config store and the catalog of pistudio's own layers.
+func TestInvalidValueShowsMessageBuilder(t *testing.T) {
+	h := newHarness(t)
+	h.useRealConfigs(nil)
+	h.open("raid-config.yaml")
+	if len(h.g.cfg.problems) != 0 {
+		t.Fatalf("problems in the sample config: %+v", h.g.cfg.problems)
+	}
+	f := h.field("raid.devices")
+	f.entry.SetText("")
+	test.Type(f.entry, "12")
+	if err := f.entry.Validate(); err == nil {
+		t.Error("entry accepts 12 disks")
+	}
+	h.validated()
+	if !f.err.Visible() || f.err.Text == "" {
+		t.Errorf("no message at the field (visible %v)", f.err.Visible())
+	}
+	if !h.g.cfg.sumCard.Visible() || len(h.g.cfg.summary.Objects) != 1 || h.g.cfg.sumCard.Title != "1 problem" {
+		t.Fatalf("summary visible %v with %d rows, title %q", h.g.cfg.sumCard.Visible(), len(h.g.cfg.summary.Objects), h.g.cfg.sumCard.Title)
+	}
+	if s := h.g.cfg.summary.Objects[0].(*widget.Label).Text; !strings.Contains(s, "raid.devices") || !strings.Contains(s, "line ") {
+		t.Errorf("summary %q does not name the key and line", s)
+	}
+	// Clearing the field first leaves the builder's quoted style.
+	if y := h.g.cfg.yamlText; !h.g.cfg.dirty || !strings.Contains(y, "devices: 12 ") && !strings.Contains(y, `devices: "12"`) {
+		t.Errorf("edit not in the YAML view (dirty %v):\n%s", h.g.cfg.dirty, y)
+	}
+	f.entry.SetText("4")
+	h.validated()
+	if f.err.Visible() || h.g.cfg.sumCard.Visible() {
+		t.Error("message stays after the value was fixed")
+	}
+}
+
+// TestSaveKeepsCommentsBuilder is TestSaveKeepsComments on the builder's
+// config store: the file is the original byte for byte but the edit.
+func TestSaveKeepsCommentsBuilder(t *testing.T) {
+	h := newHarness(t)
+	h.useRealConfigs(nil)
+	p := h.open("raid-config.yaml")
+	orig, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.field(keyHostname).entry.SetText("garage")
+	h.g.cfg.save(nil)
+	h.waitFor("save", func() bool { return !h.g.cfg.dirty })
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Replace(string(orig), "hostname: raid-device", "hostname: garage", 1)
+	if string(b) != want || !strings.Contains(string(b), "# number of external disks") {
+		t.Errorf("saved:\n%s\nwant:\n%s", b, want)
 	}
 }
 

@@ -39,6 +39,7 @@ type raidView struct {
 	setErr   *widget.Label
 	planBox  *fyne.Container
 	planErr  *widget.Label
+	notice   *widget.Label // "the disks changed" after a closed confirmation
 	provBtn  *widget.Button
 	cancel   *widget.Button
 	summary  *widget.Label
@@ -53,6 +54,8 @@ type raidView struct {
 	syncing bool // rows are being set from the plan
 	stop    context.CancelFunc
 	confirm *eraseDialog
+	// asked is the plan the open confirmation lists; only it is written.
+	asked *backend.Plan
 }
 
 func newRaidView(g *App) *raidView {
@@ -80,14 +83,13 @@ func newRaidView(g *App) *raidView {
 	r.setErr = errLabel()
 	r.planBox = container.NewVBox()
 	r.planErr = errLabel()
+	r.notice = wrapLabel("")
+	r.notice.Importance = widget.WarningImportance
+	r.notice.Hide()
 	r.provBtn = widget.NewButtonWithIcon("Provision…", theme.StorageIcon(), r.askProvision)
 	r.provBtn.Importance = widget.HighImportance
 	r.provBtn.Disable()
-	r.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() {
-		if r.stop != nil {
-			r.stop()
-		}
-	})
+	r.cancel = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), func() { r.Cancel() })
 	r.cancel.Disable()
 	r.summary = wrapLabel("")
 	r.summary.Selectable = true
@@ -97,7 +99,7 @@ func newRaidView(g *App) *raidView {
 	plan := widget.NewCard("Disks", "one disk per role; change any choice before you provision",
 		container.NewVBox(r.planBox, r.planErr))
 	bottom := container.NewVBox(widget.NewSeparator(),
-		container.NewHBox(layout.NewSpacer(), r.cancel, r.provBtn), r.summary)
+		r.notice, container.NewHBox(layout.NewSpacer(), r.cancel, r.provBtn), r.summary)
 	r.content = container.NewBorder(nil, bottom, nil, nil, container.NewVScroll(container.NewVBox(top, plan)))
 	return r
 }
@@ -169,12 +171,38 @@ func (r *raidView) selectSet(dir string) {
 	})
 }
 
-// disksChanged takes a new disk list from the Flash section's watcher.
+// disksChanged takes a new disk list from the Flash section's watcher. A
+// change while the confirmation is open closes it: what it lists may no
+// longer be what would be written.
 func (r *raidView) disksChanged(d []backend.Disk) {
+	changed := !sameDisks(r.disks, d)
 	r.disks = d
+	if !changed {
+		return
+	}
+	if r.confirm != nil {
+		r.confirm.close()
+		r.confirm, r.asked = nil, nil
+		r.notice.SetText("The disks changed: check the plan again. Nothing was written.")
+		r.notice.Show()
+	}
 	if r.set != nil && !r.running {
 		r.replan()
 	}
+}
+
+// sameDisks reports whether two disk lists show the same disks.
+func sameDisks(a, b []backend.Disk) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.Path != y.Path || x.Name != y.Name || x.Size != y.Size || x.Model != y.Model || x.Eligible != y.Eligible || x.NeedsTypedConfirm != y.NeedsTypedConfirm || x.Reason != y.Reason {
+			return false
+		}
+	}
+	return true
 }
 
 // replan asks the flash package for a plan and shows one row per role.
@@ -184,7 +212,7 @@ func (r *raidView) replan() {
 		p, err := r.g.be.Raid.Plan(set, disks)
 		return planResult{p, err}
 	}, func(res planResult) {
-		if r.set == nil || r.set.Dir != set.Dir || r.running {
+		if r.set == nil || r.set.Dir != set.Dir || r.running || !sameDisks(disks, r.disks) {
 			return
 		}
 		r.showPlan(res.plan, res.err)
@@ -303,9 +331,9 @@ func (r *raidView) check() {
 // Rows returns the number of role rows shown.
 func (r *raidView) Rows() int { return len(r.rows) }
 
-func (r *raidView) planDisks() []backend.Disk {
+func (r *raidView) planDisks(p backend.Plan) []backend.Disk {
 	var out []backend.Disk
-	for _, a := range r.plan.Assignments {
+	for _, a := range p.Assignments {
 		for _, d := range r.disks {
 			if d.Path == a.Disk {
 				d.Model = a.Role.Role + " → " + d.Model
@@ -316,23 +344,48 @@ func (r *raidView) planDisks() []backend.Disk {
 	return out
 }
 
-// askProvision shows one confirmation listing every disk.
+// askProvision shows one confirmation listing every disk. The plan is
+// taken when it opens: the confirm button writes exactly that plan, with
+// the names typed in it, and a disk change closes the confirmation.
 func (r *raidView) askProvision() {
-	if r.set == nil || r.running {
+	if r.set == nil || r.running || r.confirm != nil {
 		return
 	}
 	if err := r.g.be.Raid.Ready(r.plan); err != nil {
 		r.g.showError(err)
 		return
 	}
-	intro := fmt.Sprintf("Write the %s set %q (%d disks):", r.set.Level, r.set.Name, len(r.plan.Assignments))
-	r.confirm = r.g.confirmErase("Provision RAID set?", intro, r.planDisks(), func(map[string]string) {
-		r.confirm = nil
-		r.provision()
+	r.notice.Hide()
+	plan := r.plan
+	plan.Assignments = append([]backend.Assignment(nil), r.plan.Assignments...)
+	r.asked = &plan
+	intro := fmt.Sprintf("Write the %s set %q (%d disks):", r.set.Level, r.set.Name, len(plan.Assignments))
+	var ed *eraseDialog
+	ed = r.g.confirmErase("Provision RAID set?", intro, r.planDisks(plan), func(typed map[string]string) {
+		if r.confirm != ed || r.asked == nil || r.running {
+			return // invalidated by a disk change
+		}
+		asked := *r.asked
+		r.confirm, r.asked = nil, nil
+		r.provision(asked, typed)
 	})
+	ed.onCancel = func() {
+		if r.confirm == ed {
+			r.confirm, r.asked = nil, nil
+		}
+	}
+	r.confirm = ed
 }
 
-func (r *raidView) provision() {
+// Cancel stops the provisioning in progress.
+func (r *raidView) Cancel() {
+	if r.stop != nil {
+		r.summary.SetText("Cancelling…")
+		r.stop()
+	}
+}
+
+func (r *raidView) provision(plan backend.Plan, typed map[string]string) {
 	ctx, cancel := context.WithCancel(r.g.ctx)
 	r.stop = cancel
 	r.running = true
@@ -355,9 +408,9 @@ func (r *raidView) provision() {
 			row.progress.SetText(progressText(p))
 		})
 	}
-	plan, verify := r.plan, r.g.set.Verify
+	verify := r.g.set.Verify
 	goUI(r.g.br, func() provResult {
-		res, err := r.g.be.Raid.Provision(ctx, plan, verify, func(tp backend.TargetProgress) {
+		res, err := r.g.be.Raid.Provision(ctx, plan, verify, typed, func(tp backend.TargetProgress) {
 			if t := throttles[tp.Role]; t != nil {
 				t.Set(tp.Progress)
 			}
@@ -416,4 +469,5 @@ func (r *raidView) finish(p provResult, cancel context.CancelFunc) {
 	r.summary.SetText(head + "\n" + strings.Join(lines, "\n"))
 	r.g.notify(Title, head)
 	r.check()
+	r.g.workStopped()
 }

@@ -20,10 +20,12 @@ func Run() {
 	w := a.NewWindow(Title)
 	be := realBackends()
 	var set *demo.Set
+	prefs := a.Preferences()
 	if os.Getenv(DemoEnv) == "1" {
 		be, set = demoBackends()
+		prefs = newMemPrefs() // a demo never changes the user's settings
 	}
-	g := New(a, w, be, nil)
+	g := newApp(a, w, be, nil, prefs)
 	w.SetContent(g.Content())
 	w.Resize(fyne.NewSize(g.set.Width, g.set.Height))
 	section := os.Getenv(SectionEnv)

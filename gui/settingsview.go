@@ -3,6 +3,7 @@ package gui
 import (
 	"errors"
 	"strconv"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -31,7 +32,14 @@ type settingsView struct {
 	work     *widget.Entry
 	verify   *widget.Check
 	logLines *widget.Entry
+
+	detectGen int // bumped by every detect; older results are dropped
+	typeGen   int // bumped by every keystroke in the tool entry
 }
+
+// toolApplyDelay is how long typing in the tool entry pauses before the
+// typed folder is applied.
+const toolApplyDelay = 700 * time.Millisecond
 
 func newSettingsView(g *App) *settingsView {
 	s := &settingsView{g: g}
@@ -39,19 +47,30 @@ func newSettingsView(g *App) *settingsView {
 	s.tool.SetPlaceHolder("detected automatically")
 	s.tool.SetText(g.set.ToolDir)
 	s.tool.OnSubmitted = func(v string) { s.setTool(v) }
-	s.version = widget.NewLabel("")
+	s.tool.OnChanged = func(v string) {
+		s.typeGen++
+		gen := s.typeGen
+		time.AfterFunc(toolApplyDelay, func() {
+			g.br.ui(func() {
+				if gen == s.typeGen && v != s.g.set.ToolDir {
+					s.setTool(v)
+				}
+			})
+		})
+	}
+	s.version = wrapLabel("")
 	s.checks = container.NewVBox()
 	s.work = widget.NewEntry()
 	s.work.SetPlaceHolder("default: ./work next to the config")
 	s.work.SetText(g.set.WorkDir)
 	s.work.OnChanged = func(v string) {
 		g.set.WorkDir = v
-		g.set.Save(g.app.Preferences())
+		g.storeSettings()
 	}
 	s.verify = widget.NewCheck("Read every disk back after writing", func(on bool) {
 		g.set.Verify = on
 		g.flash.verify.SetChecked(on)
-		g.set.Save(g.app.Preferences())
+		g.storeSettings()
 	})
 	s.verify.SetChecked(g.set.Verify)
 	s.logLines = widget.NewEntry()
@@ -63,7 +82,7 @@ func newSettingsView(g *App) *settingsView {
 		}
 		n, _ := strconv.Atoi(v)
 		g.set.LogLines = n
-		g.set.Save(g.app.Preferences())
+		g.storeSettings()
 		if !g.build.Running() {
 			g.build.log.SetMax(n)
 		}
@@ -72,13 +91,14 @@ func newSettingsView(g *App) *settingsView {
 	browseTool := widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() {
 		s.folder(func(p string) { s.tool.SetText(p); s.setTool(p) })
 	})
+	apply := widget.NewButton("Apply", func() { s.setTool(s.tool.Text) })
 	detect := widget.NewButton("Detect", func() { s.tool.SetText(""); s.setTool("") })
 	browseWork := widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() {
 		s.folder(func(p string) { s.work.SetText(p) })
 	})
 	form := container.New(layout.NewFormLayout(),
 		widget.NewLabel("rpi-image-gen"), container.NewVBox(
-			container.NewBorder(nil, nil, nil, container.NewHBox(browseTool, detect), s.tool),
+			container.NewBorder(nil, nil, nil, container.NewHBox(browseTool, apply, detect), s.tool),
 			s.version, s.checks),
 		widget.NewLabel("Work dir"), container.NewVBox(
 			container.NewBorder(nil, nil, nil, browseWork, s.work),
@@ -118,7 +138,7 @@ func (s *settingsView) folder(then func(string)) {
 // setTool stores a tool location ("" = detect) and re-checks it.
 func (s *settingsView) setTool(dir string) {
 	s.g.set.ToolDir = dir
-	s.g.set.Save(s.g.app.Preferences())
+	s.g.storeSettings()
 	s.detect()
 	s.g.cfg.loadCatalog()
 }
@@ -133,6 +153,8 @@ type toolResult struct {
 // off the UI goroutine.
 func (s *settingsView) detect() {
 	want, work := s.g.set.ToolDir, s.g.set.WorkDir
+	s.detectGen++
+	gen := s.detectGen
 	s.version.SetText("Looking for rpi-image-gen…")
 	ctx := s.g.ctx
 	goUI(s.g.br, func() toolResult {
@@ -145,9 +167,17 @@ func (s *settingsView) detect() {
 		r.checks = s.g.be.Tool.Preflight(ctx, r.dir, work)
 		return r
 	}, func(r toolResult) {
+		if gen != s.detectGen {
+			return
+		}
+		s.g.toolFound(r.err)
 		s.checks.RemoveAll()
 		if r.err != nil {
-			s.version.SetText("Not found: " + r.err.Error())
+			msg := "Not found: " + r.err.Error()
+			if isToolMissing(r.err) {
+				msg = "rpi-image-gen was not found. Choose its folder (the checkout that holds the rpi-image-gen script), or install it and press Detect."
+			}
+			s.version.SetText(msg)
 			s.version.Importance = widget.DangerImportance
 			s.version.Refresh()
 			return

@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/pistudio/pistudio/builder/units"
+	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/gui/backend"
 )
 
@@ -70,67 +71,88 @@ func diskLine(d backend.Disk) string {
 	return fmt.Sprintf("%s, %s, %s", model, units.Decimal(d.Size), d.Path)
 }
 
+// confirmedBy reports whether typed names d, as the flash package accepts
+// it: the kernel name or the device path.
+func confirmedBy(d backend.Disk, typed string) bool {
+	return disk.Disk{Name: d.Name, Path: d.Path}.ConfirmedBy(typed)
+}
+
+// maxDiskListHeight is the height above which the disk list of an erase
+// confirmation scrolls, so the buttons stay on screen.
+const maxDiskListHeight = 320
+
 // confirmErase asks before erasing disks. Disks whose NeedsTypedConfirm is
 // set (decided by the flash guard) need their name typed. onYes gets the
 // typed names by disk path.
 func (g *App) confirmErase(title, intro string, disks []backend.Disk, onYes func(typed map[string]string)) *eraseDialog {
-	items := []fyne.CanvasObject{}
-	if intro != "" {
-		l := widget.NewLabel(intro)
-		l.Wrapping = fyne.TextWrapWord
-		items = append(items, l)
-	}
-	entries := map[string]*widget.Entry{}
-	var confirm *widget.Button
+	ed := &eraseDialog{entries: map[string]*widget.Entry{}}
+	var list []fyne.CanvasObject
 	update := func() {
 		ok := true
 		for _, d := range disks {
-			if e := entries[d.Path]; e != nil && strings.TrimSpace(e.Text) != d.Name {
+			if e := ed.entries[d.Path]; e != nil && !confirmedBy(d, e.Text) {
 				ok = false
 			}
 		}
 		if ok {
-			confirm.Enable()
+			ed.confirm.Enable()
 		} else {
-			confirm.Disable()
+			ed.confirm.Disable()
 		}
 	}
 	for _, d := range disks {
 		l := widget.NewLabelWithStyle("• "+diskLine(d), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-		items = append(items, l)
+		l.Wrapping = fyne.TextWrapWord
+		list = append(list, l)
 		if d.NeedsTypedConfirm {
 			e := widget.NewEntry()
-			e.SetPlaceHolder("disk name")
+			e.SetPlaceHolder(d.Name + " or " + d.Path)
 			e.OnChanged = func(string) { update() }
-			entries[d.Path] = e
-			items = append(items, wrapLabel(fmt.Sprintf("This disk is unusually large for an SD card or USB stick. Type its name, %s, to confirm:", d.Name)), e)
+			ed.entries[d.Path] = e
+			list = append(list, wrapLabel(fmt.Sprintf("This disk is unusually large for an SD card or USB stick. Type its name, %s, to confirm:", d.Name)), e)
 		}
 	}
-	warn := widget.NewLabel("Everything on these disks will be erased. This cannot be undone.")
+	var top []fyne.CanvasObject
+	if intro != "" {
+		top = append(top, wrapLabel(intro))
+	}
+	warn := wrapLabel("Everything on these disks will be erased. This cannot be undone.")
 	if len(disks) == 1 {
 		warn.SetText("Everything on this disk will be erased. This cannot be undone.")
 	}
 	warn.Importance = widget.WarningImportance
-	warn.Wrapping = fyne.TextWrapWord
-	items = append(items, warn)
 
-	var d *dialog.CustomDialog
-	confirm = widget.NewButtonWithIcon("Erase and write", theme.WarningIcon(), func() {
+	box := container.NewVBox(list...)
+	var listObj fyne.CanvasObject = box
+	if h := box.MinSize().Height; h > maxDiskListHeight {
+		sc := container.NewVScroll(box)
+		sc.SetMinSize(fyne.NewSize(0, maxDiskListHeight))
+		listObj = sc
+	}
+	ed.confirm = widget.NewButtonWithIcon("Erase and write", theme.WarningIcon(), func() {
+		if ed.closed {
+			return
+		}
 		typed := map[string]string{}
-		for p, e := range entries {
+		for p, e := range ed.entries {
 			typed[p] = strings.TrimSpace(e.Text)
 		}
-		d.Hide()
+		ed.close()
 		onYes(typed)
 	})
-	confirm.Importance = widget.WarningImportance
-	cancel := widget.NewButton("Cancel", func() { d.Hide() })
-	d = dialog.NewCustomWithoutButtons(title, container.NewVBox(items...), g.win)
-	d.SetButtons([]fyne.CanvasObject{cancel, confirm})
+	ed.confirm.Importance = widget.WarningImportance
+	ed.cancel = widget.NewButton("Cancel", func() {
+		ed.close()
+		if ed.onCancel != nil {
+			ed.onCancel()
+		}
+	})
+	ed.dialog = dialog.NewCustomWithoutButtons(title, container.NewBorder(container.NewVBox(top...), warn, nil, nil, listObj), g.win)
+	ed.dialog.SetButtons([]fyne.CanvasObject{ed.cancel, ed.confirm})
 	update()
-	d.Resize(fyne.NewSize(560, d.MinSize().Height))
-	d.Show()
-	return &eraseDialog{dialog: d, confirm: confirm, cancel: cancel, entries: entries}
+	ed.dialog.Resize(fyne.NewSize(560, ed.dialog.MinSize().Height))
+	ed.dialog.Show()
+	return ed
 }
 
 // eraseDialog is an open erase confirmation.
@@ -139,6 +161,16 @@ type eraseDialog struct {
 	confirm *widget.Button
 	cancel  *widget.Button
 	entries map[string]*widget.Entry
+	// onCancel, when set, is called when the user cancels.
+	onCancel func()
+	closed   bool
+}
+
+// close hides the confirmation; its confirm button does nothing after.
+func (e *eraseDialog) close() {
+	e.closed = true
+	e.confirm.Disable()
+	e.dialog.Hide()
 }
 
 // wrapLabel returns a word-wrapping label.

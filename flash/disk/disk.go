@@ -18,6 +18,7 @@ package disk
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Disk is one whole block device and its classification.
@@ -140,3 +141,11 @@ func (e *ProtectedError) Error() string {
 
 // Is makes errors.Is(err, ErrProtected) true.
 func (e *ProtectedError) Is(target error) bool { return target == ErrProtected }
+
+// ConfirmedBy reports whether typed, with surrounding spaces removed,
+// names this disk: its kernel name ("sdc") or its device path ("/dev/sdc").
+// It is how a typed confirmation of a large disk is checked.
+func (d Disk) ConfirmedBy(typed string) bool {
+	t := strings.TrimSpace(typed)
+	return t != "" && (t == d.Name || t == d.Path)
+}

@@ -156,7 +156,7 @@ func confirm(env *cli.Env, w io.Writer, d disk.Disk) error {
 	ans := strings.TrimSpace(line)
 	ok := strings.EqualFold(ans, "y") || strings.EqualFold(ans, "yes")
 	if d.NeedsTypedConfirm {
-		ok = ans == d.Name || ans == d.Path
+		ok = d.ConfirmedBy(ans)
 	}
 	if !ok {
 		fmt.Fprintln(w)

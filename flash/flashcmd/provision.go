@@ -177,12 +177,21 @@ func runProvision(ctx context.Context, env *cli.Env, args []string) error {
 			return cli.Usagef("provision", "--yes writes only disks named on the command line, and no disk was given for %s (proposed: %s); name it, or leave out --yes to confirm the proposal", ra.Role, ra.Disk.Path)
 		}
 	}
+	// With --yes the disks named on the command line are the confirmation.
+	typed := map[string]string{}
+	if *sd != "" {
+		typed[provision.RoleSD] = *sd
+	}
+	for i, d := range ext {
+		typed[nExt[i]] = d
+	}
 	if nDisks > 0 && !*yes {
-		if err := confirmPlan(env, msg, p, nDisks); err != nil {
+		var err error
+		if typed, err = confirmPlan(env, msg, p, nDisks); err != nil {
 			return err
 		}
 	}
-	opts := provision.Options{NoVerify: *noVerify, AllowUnmount: *allowUnmount, SkipHoles: *skipHoles}
+	opts := provision.Options{NoVerify: *noVerify, AllowUnmount: *allowUnmount, SkipHoles: *skipHoles, Confirmations: typed}
 	if nDisks > 0 {
 		fl, release, err := provDeps.flasher(ctx)
 		if err != nil {
@@ -223,8 +232,9 @@ func runProvision(ctx context.Context, env *cli.Env, args []string) error {
 }
 
 // confirmPlan asks before writing: "yes" for the set, and the name of every
-// disk larger than disk.TypedConfirmBytes.
-func confirmPlan(env *cli.Env, w io.Writer, p *provision.Plan, nDisks int) error {
+// disk larger than disk.TypedConfirmBytes. It returns the typed names by
+// role, for provision.Options.Confirmations.
+func confirmPlan(env *cli.Env, w io.Writer, p *provision.Plan, nDisks int) (map[string]string, error) {
 	in := bufio.NewReader(env.Stdin)
 	ask := func(q string) (string, error) {
 		fmt.Fprint(w, q)
@@ -237,12 +247,13 @@ func confirmPlan(env *cli.Env, w io.Writer, p *provision.Plan, nDisks int) error
 	notConfirmed := cli.Exit(1, errors.New("not confirmed: nothing was written"))
 	ans, err := ask(fmt.Sprintf("Everything on these %d disks will be replaced. Type yes to write them: ", nDisks))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !strings.EqualFold(ans, "yes") {
 		fmt.Fprintln(w)
-		return notConfirmed
+		return nil, notConfirmed
 	}
+	typed := map[string]string{}
 	for _, ra := range p.Roles {
 		d := ra.Disk
 		if ra.IsFile() || !d.NeedsTypedConfirm {
@@ -250,14 +261,15 @@ func confirmPlan(env *cli.Env, w io.Writer, p *provision.Plan, nDisks int) error
 		}
 		ans, err := ask(fmt.Sprintf("%s is larger than %s: type its name (%s) to write it: ", d.Path, units.Decimal(disk.TypedConfirmBytes), d.Name))
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if ans != d.Name && ans != d.Path {
+		if !d.ConfirmedBy(ans) {
 			fmt.Fprintln(w)
-			return notConfirmed
+			return nil, notConfirmed
 		}
+		typed[ra.Role] = ans
 	}
-	return nil
+	return typed, nil
 }
 
 // setPrinter shows the progress of a set: JSON lines, a redrawn status

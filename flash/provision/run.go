@@ -49,6 +49,11 @@ type Options struct {
 	SkipHoles bool
 	// BufferSize and Buffers tune each target's pipeline (see flash.Options).
 	BufferSize, Buffers int
+	// Confirmations holds what the user typed to confirm the disks that
+	// need it (disk.Disk.NeedsTypedConfirm), keyed by role or by disk
+	// path. Run refuses the whole set, writing nothing, when such a disk
+	// has no confirmation that names it (disk.Disk.ConfirmedBy).
+	Confirmations map[string]string
 
 	// wrapSource, in tests, wraps the source opened for a role.
 	wrapSource func(role string, s source.Source) source.Source
@@ -182,6 +187,39 @@ func (e *SetError) Unwrap() []error {
 	return out
 }
 
+// ErrNotConfirmed is matched (errors.Is) by every *NotConfirmedError.
+var ErrNotConfirmed = errors.New("disk not confirmed")
+
+// NotConfirmedError refuses a set because a disk that needs its name typed
+// was not confirmed by name.
+type NotConfirmedError struct {
+	// Role and Device name the target; Name is what had to be typed.
+	Role, Device, Name string
+}
+
+// Error implements error.
+func (e *NotConfirmedError) Error() string {
+	return fmt.Sprintf("%s: %s is larger than usual and its name (%s) was not typed to confirm it: nothing was written", e.Role, e.Device, e.Name)
+}
+
+// Is matches ErrNotConfirmed.
+func (e *NotConfirmedError) Is(target error) bool { return target == ErrNotConfirmed }
+
+// checkConfirmations returns a *NotConfirmedError for the first disk of p
+// that needs a typed confirmation and has none naming it.
+func checkConfirmations(p *Plan, typed map[string]string) error {
+	for _, ra := range p.Roles {
+		d := ra.Disk
+		if d == nil || ra.IsFile() || !d.NeedsTypedConfirm {
+			continue
+		}
+		if !d.ConfirmedBy(typed[ra.Role]) && !d.ConfirmedBy(typed[d.Path]) {
+			return &NotConfirmedError{Role: ra.Role, Device: d.Path, Name: d.Name}
+		}
+	}
+	return nil
+}
+
 // ErrHashMismatch means an image as written does not match image.json.
 var ErrHashMismatch = errors.New("the image does not match image.json")
 
@@ -189,9 +227,14 @@ var ErrHashMismatch = errors.New("the image does not match image.json")
 // (unless opts.NoVerify) and returns the summary. When a target fails the
 // others go on; Run then returns the summary together with a *SetError
 // naming every failed target. A plan that is not Ready returns its
-// *NotReadyError and writes nothing.
+// *NotReadyError and writes nothing; so does a plan with a disk that needs
+// a typed confirmation missing from opts.Confirmations
+// (*NotConfirmedError).
 func Run(ctx context.Context, p *Plan, opts Options) (*Summary, error) {
 	if err := p.Ready(); err != nil {
+		return nil, err
+	}
+	if err := checkConfirmations(p, opts.Confirmations); err != nil {
 		return nil, err
 	}
 	start := time.Now()

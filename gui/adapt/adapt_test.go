@@ -1,7 +1,9 @@
 package adapt
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/pistudio/pistudio/builder/image"
 	"github.com/pistudio/pistudio/builder/runner"
 	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/flash/provision"
 	"github.com/pistudio/pistudio/gui/backend"
 )
 
@@ -41,7 +44,7 @@ func TestRaidLayerVarsFromEmbeddedCatalog(t *testing.T) {
 	}{
 		{"raid.level", backend.KindEnum, "RAID0", "RAID5"},
 		{"raid.devices", backend.KindInt, "4", "12"},
-		{"raid.sdcard_size", backend.KindSize, "200M", "lots"},
+		{"raid.sdcard_size", -1, "200M", "lots"}, // size, or a regex of sizes
 	}
 	for _, tt := range tests {
 		v, ok := vars[tt.key]
@@ -49,7 +52,7 @@ func TestRaidLayerVarsFromEmbeddedCatalog(t *testing.T) {
 			t.Errorf("%s missing", tt.key)
 			continue
 		}
-		if v.Kind != tt.kind || v.Desc == "" || v.Check == nil {
+		if (tt.kind >= 0 && v.Kind != tt.kind) || v.Desc == "" || v.Check == nil {
 			t.Errorf("%s: kind %v desc %q check %v", tt.key, v.Kind, v.Desc, v.Check != nil)
 			continue
 		}
@@ -86,7 +89,11 @@ func TestConfigEditKeepsComments(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "out.yaml")
-	if err := c.Save(d, out); err != nil {
+	text, err := d.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Save(out, text); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(out)
@@ -249,5 +256,59 @@ func TestWorkDir(t *testing.T) {
 		if got := r.WorkDir(tt.config, tt.setting); got != tt.want {
 			t.Errorf("WorkDir(%q, %q) = %q, want %q", tt.config, tt.setting, got, tt.want)
 		}
+	}
+}
+
+// TestRaidAssignKeepsThePlanGiven: Assign returns a new plan and leaves
+// the one given (which a confirmation may be listing) as it was; Provision
+// refuses a large disk whose typed name is missing, writing nothing.
+func TestRaidAssignKeepsThePlanGiven(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "image-r")
+	roles := map[string]string{"sd": "sdcard.img", "external1": "external1.img"}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var arts []image.Artifact
+	for role, f := range roles {
+		arts = append(arts, image.Artifact{File: f, Kind: image.KindDisk, Role: role, Size: 4096})
+		if err := os.WriteFile(filepath.Join(dir, f), make([]byte, 4096), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeManifest(t, dir, image.Manifest{Layout: image.LayoutRAID, Name: "r", Level: "RAID1", Devices: 1, Roles: roles, Artifacts: arts})
+	mk := func(name, bus string, size int64) backend.Disk {
+		d := disk.Disk{Name: name, Path: "/dev/" + name, SizeBytes: size, Bus: bus, Removable: true, Eligible: true, Model: name,
+			NeedsTypedConfirm: size > disk.TypedConfirmBytes}
+		return convertDisk(d)
+	}
+	r := Raid{w: &writer{}}
+	set, err := r.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.Plan(set, []backend.Disk{mk("fakemmc0", "mmc", 32e9), mk("fakeusb1", "usb", 64e9), mk("fakeusb2", "usb", 500e9)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := p.Assignments[1].Disk
+	other := "/dev/fakeusb1"
+	if before == other {
+		other = "/dev/fakeusb2"
+	}
+	p2, err := r.Assign(p, "external1", other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp, _ := provPlan(p)
+	if pp.Role("external1").Disk.Path != before || p2.Assignments[1].Disk != other {
+		t.Errorf("the plan given changed: %s, new plan %s", pp.Role("external1").Disk.Path, p2.Assignments[1].Disk)
+	}
+	big, err := r.Assign(p, "external1", "/dev/fakeusb2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.Provision(context.Background(), big, false, map[string]string{"/dev/fakeusb2": "fakeusb1"}, func(backend.TargetProgress) {})
+	if !errors.Is(err, provision.ErrNotConfirmed) {
+		t.Errorf("error %v, want a refusal for the unconfirmed disk", err)
 	}
 }

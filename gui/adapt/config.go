@@ -75,13 +75,12 @@ func (Configs) New() (backend.ConfigDoc, error) {
 	return doc{c}, nil
 }
 
-// Save writes the config to path.
-func (Configs) Save(d backend.ConfigDoc, path string) error {
-	c, err := unwrap(d)
-	if err != nil {
-		return err
+// Save writes config text to path with WriteFileAtomic.
+func (Configs) Save(path string, data []byte) error {
+	if err := WriteFileAtomic(path, data); err != nil {
+		return fmt.Errorf("saving config: %w", err)
 	}
-	return c.SaveAs(path)
+	return nil
 }
 
 // Catalog loads our embedded layers and those of the tool dir (detected
@@ -94,7 +93,22 @@ func (Configs) Catalog(toolDir string) (backend.Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newCatalog(c), nil
+	cat := newCatalog(c)
+	cat.noTool = toolDir == ""
+	return cat, nil
+}
+
+// EmbeddedCatalog is the catalog as it is without rpi-image-gen: only the
+// layers shipped inside pistudio. Validate then checks the values of their
+// variables and nothing else.
+func (Configs) EmbeddedCatalog() (backend.Catalog, error) {
+	c, err := builder.LoadCatalog(builder.CatalogOptions{Embedded: true})
+	if err != nil {
+		return nil, err
+	}
+	cat := newCatalog(c)
+	cat.noTool = true
+	return cat, nil
 }
 
 // Validate runs builder.Validate.
@@ -106,6 +120,9 @@ func (Configs) Validate(d backend.ConfigDoc, cat backend.Catalog) []backend.Prob
 	bc, ok := cat.(*catalog)
 	if !ok {
 		return nil
+	}
+	if bc.noTool {
+		return validateWithoutTool(c, bc)
 	}
 	var out []backend.Problem
 	for _, p := range builder.Validate(c, bc.c) {
@@ -122,6 +139,36 @@ func (Configs) Validate(d backend.ConfigDoc, cat backend.Catalog) []backend.Prob
 type catalog struct {
 	c      *builder.Catalog
 	layers []backend.Layer
+	noTool bool // rpi-image-gen was not found: only our own layers are known
+}
+
+// validateWithoutTool checks what can be checked without rpi-image-gen:
+// the values of the variables of our own layers, against their rules. The
+// layers only rpi-image-gen has are not reported as errors of the config:
+// the app says once that they are unknown until the tool is found.
+func validateWithoutTool(c *builder.Config, cat *catalog) []backend.Problem {
+	var out []backend.Problem
+	vars, err := c.OrderedVars()
+	if err != nil {
+		return []backend.Problem{{Msg: err.Error()}}
+	}
+	rules := map[string]backend.Var{}
+	for _, l := range cat.layers {
+		for _, v := range l.Vars {
+			rules[v.Key] = v
+		}
+	}
+	for _, v := range vars {
+		key := v.Section + "." + v.Key
+		r, ok := rules[key]
+		if !ok || r.Check == nil {
+			continue
+		}
+		if err := r.Check(v.Value); err != nil {
+			out = append(out, backend.Problem{Key: key, Line: v.Line, Msg: err.Error()})
+		}
+	}
+	return out
 }
 
 func newCatalog(c *builder.Catalog) *catalog {

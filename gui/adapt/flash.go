@@ -173,7 +173,7 @@ func (f Flasher) Flash(ctx context.Context, job backend.FlashJob, progress func(
 	if !ok {
 		return backend.FlashResult{}, fmt.Errorf("%s: not a disk from the disk list", job.Disk.Path)
 	}
-	if d.NeedsTypedConfirm && job.Confirmed != d.Name {
+	if d.NeedsTypedConfirm && !d.ConfirmedBy(job.Confirmed) {
 		return backend.FlashResult{}, fmt.Errorf("%s: type %q to confirm writing this disk", d.Path, d.Name)
 	}
 	res, err := f.w.flash(ctx, job.Image, flash.Target{Path: d.Path, Identity: d.Identity()}, flash.Options{
@@ -297,12 +297,16 @@ func provPlan(p backend.Plan) (*provision.Plan, error) {
 	return pp, nil
 }
 
-// Assign records the user's choice with provision.Plan.Assign.
+// Assign records the user's choice with provision.Plan.Assign, on a copy:
+// the plan passed in (which an open confirmation may list) never changes.
 func (Raid) Assign(p backend.Plan, role, diskPath string) (backend.Plan, error) {
-	pp, err := provPlan(p)
+	orig, err := provPlan(p)
 	if err != nil {
 		return p, err
 	}
+	cp := *orig
+	cp.Roles = append([]provision.RoleAssignment(nil), orig.Roles...)
+	pp := &cp
 	if diskPath == "" {
 		err = pp.Unassign(role)
 	} else {
@@ -325,13 +329,14 @@ func (Raid) Ready(p backend.Plan) error {
 
 // Provision writes the set with provision.Run; each write goes through the
 // shared writer (the helper when not root).
-func (r Raid) Provision(ctx context.Context, p backend.Plan, verify bool, progress func(backend.TargetProgress)) ([]backend.TargetResult, error) {
+func (r Raid) Provision(ctx context.Context, p backend.Plan, verify bool, confirmed map[string]string, progress func(backend.TargetProgress)) ([]backend.TargetResult, error) {
 	pp, err := provPlan(p)
 	if err != nil {
 		return nil, err
 	}
 	opts := provision.Options{
-		NoVerify: !verify,
+		NoVerify:      !verify,
+		Confirmations: confirmed,
 		Progress: func(ev provision.Event) {
 			progress(backend.TargetProgress{Role: ev.Role, Progress: convertProgress(ev.Progress)})
 		},

@@ -123,8 +123,11 @@ type ConfigStore interface {
 	// Parse reads config text; name is its path (includes are resolved
 	// next to it).
 	Parse(name string, data []byte) (ConfigDoc, error)
-	// Save writes a config to path.
-	Save(doc ConfigDoc, path string) error
+	// Save writes config text (a ConfigDoc's Bytes, taken on the UI
+	// goroutine) to path, atomically: the file holds the old text or the
+	// new, never a mix. It runs off the UI goroutine and must not touch
+	// the live ConfigDoc.
+	Save(path string, data []byte) error
 	// Catalog loads the layer catalog for a tool dir ("" when unknown).
 	Catalog(toolDir string) (Catalog, error)
 	// Validate checks a config against the catalog.
@@ -492,5 +495,9 @@ type Provisioner interface {
 	// Ready returns nil when every role has a disk, else why not.
 	Ready(plan Plan) error
 	// Provision writes every role, calling progress from any goroutine.
-	Provision(ctx context.Context, plan Plan, verify bool, progress func(TargetProgress)) ([]TargetResult, error)
+	// confirmed holds the names the user typed for the disks that need
+	// it (NeedsTypedConfirm), by disk path; the writer refuses the set,
+	// writing nothing, when one of them is missing or does not name its
+	// disk.
+	Provision(ctx context.Context, plan Plan, verify bool, confirmed map[string]string, progress func(TargetProgress)) ([]TargetResult, error)
 }

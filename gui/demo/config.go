@@ -141,12 +141,8 @@ func (c *Configs) New() (backend.ConfigDoc, error) {
 }
 
 // Save writes a config file.
-func (c *Configs) Save(doc backend.ConfigDoc, path string) error {
-	b, err := doc.Bytes()
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+func (c *Configs) Save(path string, data []byte) error {
+	if err := os.WriteFile(path, data, 0o644); err != nil {
 		return fmt.Errorf("saving config: %w", err)
 	}
 	return nil

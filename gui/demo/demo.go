@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pistudio/pistudio/builder"
+	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/gui/backend"
 )
 
@@ -28,6 +30,7 @@ func New(workDir string) (backend.Backends, *Set) {
 		Flasher: &Flasher{Step: 50 * time.Millisecond},
 		Raid:    &Raid{WorkDir: workDir},
 	}
+	s.Raid.Disks = s.Disks
 	return s.Backends(), s
 }
 
@@ -53,10 +56,18 @@ type Tool struct {
 	Dir string
 	// Ver is the version.
 	Ver string
+	// Missing makes Find fail as when rpi-image-gen is not installed.
+	Missing bool
+	// Delay, when set, slows Find down for the dirs it names.
+	Delay map[string]time.Duration
 }
 
 // Find returns dir or the demo dir.
 func (t *Tool) Find(dir string) (string, error) {
+	time.Sleep(t.Delay[dir])
+	if t.Missing {
+		return "", fmt.Errorf("%w (looked in PATH and ~/rpi-image-gen)", builder.ErrToolNotFound)
+	}
 	if dir != "" {
 		return dir, nil
 	}
@@ -91,6 +102,11 @@ type Runner struct {
 	Work string
 	// Fail makes the scripted run fail in generate_filesystem.
 	Fail bool
+	// Hold, when set, makes Start wait until it is closed (or the context
+	// is done, which Start then returns), as a slow start would.
+	Hold chan struct{}
+	// Missing makes Start fail as when rpi-image-gen is not installed.
+	Missing bool
 
 	mu   sync.Mutex
 	jobs []backend.Job
@@ -143,6 +159,16 @@ func explain(line string) string {
 
 // Start begins a run.
 func (r *Runner) Start(ctx context.Context, job backend.Job) (backend.Run, error) {
+	if r.Missing {
+		return nil, fmt.Errorf("%w: pass --rpi-image-gen DIR or set PISTUDIO_RPI_IMAGE_GEN", builder.ErrToolNotFound)
+	}
+	if r.Hold != nil {
+		select {
+		case <-r.Hold:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	run := &Run{events: make(chan backend.Event, 1024), cancelled: make(chan struct{}), log: filepath.Join(r.Work, "build.log")}
 	r.mu.Lock()
 	r.jobs = append(r.jobs, job)
@@ -157,7 +183,6 @@ func (r *Runner) Start(ctx context.Context, job backend.Job) (backend.Run, error
 func (r *Runner) script(ctx context.Context, job backend.Job, run *Run) {
 	name := "raid-test"
 	for _, st := range r.Stages(job.Mode) {
-		t0 := time.Now()
 		run.Send(backend.Event{Kind: backend.EventStageStarted, Stage: st})
 		for i := 0; i < 6; i++ {
 			select {
@@ -174,11 +199,11 @@ func (r *Runner) script(ctx context.Context, job backend.Job, run *Run) {
 		if r.Fail && st == "generate_filesystem" {
 			line := "E: Could not resolve 'archive.raspberrypi.com'"
 			run.Send(backend.Event{Kind: backend.EventLog, Line: line, Explain: explain(line)})
-			run.Send(backend.Event{Kind: backend.EventStageFinished, Stage: st, Duration: time.Since(t0), StageFailed: true})
+			run.Send(backend.Event{Kind: backend.EventStageFinished, Stage: st, Duration: failedAfter, StageFailed: true})
 			run.Finish(backend.Event{Outcome: backend.Failed, Err: errors.New("generate_filesystem failed (exit status 1)")})
 			return
 		}
-		run.Send(backend.Event{Kind: backend.EventStageFinished, Stage: st, Duration: time.Since(t0) * 3000})
+		run.Send(backend.Event{Kind: backend.EventStageFinished, Stage: st, Duration: stageTimes[st]})
 	}
 	dir := filepath.Join(r.Work, "image-"+name)
 	run.Finish(backend.Event{Outcome: backend.Succeeded, RaidSet: dir, Artifacts: []backend.Artifact{
@@ -187,6 +212,22 @@ func (r *Runner) script(ctx context.Context, job backend.Job, run *Run) {
 		{Path: filepath.Join(dir, "external2.img"), Size: GB, Role: "external2", Flashable: true},
 	}})
 }
+
+// stageTimes are the durations the demo reports: those of a real build of
+// the sample RAID config on a fast machine with a warm package cache (the
+// scripted run itself takes a fraction of a second per stage).
+var stageTimes = map[string]time.Duration{
+	"parameter_assembly":   2 * time.Second,
+	"collect_layers":       1400 * time.Millisecond,
+	"prepare_build_config": 3 * time.Second,
+	"generate_filesystem":  9*time.Minute + 41*time.Second,
+	"generate_images":      1*time.Minute + 52*time.Second,
+	"deploy":               7 * time.Second,
+}
+
+// failedAfter is how long generate_filesystem ran before the demo's
+// failure (apt gave up on the unreachable archive).
+const failedAfter = 47 * time.Second
 
 func sampleLine(stage string, i int) string {
 	switch stage {
@@ -268,13 +309,22 @@ type Disks struct {
 	List    []backend.Disk
 	Err     error
 	watches []chan struct{}
+	// Delays, when set, are taken one per Scan: that scan returns the
+	// list as it was when it began, after the delay (a slow scan).
+	Delays []time.Duration
 }
 
 // Scan returns the current list.
 func (d *Disks) Scan(context.Context) ([]backend.Disk, error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	return append([]backend.Disk(nil), d.List...), d.Err
+	list, err := append([]backend.Disk(nil), d.List...), d.Err
+	var delay time.Duration
+	if len(d.Delays) > 0 {
+		delay, d.Delays = d.Delays[0], d.Delays[1:]
+	}
+	d.mu.Unlock()
+	time.Sleep(delay)
+	return list, err
 }
 
 // Watch signals changes made with Replace.
@@ -379,7 +429,7 @@ func (f *Flasher) Flash(ctx context.Context, job backend.FlashJob, progress func
 	f.mu.Lock()
 	f.jobs = append(f.jobs, job)
 	f.mu.Unlock()
-	if job.Disk.NeedsTypedConfirm && job.Confirmed != job.Disk.Name {
+	if job.Disk.NeedsTypedConfirm && !(disk.Disk{Name: job.Disk.Name, Path: job.Disk.Path}).ConfirmedBy(job.Confirmed) {
 		return backend.FlashResult{}, fmt.Errorf("%s: the disk name was not confirmed", job.Disk.Path)
 	}
 	if f.Mounted && !job.AllowUnmount {
@@ -417,8 +467,33 @@ type Raid struct {
 	// Step is the pause between progress reports.
 	Step time.Duration
 
-	mu    sync.Mutex
-	plans []backend.Plan
+	// Disks, when set, is the disk list Provision looks up the disks of a
+	// plan in (to insist on typed names as the real writer does).
+	Disks *Disks
+
+	mu        sync.Mutex
+	plans     []backend.Plan
+	confirmed []map[string]string
+}
+
+func (r *Raid) disk(path string) (backend.Disk, bool) {
+	if r.Disks == nil {
+		return backend.Disk{}, false
+	}
+	list, _ := r.Disks.Scan(context.Background())
+	for _, d := range list {
+		if d.Path == path {
+			return d, true
+		}
+	}
+	return backend.Disk{}, false
+}
+
+// Confirmed returns the typed names passed with every provisioned plan.
+func (r *Raid) Confirmed() []map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]map[string]string(nil), r.confirmed...)
 }
 
 // Provisioned returns every plan provisioned.
@@ -509,9 +584,15 @@ func (r *Raid) Ready(p backend.Plan) error {
 }
 
 // Provision simulates writing every role in parallel.
-func (r *Raid) Provision(ctx context.Context, p backend.Plan, verify bool, progress func(backend.TargetProgress)) ([]backend.TargetResult, error) {
+func (r *Raid) Provision(ctx context.Context, p backend.Plan, verify bool, confirmed map[string]string, progress func(backend.TargetProgress)) ([]backend.TargetResult, error) {
+	for _, a := range p.Assignments {
+		if d, ok := r.disk(a.Disk); ok && d.NeedsTypedConfirm && !(disk.Disk{Name: d.Name, Path: d.Path}).ConfirmedBy(confirmed[d.Path]) {
+			return nil, fmt.Errorf("%s: type %q to confirm writing this disk", d.Path, d.Name)
+		}
+	}
 	r.mu.Lock()
 	r.plans = append(r.plans, p)
+	r.confirmed = append(r.confirmed, confirmed)
 	r.mu.Unlock()
 	step := r.Step
 	if step == 0 {

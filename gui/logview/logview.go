@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -59,6 +60,8 @@ type View struct {
 	status     *widget.Label
 	selected   int
 	openBtn    *widget.Button
+	width      *widthLayout // the list's width: the longest line seen
+	longest    int          // runes of the longest line since Clear
 }
 
 // New returns a view keeping the last max lines. do schedules a function
@@ -91,6 +94,8 @@ func New(max int, do func(func())) *View {
 			v.OnOpenFile()
 		}
 	})
+	v.openBtn.Disable() // until SetCanOpen(true): there is no log file yet
+	v.width = &widthLayout{}
 	v.ExtendBaseWidget(v)
 	return v
 }
@@ -100,10 +105,12 @@ func (v *View) CreateRenderer() fyne.WidgetRenderer {
 	find := widget.NewButtonWithIcon("", theme.SearchIcon(), v.FindPrevious)
 	cp := widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), v.Copy)
 	bar := container.NewBorder(nil, nil, nil,
-		container.NewHBox(find, v.status, v.followChk, cp, v.openBtn), v.search)
+		container.NewHBox(find, v.status, v.followChk, cp, v.openBtn),
+		container.New(&widthLayout{min: searchMinWidth}, v.search))
 	bg := canvas.NewRectangle(theme.Color(theme.ColorNameInputBackground))
+	// Long lines scroll sideways: the list is as wide as the longest line.
 	return widget.NewSimpleRenderer(container.NewBorder(bar, nil, nil, nil,
-		container.NewStack(bg, v.list)))
+		container.NewStack(bg, container.NewHScroll(container.New(v.width, v.list)))))
 }
 
 // Resize lays the view out again and, when following, keeps the end in
@@ -164,6 +171,7 @@ func (v *View) apply(batch []string) {
 		v.followChk.SetChecked(false)
 	}
 	v.ring.push(batch)
+	v.widen(batch)
 	v.list.Refresh()
 	if v.follow {
 		v.scrollEnd()
@@ -175,6 +183,57 @@ func (v *View) scrollEnd() {
 	v.lastBottom = v.list.GetScrollOffset()
 }
 
+// SetCanOpen enables "Open log file" once a log file exists.
+func (v *View) SetCanOpen(on bool) {
+	if on {
+		v.openBtn.Enable()
+	} else {
+		v.openBtn.Disable()
+	}
+}
+
+// CanOpen reports whether "Open log file" is enabled.
+func (v *View) CanOpen() bool { return !v.openBtn.Disabled() }
+
+// ContentWidth is the width the lines need (the list scrolls sideways
+// when the view is narrower).
+func (v *View) ContentWidth() float32 { return v.width.min }
+
+// widen makes the list as wide as the longest line seen since Clear.
+func (v *View) widen(batch []string) {
+	n := v.longest
+	for _, l := range batch {
+		if len(l) > n { // bytes bound runes: count only when it may matter
+			if r := utf8.RuneCountInString(l); r > n {
+				n = r
+			}
+		}
+	}
+	if n == v.longest {
+		return
+	}
+	v.longest = n
+	char := fyne.MeasureText("M", theme.TextSize(), fyne.TextStyle{Monospace: true}).Width
+	v.width.min = float32(n)*char + 4*theme.Padding()
+}
+
+// searchMinWidth keeps the search field's placeholder readable in a
+// narrow window.
+const searchMinWidth = 170
+
+// widthLayout gives its one object at least min width.
+type widthLayout struct{ min float32 }
+
+func (l *widthLayout) MinSize(objects []fyne.CanvasObject) fyne.Size {
+	s := objects[0].MinSize()
+	return fyne.NewSize(max(l.min, s.Width), s.Height)
+}
+
+func (l *widthLayout) Layout(objects []fyne.CanvasObject, size fyne.Size) {
+	objects[0].Move(fyne.NewPos(0, 0))
+	objects[0].Resize(size)
+}
+
 // Clear empties the view and any queued lines.
 func (v *View) Clear() {
 	v.mu.Lock()
@@ -183,6 +242,7 @@ func (v *View) Clear() {
 	v.ring = newRing(v.ring.cap())
 	v.selected = -1
 	v.lastBottom = 0
+	v.longest, v.width.min = 0, 0
 	v.list.UnselectAll()
 	v.list.Refresh()
 	v.status.SetText("")

@@ -149,3 +149,32 @@ func TestSearchStopsFollowing(t *testing.T) {
 		t.Errorf("clipboard %q", got)
 	}
 }
+
+// TestLongLinesScrollSideways: the list is as wide as the longest line,
+// so a horizontal scroll reveals it; Clear starts again.
+func TestLongLinesScrollSideways(t *testing.T) {
+	v, q := newView(t, 100)
+	v.Append("short")
+	q.runUntil(t, func() bool { return v.Len() == 1 })
+	short := v.ContentWidth()
+	v.Append(strings.Repeat("x", 400))
+	q.runUntil(t, func() bool { return v.Len() == 2 })
+	if w := v.ContentWidth(); w < 4*short || w < 1000 {
+		t.Errorf("content width %v for a 400-character line (short line: %v)", w, short)
+	}
+	v.Clear()
+	if v.ContentWidth() != 0 {
+		t.Errorf("width %v after Clear", v.ContentWidth())
+	}
+}
+
+func TestOpenFileNeedsALog(t *testing.T) {
+	v, _ := newView(t, 100)
+	if v.CanOpen() {
+		t.Error("Open log file enabled without a log")
+	}
+	v.SetCanOpen(true)
+	if !v.CanOpen() {
+		t.Error("not enabled")
+	}
+}
