@@ -272,11 +272,16 @@ func (b *buildView) handle(run backend.Run, ev backend.Event) {
 	case backend.EventStageFinished:
 		r := b.stage(ev.Stage)
 		r.done = true
-		if ev.StageFailed {
+		switch {
+		case ev.StageCancelled:
+			r.icon.SetResource(theme.CancelIcon())
+			r.state.SetText("cancelled")
+			r.state.Importance = widget.WarningImportance
+		case ev.StageFailed:
 			r.icon.SetResource(theme.ErrorIcon())
 			r.state.SetText("failed")
 			r.state.Importance = widget.DangerImportance
-		} else {
+		default:
 			r.icon.SetResource(theme.ConfirmIcon())
 			r.state.SetText("done")
 			r.state.Importance = widget.SuccessImportance

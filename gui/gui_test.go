@@ -351,6 +351,8 @@ func TestFullBuildStartsRunnerAndCancelCancels(t *testing.T) {
 	if !run.Cancelled() {
 		t.Fatal("Cancel did not cancel the run")
 	}
+	run.Send(backend.Event{Kind: backend.EventStageFinished, Stage: "parameter_assembly", StageCancelled: true})
+	h.waitFor("stage to show cancelled", func() bool { return h.g.build.stages[0].state.Text == "cancelled" })
 	run.Finish(backend.Event{Outcome: backend.Cancelled})
 	h.waitFor("run to end", func() bool { return !h.g.build.Running() })
 	if got := h.g.build.status.Text; got != "Build cancelled" {

@@ -93,7 +93,7 @@ func (r *run) forward() {
 		case runner.EventStageStarted:
 			r.events <- backend.Event{Kind: backend.EventStageStarted, Stage: ev.Stage}
 		case runner.EventStageFinished:
-			r.events <- backend.Event{Kind: backend.EventStageFinished, Stage: ev.Stage, Duration: ev.Duration, StageFailed: !ev.OK}
+			r.events <- backend.Event{Kind: backend.EventStageFinished, Stage: ev.Stage, Duration: ev.Duration, StageFailed: !ev.OK && !ev.Cancelled, StageCancelled: ev.Cancelled}
 		case runner.EventDropped:
 			r.events <- backend.Event{Kind: backend.EventDropped, Dropped: ev.Dropped}
 		case runner.EventFinished:

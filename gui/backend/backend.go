@@ -260,6 +260,8 @@ type Event struct {
 	Duration time.Duration
 	// StageFailed marks a stage that ended with an error.
 	StageFailed bool
+	// StageCancelled marks a stage stopped by Cancel (not a failure).
+	StageCancelled bool
 	// Dropped is the number of lines left out (EventDropped).
 	Dropped int
 	// Outcome is how the run ended (EventFinished).
