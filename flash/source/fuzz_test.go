@@ -198,5 +198,16 @@ func FuzzProbeFS(f *testing.F) {
 	e := make([]byte, 8192)
 	e[1024+0x38], e[1024+0x39] = 0x53, 0xEF
 	f.Add(e)
-	f.Fuzz(func(t *testing.T, data []byte) { probeFS(data) })
+	if fs, _ := probeFS(b); fs != "vfat" {
+		f.Fatalf("FAT32 boot sector probed as %q", fs)
+	}
+	if fs, _ := probeFS(e); fs != "ext2/3" {
+		f.Fatalf("ext superblock probed as %q", fs)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fs, label := probeFS(data)
+		if fs == "" && label != "" {
+			t.Fatalf("label %q without a filesystem", label)
+		}
+	})
 }
