@@ -3,12 +3,15 @@ package flash
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/pistudio/pistudio/flash/source"
+	"github.com/pistudio/pistudio/flash/sparse"
 )
 
 // holeySource is a sparse-like image held in memory: 256 MiB expanded,
@@ -102,5 +105,41 @@ func BenchmarkWriteFileHoles(b *testing.B) {
 		if !res.Verified {
 			b.Fatal("not verified")
 		}
+	}
+}
+
+// TestWriteSparseBadCRCLeavesNoTarget: a sparse image whose CRC32 value
+// is wrong opens (Open reads only its chunk headers) but fails the write
+// before it completes, and the file target is not left behind.
+func TestWriteSparseBadCRCLeavesNoTarget(t *testing.T) {
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "img")
+	if err := os.WriteFile(raw, holeyData()[:1<<20], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sp := raw + ".sparse"
+	in, _ := os.Open(raw)
+	out, _ := os.Create(sp)
+	if err := sparse.WriteFile(out, in, sparse.WriteOptions{CRC: true}); err != nil {
+		t.Fatal(err)
+	}
+	in.Close()
+	out.Close()
+	data, _ := os.ReadFile(sp)
+	data[len(data)-1] ^= 0xff
+	if err := os.WriteFile(sp, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := source.Open(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	target := filepath.Join(dir, "out.img")
+	if _, err := Write(context.Background(), src, Target{Path: target}, Options{}); !errors.Is(err, sparse.ErrFormat) {
+		t.Fatalf("Write of a bad CRC32: %v", err)
+	}
+	if _, err := os.Stat(target); !os.IsNotExist(err) {
+		t.Fatalf("target left behind: %v", err)
 	}
 }

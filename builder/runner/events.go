@@ -86,6 +86,7 @@ type Subscription struct {
 	head    int
 	scan    int // no live log line before q[scan] (amortises dropping)
 	nLogs   int // live log lines in q[head:]
+	tombs   int // tombstones in q[head:]
 	dropped int
 	closed  bool // the run published its last event
 	done    chan struct{}
@@ -118,13 +119,34 @@ func (s *Subscription) push(e Event) {
 			s.q[i] = Event{Kind: tombstone}
 			s.scan = i + 1
 			s.nLogs--
+			s.tombs++
 			s.dropped++
 		}
 		s.nLogs++
 	}
 	s.q = append(s.q, e)
+	if s.tombs > s.cap {
+		s.compact()
+	}
 	s.mu.Unlock()
 	s.signal()
+}
+
+// compact drops the tombstones from the pending queue, so that a consumer
+// that stops reading costs at most about twice the buffer size (not one
+// entry per line dropped); s.mu is held. It runs once per cap dropped
+// lines, which keeps push O(1) amortised.
+func (s *Subscription) compact() {
+	n := 0
+	for _, e := range s.q[s.head:] {
+		if e.Kind != tombstone {
+			s.q[n] = e
+			n++
+		}
+	}
+	clear(s.q[n:])
+	s.q = s.q[:n]
+	s.head, s.scan, s.tombs = 0, 0, 0
 }
 
 func (s *Subscription) finish() {
@@ -155,6 +177,7 @@ func (s *Subscription) pop() (Event, bool) {
 			s.head = 0
 		}
 		if e.Kind == tombstone {
+			s.tombs--
 			continue
 		}
 		if e.Kind == EventLog {

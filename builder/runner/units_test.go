@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -330,4 +331,53 @@ func FuzzExplain(f *testing.F) {
 			t.Errorf("empty explanation for %q", s)
 		}
 	})
+}
+
+// TestSubscriptionStaysBoundedWhenNotRead: a consumer that stops reading
+// costs a bounded queue however many lines are dropped, and still gets
+// the newest lines, in order, and the count of the dropped ones.
+func TestSubscriptionStaysBoundedWhenNotRead(t *testing.T) {
+	const n, lines = 100, 100000
+	s := newSubscription(n)
+	s.push(Event{Kind: EventStageStarted, Stage: "a"})
+	for i := 0; i < lines; i++ {
+		s.push(Event{Kind: EventLog, Text: strconv.Itoa(i)})
+		if l := len(s.q) - s.head; l > 2*n+2 {
+			t.Fatalf("after %d lines the queue holds %d entries (buffer %d)", i+1, l, n)
+		}
+	}
+	s.push(Event{Kind: EventStageFinished, Stage: "a"})
+	s.finish()
+	var got []string
+	dropped := 0
+	for {
+		e, ok := s.Next(context.Background())
+		if !ok {
+			break
+		}
+		switch e.Kind {
+		case EventDropped:
+			dropped += e.Dropped
+		case EventLog:
+			got = append(got, e.Text)
+		default:
+			got = append(got, e.Kind.String()+":"+e.Stage)
+		}
+	}
+	if dropped != lines-n {
+		t.Errorf("dropped %d, want %d", dropped, lines-n)
+	}
+	if len(got) != n+2 || got[0] != "stage-started:a" || got[1] != strconv.Itoa(lines-n) || got[n] != strconv.Itoa(lines-1) || got[n+1] != "stage-finished:a" {
+		t.Errorf("got %d events: %v ... %v", len(got), got[:min(3, len(got))], got[max(0, len(got)-2):])
+	}
+}
+
+// BenchmarkSubscriptionPush is the cost of one log line to a subscriber
+// that does not read (the dropping path).
+func BenchmarkSubscriptionPush(b *testing.B) {
+	s := newSubscription(10000)
+	e := Event{Kind: EventLog, Text: "Get:1 http://deb.debian.org/debian bookworm/main arm64 libc6"}
+	for b.Loop() {
+		s.push(e)
+	}
 }

@@ -63,9 +63,18 @@ func (o *opener) openFile(f *os.File, fsize int64, format Format, bm *BlockMap, 
 		if bm != nil {
 			b.warn("the block map beside a sparse image is ignored")
 		}
-		return o.newSparse(b, decoded{r: io.NewSectionReader(f, 0, fsize)}, func() (decoded, error) {
-			return decoded{r: io.NewSectionReader(f, 0, fsize)}, nil
-		})
+		// An uncompressed file: the chunk headers give the data size and
+		// validate the layout without reading the data; CRC32 values are
+		// checked by the streaming pass before the first MiB is written.
+		_, data, err := sparse.ScanHeaders(f, fsize)
+		if err != nil {
+			return nil, err
+		}
+		sr, err := sparse.NewReader(io.NewSectionReader(f, 0, fsize))
+		if err != nil {
+			return nil, err
+		}
+		return &sparseSource{base: b, sr: sr, dataSize: data}, nil
 	}
 
 	var dec decoderFunc
