@@ -283,6 +283,19 @@ func (b *builder) u32() (uint32, error) {
 	return binary.LittleEndian.Uint32(v[:]), nil
 }
 
+// diskIDs draws the random identifiers of one disk image, in this order:
+// the MBR disk signature, the FAT volume ID and the root ext4 UUID.
+func (b *builder) diskIDs() (sig, volID uint32, rootUUID string, err error) {
+	if sig, err = b.u32(); err != nil {
+		return
+	}
+	if volID, err = b.u32(); err != nil {
+		return
+	}
+	rootUUID, err = b.fsUUID()
+	return
+}
+
 // fsUUID returns a random (version 4) filesystem UUID.
 func (b *builder) fsUUID() (string, error) {
 	var u [16]byte

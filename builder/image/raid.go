@@ -147,15 +147,7 @@ func (b *builder) raid() error {
 		return s.sizeErr(fmt.Sprintf("each external disk (for %s of root filesystem on a %s array of %d)", human(rootC.Bytes), level, n), "raid.external_size",
 			alignUp(per+int64(a.DataOffset)*512+Align+(1<<20), 1<<20), s.ExternalSize)
 	}
-	sig, err := b.u32()
-	if err != nil {
-		return err
-	}
-	volID, err := b.u32()
-	if err != nil {
-		return err
-	}
-	rootUUID, err := b.fsUUID()
+	sig, volID, rootUUID, err := b.diskIDs()
 	if err != nil {
 		return err
 	}

@@ -36,15 +36,7 @@ func (b *builder) rpios() error {
 		e.Max = MaxDiskBytes
 		return e
 	}
-	sig, err := b.u32()
-	if err != nil {
-		return err
-	}
-	volID, err := b.u32()
-	if err != nil {
-		return err
-	}
-	rootUUID, err := b.fsUUID()
+	sig, volID, rootUUID, err := b.diskIDs()
 	if err != nil {
 		return err
 	}
