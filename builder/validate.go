@@ -102,11 +102,37 @@ func ValidateOverrides(cfg *Config, cat *Catalog, overrides []string) []Problem 
 	if err != nil {
 		return []Problem{errProblem(cfg.Path, err)}
 	}
-	plan, err := resolve(cat, TargetLayers(vars), traits)
+	targets := TargetLayers(vars)
+	plan, err := resolve(cat, targets, traits)
 	if err != nil {
-		return []Problem{resolveProblem(cfg.Path, vars, err)}
+		return append([]Problem{resolveProblem(cfg.Path, vars, err)}, partialProblems(cat, targets, traits, vars, cfg.Path)...)
 	}
 	return ValidatePlan(plan, vars, cfg.Path)
+}
+
+// partialProblems checks what can still be checked when the layers do not
+// resolve: the values of the variables that the named layers (device,
+// image, layer:) found in the catalog declare themselves, so that one
+// missing layer does not hide every other mistake. Checks that need the
+// whole build (X-Env-VarRequires, Conflicts) are left to the full plan.
+func partialProblems(cat *Catalog, targets []string, traits map[string]string, vars []VarValue, file string) []Problem {
+	partial := &Plan{Targets: targets, Providers: map[string]string{}, traits: cat.Traits, overrides: traits}
+	for _, name := range targets {
+		if l, ok := cat.Lookup(name); ok {
+			partial.Layers = append(partial.Layers, l)
+		}
+	}
+	if len(partial.Layers) == 0 {
+		return nil
+	}
+	var out []Problem
+	for _, p := range ValidatePlan(partial, vars, file) {
+		if p.Msg == "required by the layer but not set" || strings.Contains(p.Msg, "conflicts with the build") {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 func errProblem(file string, err error) Problem {
