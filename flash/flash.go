@@ -47,6 +47,10 @@ type Target struct {
 type Options struct {
 	// NoVerify skips reading the written data back.
 	NoVerify bool
+	// SHA256 also computes the SHA-256 of the expanded image
+	// (Result.SHA256). It is off by default: the read-back verify is what
+	// proves the write, and SHA-256 is slower than most disks.
+	SHA256 bool
 	// AllowUnmount lets Write unmount the target's mounted partitions.
 	AllowUnmount bool
 	// Progress, when set, receives at least two updates a second while
@@ -103,9 +107,13 @@ type Result struct {
 	Size int64 `json:"size"`
 	// Written is the number of image bytes written.
 	Written int64 `json:"written"`
-	// SHA256 is the hex SHA-256 of the expanded image as written (ranges
-	// the image leaves unwritten count as zeros): what sha256sum prints
-	// for the decompressed image.
+	// XXH3 is the hex XXH3-128 of the expanded image as written (ranges
+	// the image leaves unwritten count as zeros): what xxh128sum prints
+	// for the decompressed image. It is always computed.
+	XXH3 string `json:"xxh3"`
+	// SHA256 is the hex SHA-256 of the expanded image as written (holes
+	// as zeros): what sha256sum prints for the decompressed image. It is
+	// set only when Options.SHA256 asked for it.
 	SHA256 string `json:"sha256"`
 	// Verified is true when the data was read back and matched.
 	Verified bool `json:"verified"`

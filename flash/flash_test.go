@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/zeebo/xxh3"
 
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/flash/source"
@@ -32,7 +35,6 @@ func open(t testing.TB, p string) source.Source {
 func TestWriteFileTarget(t *testing.T) {
 	dir := t.TempDir()
 	img, data := makeImage(t, dir, 6<<20+1000)
-	want := sha256.Sum256(data)
 	for name, p := range variants(t, dir, img, data) {
 		t.Run(name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out.img")
@@ -54,13 +56,71 @@ func TestWriteFileTarget(t *testing.T) {
 			if !bytes.Equal(got, data) {
 				t.Fatal("file differs from the image")
 			}
-			if !res.Verified || res.SHA256 != hex.EncodeToString(want[:]) && !strings.HasPrefix(name, "sparse") {
-				t.Errorf("result %+v, want verified with sha256 %x", res, want)
+			wantX := xxh3.Hash128(data).Bytes()
+			if !res.Verified || res.SHA256 != "" || res.XXH3 != hex.EncodeToString(wantX[:]) && !strings.HasPrefix(name, "sparse") {
+				t.Errorf("result %+v, want verified with xxh3 %x and no sha256", res, wantX)
 			}
 			if updates < 2 {
 				t.Errorf("%d progress updates", updates)
 			}
 		})
+	}
+}
+
+// TestWriteHashes checks the image hashes against the expanded image as
+// written (holes as zeros), for every format, with and without SHA-256.
+func TestWriteHashes(t *testing.T) {
+	dir := t.TempDir()
+	img, data := makeImage(t, dir, 5<<20+3000)
+	for name, p := range variants(t, dir, img, data) {
+		for _, withSHA := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/sha256=%v", name, withSHA), func(t *testing.T) {
+				out := filepath.Join(t.TempDir(), "out.img")
+				res, err := Write(context.Background(), open(t, p), Target{Path: out}, Options{SHA256: withSHA, NoVerify: name == "xz"})
+				if err != nil {
+					t.Fatalf("Write: %v", err)
+				}
+				got, err := os.ReadFile(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				x := xxh3.Hash128(got).Bytes()
+				if res.XXH3 != hex.EncodeToString(x[:]) {
+					t.Errorf("XXH3 %s, want %x", res.XXH3, x)
+				}
+				wantSHA := ""
+				if withSHA {
+					h := sha256.Sum256(got)
+					wantSHA = hex.EncodeToString(h[:])
+				}
+				if res.SHA256 != wantSHA {
+					t.Errorf("SHA256 %q, want %q", res.SHA256, wantSHA)
+				}
+			})
+		}
+	}
+}
+
+// TestHashesOverHoles checks the hashes of an image with holes between
+// its extents and at its end, without any file in between.
+func TestHashesOverHoles(t *testing.T) {
+	ext := holeyData()
+	src := newHoleySource(ext)
+	src.size = 30<<20 + 12345 // extents at 0, 12 and 24 MiB; a hole at the end
+	w := &writer{src: src, sink: discardSink{}, res: &Result{},
+		opts: Options{BufferSize: 1 << 20, Buffers: 4, SHA256: true}}
+	s, err := w.pipeline(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := make([]byte, src.size)
+	for off := int64(0); off < src.size; off += holeyStride {
+		copy(full[off:], ext[:min(holeyExtent, src.size-off)])
+	}
+	x := xxh3.Hash128(full).Bytes()
+	h := sha256.Sum256(full)
+	if s.xxh3 != hex.EncodeToString(x[:]) || s.sha256 != hex.EncodeToString(h[:]) {
+		t.Errorf("hashes %+v, want xxh3 %x sha256 %x", s, x, h)
 	}
 }
 

@@ -60,10 +60,16 @@ type writer struct {
 
 	recs []rec // per-block xxh3 of what was written
 
-	shaCh     chan string        // the SHA-256, once hashed
+	shaCh     chan sums          // the image hashes, once hashed
 	shaCancel context.CancelFunc // stops the hasher's trailing zeros
 
 	done atomic.Int64
+}
+
+// sums are the hashes of the expanded image.
+type sums struct {
+	xxh3   string // hex XXH3-128, always
+	sha256 string // hex SHA-256, when Options.SHA256
 }
 
 // rec is the xxh3 of written bytes [off, off+n) inside one verify block.
@@ -120,7 +126,7 @@ func (w *writer) run(ctx context.Context) (err error) {
 	}
 	w.res.Warnings = append(w.res.Warnings, s.finish()...)
 	if w.opts.NoVerify {
-		w.res.SHA256 = w.sum()
+		w.setSums()
 		w.res.WriteTime = time.Since(start)
 		if err := s.commit(); err != nil {
 			return err
@@ -140,7 +146,7 @@ func (w *writer) run(ctx context.Context) (err error) {
 	}
 	w.res.VerifyTime = time.Since(start)
 	w.res.Verified = true
-	w.res.SHA256 = w.sum()
+	w.setSums()
 	if err := s.commit(); err != nil {
 		return err
 	}
@@ -184,18 +190,18 @@ type chunk struct {
 	n   int
 }
 
-// pipeline streams the source to the sink and returns the SHA-256,
+// pipeline streams the source to the sink and returns the image hashes,
 // waiting for the hasher to finish.
-func (w *writer) pipeline(ctx context.Context) (string, error) {
+func (w *writer) pipeline(ctx context.Context) (sums, error) {
 	if err := w.stream(ctx); err != nil {
 		w.shaCancel()
-		return "", err
+		return sums{}, err
 	}
 	return w.sum(), nil
 }
 
-// stream streams the source to the sink; w.sum returns the SHA-256 once
-// the hasher is done.
+// stream streams the source to the sink; w.sum returns the image hashes
+// once the hasher is done.
 func (w *writer) stream(ctx context.Context) error {
 	nb := w.opts.Buffers
 	free := make(chan []byte, nb)
@@ -212,12 +218,12 @@ func (w *writer) stream(ctx context.Context) error {
 		defer close(toWrite)
 		decErr = w.decode(free, toWrite, stop)
 	}()
-	// The hasher closes recsDone once every chunk is hashed; the SHA-256
-	// of the image's trailing unwritten range (zeros) is finished in the
+	// The hasher closes recsDone once every chunk is hashed; the image
+	// hashes over its trailing unwritten range (zeros) are finished in the
 	// background, overlapping the flush and the verify, and read with
 	// w.sum.
 	recsDone := make(chan struct{})
-	w.shaCh = make(chan string, 1)
+	w.shaCh = make(chan sums, 1)
 	hctx, hcancel := context.WithCancel(context.Background())
 	w.shaCancel = hcancel
 	go func() {
@@ -299,9 +305,15 @@ loop:
 	return nil
 }
 
-// sum waits for the SHA-256 the hasher computes.
-func (w *writer) sum() string {
+// sum waits for the image hashes the hasher computes.
+func (w *writer) sum() sums {
 	return <-w.shaCh
+}
+
+// setSums waits for the image hashes and stores them in the result.
+func (w *writer) setSums() {
+	s := w.sum()
+	w.res.XXH3, w.res.SHA256 = s.xxh3, s.sha256
 }
 
 // decode fills buffers from the source, merging contiguous extents.
@@ -438,15 +450,24 @@ func (w *writer) writeChunk(c chunk) error {
 	return w.sink.writeAt(data, off)
 }
 
-// hash computes the SHA-256 of the expanded image and the verify records.
-func (w *writer) hash(ctx context.Context, in <-chan chunk, free chan<- []byte, recsDone chan<- struct{}) string {
-	sh := sha256.New()
+// hash computes the image hashes of the expanded image (always its
+// XXH3-128, its SHA-256 when asked) and the verify records.
+func (w *writer) hash(ctx context.Context, in <-chan chunk, free chan<- []byte, recsDone chan<- struct{}) sums {
+	var sh hash.Hash
+	if w.opts.SHA256 {
+		sh = sha256.New()
+	}
+	img := xxh3.New()
 	zeros := make([]byte, 1<<20)
 	var pos int64
-	hz := func(sh hash.Hash, to int64) {
+	// hz hashes zeros up to to: the ranges the image leaves unwritten.
+	hz := func(to int64) {
 		for pos < to && ctx.Err() == nil {
 			n := min(to-pos, int64(len(zeros)))
-			sh.Write(zeros[:n])
+			img.Write(zeros[:n])
+			if sh != nil {
+				sh.Write(zeros[:n])
+			}
 			pos += n
 		}
 	}
@@ -460,9 +481,12 @@ func (w *writer) hash(ctx context.Context, in <-chan chunk, free chan<- []byte, 
 		}
 	}
 	for c := range in {
-		hz(sh, c.off)
+		hz(c.off)
 		data := c.buf[:c.n]
-		sh.Write(data)
+		img.Write(data)
+		if sh != nil {
+			sh.Write(data)
+		}
 		pos = c.off + int64(c.n)
 		off := c.off
 		for len(data) > 0 {
@@ -482,11 +506,16 @@ func (w *writer) hash(ctx context.Context, in <-chan chunk, free chan<- []byte, 
 	}
 	closeRec()
 	close(recsDone)
-	hz(sh, w.src.Size())
+	hz(w.src.Size())
 	if ctx.Err() != nil {
-		return ""
+		return sums{}
 	}
-	return hex.EncodeToString(sh.Sum(nil))
+	sum := img.Sum128().Bytes()
+	s := sums{xxh3: hex.EncodeToString(sum[:])}
+	if sh != nil {
+		s.sha256 = hex.EncodeToString(sh.Sum(nil))
+	}
+	return s
 }
 
 // report starts the progress ticker of a phase; the returned function

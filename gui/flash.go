@@ -46,6 +46,7 @@ type flashView struct {
 
 	// flashing
 	verify    *widget.Check
+	sha256    *widget.Check
 	flashBtn  *widget.Button
 	cancelBtn *widget.Button
 	bar       *widget.ProgressBar
@@ -137,6 +138,12 @@ func newFlashView(g *App) *flashView {
 
 	f.verify = widget.NewCheck("Verify after writing", nil)
 	f.verify.SetChecked(g.set.Verify)
+	f.sha256 = widget.NewCheck("Compute SHA-256", nil)
+	f.sha256.SetChecked(g.set.SHA256)
+	f.sha256.OnChanged = func(on bool) {
+		g.set.SHA256 = on
+		g.storeSettings()
+	}
 	f.flashBtn = widget.NewButtonWithIcon("Flash…", theme.DownloadIcon(), f.askFlash)
 	f.flashBtn.Importance = widget.HighImportance
 	f.cancelBtn = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), f.Cancel)
@@ -153,7 +160,7 @@ func newFlashView(g *App) *flashView {
 		container.NewVBox(f.showProt, f.diskErr, f.emptyDisk), nil, nil, nil, f.list))
 	bottom := container.NewVBox(
 		widget.NewSeparator(),
-		container.NewHBox(f.verify, layout.NewSpacer(), f.cancelBtn, f.flashBtn),
+		container.NewHBox(f.verify, f.sha256, layout.NewSpacer(), f.cancelBtn, f.flashBtn),
 		f.bar, f.progress, f.result)
 	split := container.NewHSplit(container.NewVScroll(imgCard), diskCard)
 	split.Offset = 0.45
@@ -403,7 +410,7 @@ func (f *flashView) updateButtons() {
 	}
 	// Nothing that names the image, the disk or the options of the write
 	// changes while it runs.
-	for _, w := range []fyne.Disableable{f.imgSel, f.browseBtn, f.verify, f.showProt} {
+	for _, w := range []fyne.Disableable{f.imgSel, f.browseBtn, f.verify, f.sha256, f.showProt} {
 		if f.running {
 			w.Disable()
 		} else {
@@ -421,7 +428,7 @@ func (f *flashView) askFlash() {
 	intro := fmt.Sprintf("Write %s to this disk?", filepath.Base(f.image))
 	f.confirm = f.g.confirmErase("Flash "+filepath.Base(f.image)+"?", intro, []backend.Disk{d}, func(typed map[string]string) {
 		f.confirm = nil
-		f.flash(backend.FlashJob{Image: f.image, Disk: d, Verify: f.verify.Checked, Confirmed: typed[d.Path]})
+		f.flash(backend.FlashJob{Image: f.image, Disk: d, Verify: f.verify.Checked, SHA256: f.sha256.Checked, Confirmed: typed[d.Path]})
 	})
 }
 

@@ -466,9 +466,29 @@ func TestFlashNeedsConfirmation(t *testing.T) {
 	}
 	test.Tap(h.g.flash.flashBtn)
 	test.Tap(h.g.flash.confirm.confirm)
-	h.waitFor("write to finish", func() bool { return !h.g.flash.running && strings.Contains(h.g.flash.result.Text, "sha256:") })
+	h.waitFor("write to finish", func() bool { return !h.g.flash.running && strings.Contains(h.g.flash.result.Text, "xxh3:") })
 	jobs := h.be.Flasher.Jobs()
-	if len(jobs) != 1 || jobs[0].Disk.Path != "/dev/sdb" || !jobs[0].Verify {
+	if len(jobs) != 1 || jobs[0].Disk.Path != "/dev/sdb" || !jobs[0].Verify || jobs[0].SHA256 {
+		t.Errorf("jobs %+v", jobs)
+	}
+}
+
+// TestFlashSHA256Option checks that "Compute SHA-256" reaches the job, is
+// remembered, and that the result then names the SHA-256.
+func TestFlashSHA256Option(t *testing.T) {
+	h := newHarness(t)
+	h.flashReady("/dev/sdb")
+	if h.g.flash.sha256.Checked {
+		t.Fatal("SHA-256 is on by default")
+	}
+	h.g.flash.sha256.SetChecked(true)
+	if !LoadSettings(h.a.Preferences()).SHA256 {
+		t.Error("the SHA-256 choice was not stored")
+	}
+	test.Tap(h.g.flash.flashBtn)
+	test.Tap(h.g.flash.confirm.confirm)
+	h.waitFor("write to finish", func() bool { return !h.g.flash.running && strings.Contains(h.g.flash.result.Text, "sha256:") })
+	if jobs := h.be.Flasher.Jobs(); len(jobs) != 1 || !jobs[0].SHA256 {
 		t.Errorf("jobs %+v", jobs)
 	}
 }

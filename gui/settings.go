@@ -13,6 +13,7 @@ const (
 	prefToolDir       = "tool.dir"
 	prefWorkDir       = "build.workdir"
 	prefVerify        = "flash.verify"
+	prefSHA256        = "flash.sha256"
 	prefLogLines      = "build.loglines"
 	prefShowProtected = "flash.showprotected"
 	prefWinWidth      = "window.width"
@@ -41,6 +42,9 @@ type Settings struct {
 	WorkDir string
 	// Verify reads disks back after flashing by default.
 	Verify bool
+	// SHA256 computes the SHA-256 of the image when flashing one disk
+	// (the RAID section computes it whenever image.json records one).
+	SHA256 bool
 	// LogLines is how many lines the log view keeps.
 	LogLines int
 	// ShowProtected lists disks that may not be written.
@@ -59,6 +63,7 @@ func LoadSettings(p fyne.Preferences) Settings {
 		ToolDir:       p.StringWithFallback(prefToolDir, ""),
 		WorkDir:       p.StringWithFallback(prefWorkDir, ""),
 		Verify:        p.BoolWithFallback(prefVerify, true),
+		SHA256:        p.BoolWithFallback(prefSHA256, false),
 		LogLines:      p.IntWithFallback(prefLogLines, logview.DefaultMax),
 		ShowProtected: p.BoolWithFallback(prefShowProtected, false),
 		Width:         float32(p.FloatWithFallback(prefWinWidth, defaultWidth)),
@@ -74,6 +79,7 @@ func (s Settings) Save(p fyne.Preferences) {
 	p.SetString(prefToolDir, s.ToolDir)
 	p.SetString(prefWorkDir, s.WorkDir)
 	p.SetBool(prefVerify, s.Verify)
+	p.SetBool(prefSHA256, s.SHA256)
 	p.SetInt(prefLogLines, s.LogLines)
 	p.SetBool(prefShowProtected, s.ShowProtected)
 	p.SetFloat(prefWinWidth, float64(s.Width))

@@ -20,7 +20,7 @@ import (
 	"github.com/pistudio/pistudio/flash/source"
 )
 
-const flashUsage = "IMAGE TARGET [--no-verify] [--yes] [--allow-unmount] [--json]"
+const flashUsage = "IMAGE TARGET [--no-verify] [--sha256] [--yes] [--allow-unmount] [--json]"
 
 func init() {
 	register(cli.Command{
@@ -50,6 +50,7 @@ var deps = flashDeps{
 func runFlash(ctx context.Context, env *cli.Env, args []string) error {
 	fs := cli.NewFlagSet("flash")
 	noVerify := fs.Bool("no-verify", false, "do not read the written data back")
+	withSHA := fs.Bool("sha256", false, "also compute the SHA-256 of the expanded image (slower than most disks)")
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
 	allowUnmount := fs.Bool("allow-unmount", false, "unmount the disk's mounted partitions")
 	asJSON := fs.Bool("json", false, "print progress and the result as JSON lines")
@@ -101,7 +102,7 @@ func runFlash(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	defer fl.Close()
 	pr := newPrinter(env, *asJSON)
-	res, err := fl.Flash(ctx, image, tgt, flash.Options{NoVerify: *noVerify, AllowUnmount: *allowUnmount, Progress: pr.progress})
+	res, err := fl.Flash(ctx, image, tgt, flash.Options{NoVerify: *noVerify, SHA256: *withSHA, AllowUnmount: *allowUnmount, Progress: pr.progress})
 	pr.end()
 	if err != nil {
 		if *asJSON {
@@ -117,20 +118,31 @@ func runFlash(ctx context.Context, env *cli.Env, args []string) error {
 		env.Stdout.Write(mustJSON(helper.Event{Type: helper.EventResult, Result: res}))
 		return nil
 	}
-	for _, mp := range res.Unmounted {
-		fmt.Fprintf(env.Stdout, "Unmounted %s\n", mp)
-	}
-	fmt.Fprintf(env.Stdout, "Wrote %s to %s in %s", flash.HumanBytes(res.Written), res.Target, res.WriteTime.Round(time.Second/10))
-	if res.Verified {
-		fmt.Fprintf(env.Stdout, "; verified in %s", res.VerifyTime.Round(time.Second/10))
-	} else {
-		fmt.Fprint(env.Stdout, "; not verified")
-	}
-	fmt.Fprintf(env.Stdout, ".\nSHA-256 of the image: %s\n", res.SHA256)
+	printResult(env.Stdout, res)
 	for _, w := range res.Warnings {
 		fmt.Fprintf(env.Stderr, "warning: %s\n", w)
 	}
 	return nil
+}
+
+// printResult tells people how a write ended: what was written, that it
+// read back as written (naming the image's XXH3-128), and its SHA-256
+// when it was computed.
+func printResult(w io.Writer, res *flash.Result) {
+	for _, mp := range res.Unmounted {
+		fmt.Fprintf(w, "Unmounted %s\n", mp)
+	}
+	fmt.Fprintf(w, "Wrote %s to %s in %s", flash.HumanBytes(res.Written), res.Target, res.WriteTime.Round(time.Second/10))
+	if res.Verified {
+		fmt.Fprintf(w, "; verified in %s.\n", res.VerifyTime.Round(time.Second/10))
+		fmt.Fprintf(w, "Verified: every written byte read back matches (xxh3-128 %s)\n", res.XXH3)
+	} else {
+		fmt.Fprint(w, "; not verified.\n")
+		fmt.Fprintf(w, "XXH3-128 of the image: %s\n", res.XXH3)
+	}
+	if res.SHA256 != "" {
+		fmt.Fprintf(w, "SHA-256 of the image: %s\n", res.SHA256)
+	}
 }
 
 func describeDisk(d disk.Disk) string {

@@ -3,15 +3,19 @@ package flashcmd
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/zeebo/xxh3"
 	"golang.org/x/sys/unix"
 
 	"github.com/pistudio/pistudio/builder/cli"
@@ -20,7 +24,7 @@ import (
 	"github.com/pistudio/pistudio/flash/helper"
 )
 
-var updateInspectGolden = flag.Bool("update-inspect", false, "rewrite testdata/inspect golden files")
+var updateInspectGolden = flag.Bool("update-inspect", false, "rewrite testdata/inspect and testdata/flash golden files")
 
 func sh(t *testing.T, stdin, name string, args ...string) {
 	t.Helper()
@@ -107,15 +111,63 @@ func TestFlashToFile(t *testing.T) {
 	img, data := testImage(t)
 	sh(t, "", "zstd", "-q", img)
 	out := filepath.Join(t.TempDir(), "out.img")
-	stdout, _, err := runCmd(t, runFlash, "", img+".zst", out)
-	if err != nil {
-		t.Fatalf("flash: %v", err)
+	x := xxh3.Hash128(data).Bytes()
+	sum := sha256.Sum256(data)
+	for _, tc := range []struct {
+		args    []string
+		withSHA bool
+	}{{nil, false}, {[]string{"--sha256"}, true}} {
+		stdout, _, err := runCmd(t, runFlash, "", append([]string{img + ".zst", out}, tc.args...)...)
+		if err != nil {
+			t.Fatalf("flash %v: %v", tc.args, err)
+		}
+		verified := fmt.Sprintf("Verified: every written byte read back matches (xxh3-128 %x)\n", x)
+		shaLine := fmt.Sprintf("SHA-256 of the image: %x\n", sum)
+		if !strings.Contains(stdout, verified) || strings.Contains(stdout, shaLine) != tc.withSHA || strings.Contains(stdout, "SHA-256") != tc.withSHA {
+			t.Errorf("flash %v output:\n%s", tc.args, stdout)
+		}
+		if got, _ := os.ReadFile(out); !bytes.Equal(got, data) {
+			t.Fatal("file differs from the image")
+		}
 	}
-	if !strings.Contains(stdout, "verified") || !strings.Contains(stdout, "SHA-256") {
-		t.Errorf("output:\n%s", stdout)
-	}
-	if got, _ := os.ReadFile(out); !bytes.Equal(got, data) {
-		t.Fatal("file differs from the image")
+}
+
+// TestFlashResultGolden pins the words of the final lines.
+func TestFlashResultGolden(t *testing.T) {
+	base := flash.Result{Target: "/dev/sdx", Written: 3 << 30, WriteTime: 95 * time.Second, VerifyTime: 41 * time.Second,
+		XXH3: "0123456789abcdef0123456789abcdef"}
+	for _, tc := range []struct {
+		golden string
+		edit   func(*flash.Result)
+	}{
+		{"verified.txt", func(r *flash.Result) { r.Verified = true }},
+		{"verified-sha256.txt", func(r *flash.Result) {
+			r.Verified, r.SHA256, r.Unmounted = true, strings.Repeat("ab", 32), []string{"/media/u/boot"}
+		}},
+		{"not-verified.txt", func(r *flash.Result) {}},
+	} {
+		t.Run(tc.golden, func(t *testing.T) {
+			r := base
+			tc.edit(&r)
+			var b strings.Builder
+			printResult(&b, &r)
+			p := filepath.Join("testdata", "flash", tc.golden)
+			if *updateInspectGolden {
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatalf("%v (run with -update-inspect to create)", err)
+			}
+			if b.String() != string(want) {
+				t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+			}
+		})
 	}
 }
 
@@ -135,11 +187,28 @@ func TestFlashJSON(t *testing.T) {
 		}
 		last = ev
 	}
-	if last.Type != helper.EventResult || last.Result == nil || last.Result.Verified {
-		t.Fatalf("last event %+v, want an unverified result", last)
+	if last.Type != helper.EventResult || last.Result == nil || last.Result.Verified || len(last.Result.XXH3) != 32 || last.Result.SHA256 != "" {
+		t.Fatalf("last event %+v, want an unverified result with an xxh3 and no sha256", last)
 	}
 	if len(lines) < 3 {
 		t.Errorf("%d lines, want progress lines and a result", len(lines))
+	}
+	stdout, _, err = runCmd(t, runFlash, "", "--json", "--sha256", img, out)
+	if err != nil {
+		t.Fatalf("flash --sha256: %v", err)
+	}
+	lines = strings.Split(strings.TrimSpace(stdout), "\n")
+	var ev struct {
+		Result map[string]any `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if x, _ := ev.Result["xxh3"].(string); len(x) != 32 {
+		t.Errorf("result %v has no xxh3", ev.Result)
+	}
+	if s, _ := ev.Result["sha256"].(string); len(s) != 64 || ev.Result["verified"] != true {
+		t.Errorf("result %v has no sha256 or is not verified", ev.Result)
 	}
 }
 

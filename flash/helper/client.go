@@ -23,7 +23,8 @@ type Flasher interface {
 	// Disks lists the block devices and their classification.
 	Disks(ctx context.Context) ([]disk.Disk, error)
 	// Flash writes the image file to target. Only opts.NoVerify,
-	// opts.AllowUnmount and opts.Progress are honoured by a Client.
+	// opts.SHA256, opts.AllowUnmount and opts.Progress are honoured by a
+	// Client.
 	Flash(ctx context.Context, image string, target flash.Target, opts flash.Options) (*flash.Result, error)
 	// Close releases the flasher (and stops a helper process).
 	Close() error
@@ -248,7 +249,7 @@ func (c *Client) Disks(ctx context.Context) ([]disk.Disk, error) {
 // write in the helper.
 func (c *Client) Flash(ctx context.Context, image string, target flash.Target, opts flash.Options) (*flash.Result, error) {
 	verify := !opts.NoVerify
-	req := Request{Op: OpFlash, Image: image, Device: target.Path, Verify: &verify, AllowUnmount: opts.AllowUnmount}
+	req := Request{Op: OpFlash, Image: image, Device: target.Path, Verify: &verify, SHA256: opts.SHA256, AllowUnmount: opts.AllowUnmount}
 	if target.Identity != (disk.Identity{}) {
 		req.Identity = WireIdentity(target.Identity)
 	}

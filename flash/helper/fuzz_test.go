@@ -28,7 +28,7 @@ func FuzzServe(f *testing.F) {
 	seeds := []string{
 		`{"id":"1","op":"disks"}`,
 		`{"id":"2","op":"flash","image":"` + img + `","device":"/dev/null","identity":{"major":1,"minor":3}}`,
-		`{"id":"3","op":"flash","image":"` + img + `","device":"` + dir + `/out"}`,
+		`{"id":"3","op":"flash","image":"` + img + `","device":"` + dir + `/out","sha256":true}`,
 		`{"id":"4","op":"flash","image":"` + img + `","device":"/dev/../tmp/x","identity":{}}`,
 		`{"id":"5","op":"flash","image":"/etc/shadow","device":"/dev/loop0","identity":{"major":7}}`,
 		`{"id":"6","op":"cancel"}`,

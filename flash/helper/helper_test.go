@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/zeebo/xxh3"
 
 	"github.com/pistudio/pistudio/assets"
 	"github.com/pistudio/pistudio/flash"
@@ -63,32 +66,73 @@ func image(t *testing.T, n int) (string, []byte) {
 
 func TestFlashThroughHelper(t *testing.T) {
 	img, data := image(t, 3<<20+512)
-	out := filepath.Join(t.TempDir(), "out.img")
-	if err := os.WriteFile(out, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	c := pair(t, ServeOptions{UID: -1, AllowFiles: true})
-	var updates atomic.Int32
-	res, err := c.Flash(context.Background(), img, flash.Target{Path: out}, flash.Options{
-		Progress: func(p flash.Progress) {
-			updates.Add(1)
-			if p.Total != int64(len(data)) {
-				t.Errorf("progress total %d", p.Total)
-			}
-		},
-	})
-	if err != nil {
-		t.Fatalf("Flash: %v", err)
-	}
+	x := xxh3.Hash128(data).Bytes()
 	sum := sha256.Sum256(data)
-	if !res.Verified || res.SHA256 != hex.EncodeToString(sum[:]) || res.Size != int64(len(data)) {
-		t.Errorf("result %+v", res)
+	for _, withSHA := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sha256=%v", withSHA), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.img")
+			if err := os.WriteFile(out, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var updates atomic.Int32
+			res, err := c.Flash(context.Background(), img, flash.Target{Path: out}, flash.Options{
+				SHA256: withSHA,
+				Progress: func(p flash.Progress) {
+					updates.Add(1)
+					if p.Total != int64(len(data)) {
+						t.Errorf("progress total %d", p.Total)
+					}
+				},
+			})
+			if err != nil {
+				t.Fatalf("Flash: %v", err)
+			}
+			wantSHA := ""
+			if withSHA {
+				wantSHA = hex.EncodeToString(sum[:])
+			}
+			if !res.Verified || res.SHA256 != wantSHA || res.XXH3 != hex.EncodeToString(x[:]) || res.Size != int64(len(data)) {
+				t.Errorf("result %+v, want xxh3 %x, sha256 %q", res, x, wantSHA)
+			}
+			if got, _ := os.ReadFile(out); !bytes.Equal(got, data) {
+				t.Error("output differs")
+			}
+			if updates.Load() < 2 {
+				t.Errorf("%d progress events", updates.Load())
+			}
+		})
 	}
-	if got, _ := os.ReadFile(out); !bytes.Equal(got, data) {
-		t.Error("output differs")
-	}
-	if updates.Load() < 2 {
-		t.Errorf("%d progress events", updates.Load())
+}
+
+// TestSHA256FlagReachesWriter checks that the client's Options.SHA256
+// crosses the protocol to the writer's options.
+func TestSHA256FlagReachesWriter(t *testing.T) {
+	img, _ := image(t, 4096)
+	out := filepath.Join(t.TempDir(), "out.img")
+	os.WriteFile(out, nil, 0o644)
+	var got atomic.Int32
+	c := pair(t, ServeOptions{UID: -1, AllowFiles: true,
+		write: func(_ context.Context, _ source.Source, _ flash.Target, o flash.Options) (*flash.Result, error) {
+			if o.SHA256 {
+				got.Store(1)
+				return &flash.Result{XXH3: "x", SHA256: "s"}, nil
+			}
+			got.Store(2)
+			return &flash.Result{XXH3: "x"}, nil
+		}})
+	for _, tc := range []struct {
+		sha  bool
+		want int32
+		res  flash.Result
+	}{{false, 2, flash.Result{XXH3: "x"}}, {true, 1, flash.Result{XXH3: "x", SHA256: "s"}}} {
+		res, err := c.Flash(context.Background(), img, flash.Target{Path: out}, flash.Options{SHA256: tc.sha})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Load() != tc.want || res.XXH3 != tc.res.XXH3 || res.SHA256 != tc.res.SHA256 {
+			t.Errorf("SHA256=%v: writer saw %d, result %+v", tc.sha, got.Load(), res)
+		}
 	}
 }
 

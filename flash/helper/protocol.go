@@ -9,9 +9,9 @@
 //	← {"id":"1","type":"result","disks":[...]}
 //	→ {"id":"2","op":"flash","image":"/home/u/pi.img.xz","device":"/dev/sdb",
 //	   "identity":{"major":8,"minor":16,"size_bytes":31914983424,"serial":"X"},
-//	   "verify":true,"allow_unmount":false}
+//	   "verify":true,"sha256":false,"allow_unmount":false}
 //	← {"id":"2","type":"progress","progress":{"phase":"writing","done":4194304,...}}
-//	← {"id":"2","type":"result","result":{"sha256":"…","verified":true,...}}
+//	← {"id":"2","type":"result","result":{"xxh3":"…","sha256":"","verified":true,...}}
 //	→ {"id":"2","op":"cancel"}
 //	← {"id":"2","type":"error","error":"…","kind":"cancelled"}
 //
@@ -67,6 +67,9 @@ type Request struct {
 	Identity *Identity `json:"identity,omitempty"`
 	// Verify reads the data back after writing; absent means true.
 	Verify *bool `json:"verify,omitempty"`
+	// SHA256 also computes the SHA-256 of the expanded image (the
+	// XXH3-128 is always computed).
+	SHA256 bool `json:"sha256,omitempty"`
 	// AllowUnmount lets the helper unmount the disk's partitions.
 	AllowUnmount bool `json:"allow_unmount,omitempty"`
 }

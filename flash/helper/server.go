@@ -182,6 +182,7 @@ func (s *server) flash(ctx context.Context, req Request) {
 		}
 		opts := flash.Options{
 			NoVerify:     req.Verify != nil && !*req.Verify,
+			SHA256:       req.SHA256,
 			AllowUnmount: req.AllowUnmount,
 			Root:         s.opts.Root,
 			Progress: func(p flash.Progress) {

@@ -111,8 +111,11 @@ type Result struct {
 	SizeBytes int64  `json:"size_bytes"`
 	// Written is the number of image bytes written.
 	Written int64 `json:"written"`
-	// SHA256 is the hex SHA-256 of the image as written; it matched
-	// image.json when the set recorded one.
+	// XXH3 is the hex XXH3-128 of the image as written (always set once
+	// written).
+	XXH3 string `json:"xxh3"`
+	// SHA256 is the hex SHA-256 of the image as written; it is computed
+	// (and matched) when image.json records one, and "" otherwise.
 	SHA256 string `json:"sha256"`
 	// Verified is true when the target was read back and matched.
 	Verified bool `json:"verified"`
@@ -273,7 +276,7 @@ func Run(ctx context.Context, p *Plan, opts Options) (*Summary, error) {
 			r.Duration = time.Since(t0)
 			r.Written = written.Load()
 			if res != nil {
-				r.Written, r.SHA256, r.Verified, r.Warnings = res.Written, res.SHA256, res.Verified, res.Warnings
+				r.Written, r.XXH3, r.SHA256, r.Verified, r.Warnings = res.Written, res.XXH3, res.SHA256, res.Verified, res.Warnings
 				if ra.IsFile() {
 					r.SizeBytes = res.Size
 				}
@@ -308,6 +311,18 @@ func Run(ctx context.Context, p *Plan, opts Options) (*Summary, error) {
 	return sum, nil
 }
 
+// Hash returns how the result names the image written: "sha256:<hex>"
+// when the SHA-256 was computed, else "xxh3:<hex>" ("" before a write).
+func (r *Result) Hash() string {
+	switch {
+	case r.SHA256 != "":
+		return "sha256:" + r.SHA256
+	case r.XXH3 != "":
+		return "xxh3:" + r.XXH3
+	}
+	return ""
+}
+
 // writeOne writes one role, then checks the hash against the manifest and,
 // in-process, that no stale signature survived past the image.
 func writeOne(ctx context.Context, p *Plan, ra RoleAssignment, opts Options, progress func(flash.Progress)) (*flash.Result, error) {
@@ -321,8 +336,10 @@ func writeOne(ctx context.Context, p *Plan, ra RoleAssignment, opts Options, pro
 	if !ra.IsFile() {
 		target.Identity = ra.Disk.Identity()
 	}
-	fo := flash.Options{NoVerify: opts.NoVerify, AllowUnmount: opts.AllowUnmount, Progress: progress,
-		Root: opts.Root, BufferSize: opts.BufferSize, Buffers: opts.Buffers}
+	// The SHA-256 is computed only to check it against image.json: the
+	// read-back verify is what proves the write.
+	fo := flash.Options{NoVerify: opts.NoVerify, SHA256: ra.SHA256 != "", AllowUnmount: opts.AllowUnmount,
+		Progress: progress, Root: opts.Root, BufferSize: opts.BufferSize, Buffers: opts.Buffers}
 	var res *flash.Result
 	var err error
 	local := opts.Flash == nil || ra.IsFile()

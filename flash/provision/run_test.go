@@ -3,6 +3,8 @@ package provision
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -11,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/zeebo/xxh3"
 
 	"github.com/pistudio/pistudio/builder/image"
 	"github.com/pistudio/pistudio/flash"
@@ -295,6 +299,52 @@ func TestRunHashMismatch(t *testing.T) {
 	}
 }
 
+// TestRunHashes checks that the SHA-256 is computed (and checked) only for
+// artifacts image.json records one for, and the XXH3-128 always.
+func TestRunHashes(t *testing.T) {
+	dir, m := dataSet(t, 2*mib+77, 1, 6)
+	m.Artifacts[1].SHA256 = ""
+	p, err := Propose(m, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planFiles(t, dir, p)
+	sum, err := Run(context.Background(), p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range sum.Targets {
+		a := m.Artifact(m.Roles[r.Role])
+		b, err := os.ReadFile(filepath.Join(dir, a.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := xxh3.Hash128(b).Bytes()
+		h := sha256.Sum256(b)
+		wantSHA, wantHash := "", "xxh3:"+hex.EncodeToString(x[:])
+		if a.SHA256 != "" {
+			wantSHA = hex.EncodeToString(h[:])
+			wantHash = "sha256:" + wantSHA
+		}
+		if r.XXH3 != hex.EncodeToString(x[:]) || r.SHA256 != wantSHA || r.Hash() != wantHash {
+			t.Errorf("%s: xxh3 %q sha256 %q hash %q, want xxh3 %x sha256 %q", r.Role, r.XXH3, r.SHA256, r.Hash(), x, wantSHA)
+		}
+	}
+	x1 := xxh3.Hash128(mustRead(t, filepath.Join(dir, m.Artifacts[1].File))).Bytes()
+	if !strings.Contains(sum.String(), "xxh3-128 "+hex.EncodeToString(x1[:])) {
+		t.Errorf("summary does not show the xxh3 of %s:\n%s", m.Artifacts[1].File, sum)
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func TestRunNotReady(t *testing.T) {
 	dir, m := dataSet(t, 2*mib, 1, 5)
 	p, err := Propose(m, dir, nil)
@@ -351,7 +401,7 @@ func TestLabels(t *testing.T) {
 	checkGolden(t, "labels.txt", sum.Labels())
 	sum.OK, sum.Duration = false, 83*time.Second+420*time.Millisecond
 	sum.Targets[0].Written, sum.Targets[0].SHA256 = 80<<20, strings.Repeat("ab", 32)
-	sum.Targets[1].Written, sum.Targets[1].SHA256 = 72<<20, strings.Repeat("cd", 32)
+	sum.Targets[1].Written, sum.Targets[1].XXH3 = 72<<20, strings.Repeat("cd", 16)
 	sum.Targets[2].Written, sum.Targets[2].Error = 12<<20, "writing /dev/sdc at byte 12582912: input/output error"
 	checkGolden(t, "summary.txt", sum.String())
 }

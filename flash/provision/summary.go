@@ -28,13 +28,22 @@ func (s *Summary) String() string {
 		case r.State != Done:
 			fmt.Fprintf(&b, ": %s", r.Error)
 		case r.Verified:
-			fmt.Fprintf(&b, ", verified, sha256 %s", r.SHA256)
+			fmt.Fprintf(&b, ", verified, %s", hashWords(&r))
 		default:
-			fmt.Fprintf(&b, ", not verified, sha256 %s", r.SHA256)
+			fmt.Fprintf(&b, ", not verified, %s", hashWords(&r))
 		}
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// hashWords names the image hash of r: its SHA-256 when known, else its
+// XXH3-128.
+func hashWords(r *Result) string {
+	if r.SHA256 != "" || r.XXH3 == "" {
+		return "sha256 " + r.SHA256
+	}
+	return "xxh3-128 " + r.XXH3
 }
 
 // Labels returns one block per disk, to print and stick on it: the role,

@@ -178,6 +178,7 @@ func (f Flasher) Flash(ctx context.Context, job backend.FlashJob, progress func(
 	}
 	res, err := f.w.flash(ctx, job.Image, flash.Target{Path: d.Path, Identity: d.Identity()}, flash.Options{
 		NoVerify:     !job.Verify,
+		SHA256:       job.SHA256,
 		AllowUnmount: job.AllowUnmount,
 		Progress:     func(p flash.Progress) { progress(convertProgress(p)) },
 	})
@@ -187,7 +188,16 @@ func (f Flasher) Flash(ctx context.Context, job backend.FlashJob, progress func(
 	if err != nil {
 		return backend.FlashResult{}, err
 	}
-	return backend.FlashResult{Bytes: res.Written, Hash: "sha256:" + res.SHA256, Verified: res.Verified, Duration: res.WriteTime + res.VerifyTime}, nil
+	return backend.FlashResult{Bytes: res.Written, Hash: resultHash(res), Verified: res.Verified, Duration: res.WriteTime + res.VerifyTime}, nil
+}
+
+// resultHash names the image hash of a write: "sha256:<hex>" when the
+// SHA-256 was computed, else "xxh3:<hex>" (the XXH3-128 of the image).
+func resultHash(res *flash.Result) string {
+	if res.SHA256 != "" {
+		return "sha256:" + res.SHA256
+	}
+	return "xxh3:" + res.XXH3
 }
 
 func convertProgress(p flash.Progress) backend.Progress {
@@ -351,7 +361,7 @@ func (r Raid) Provision(ctx context.Context, p backend.Plan, verify bool, confir
 	var out []backend.TargetResult
 	for _, t := range sum.Targets {
 		tr := backend.TargetResult{Role: t.Role, Disk: t.Device, Result: backend.FlashResult{
-			Bytes: t.Written, Hash: "sha256:" + t.SHA256, Verified: t.Verified, Duration: t.Duration}}
+			Bytes: t.Written, Hash: t.Hash(), Verified: t.Verified, Duration: t.Duration}}
 		if t.State != provision.Done {
 			msg := t.Error
 			if msg == "" {

@@ -389,6 +389,9 @@ type FlashJob struct {
 	Disk Disk
 	// Verify reads the disk back after writing.
 	Verify bool
+	// SHA256 also computes the SHA-256 of the expanded image (the
+	// result's Hash is then "sha256:…"; otherwise "xxh3:…").
+	SHA256 bool
 	// Confirmed is the disk name the user typed, when asked for.
 	Confirmed string
 	// AllowUnmount lets the writer unmount the disk's mounted partitions.

@@ -457,7 +457,11 @@ func (f *Flasher) Flash(ctx context.Context, job backend.FlashJob, progress func
 			progress(backend.Progress{Phase: ph, Done: total * int64(i) / 10, Total: total, Rate: 21.7e6, ETA: time.Duration(float64(total) * float64(10-i) / 10 / 21.7e6 * float64(time.Second))})
 		}
 	}
-	return backend.FlashResult{Bytes: total, Hash: "sha256:9f2c1b0e6a5d4c3b2a19f8e7d6c5b4a3928170f6e5d4c3b2a1908f7e6d5c4b3a", Verified: job.Verify, Duration: time.Since(t0)}, nil
+	hash := "xxh3:9f2c1b0e6a5d4c3b2a19f8e7d6c5b4a3"
+	if job.SHA256 {
+		hash = "sha256:9f2c1b0e6a5d4c3b2a19f8e7d6c5b4a3928170f6e5d4c3b2a1908f7e6d5c4b3a"
+	}
+	return backend.FlashResult{Bytes: total, Hash: hash, Verified: job.Verify, Duration: time.Since(t0)}, nil
 }
 
 // Raid is a RAID provisioner over the sample set.
