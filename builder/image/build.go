@@ -283,6 +283,19 @@ func (b *builder) u32() (uint32, error) {
 	return binary.LittleEndian.Uint32(v[:]), nil
 }
 
+// measureTree reports the measure step and measures the stage-1 tree: the
+// boot partition's content (/boot/firmware, returned with its path) and the
+// root filesystem's content without it.
+func (b *builder) measureTree() (bootDir string, bootC, rootC content, err error) {
+	b.report("measure", "measuring %s", b.fsDir)
+	bootDir = filepath.Join(b.fsDir, "boot", "firmware")
+	if bootC, err = measure(bootDir); err != nil {
+		return
+	}
+	rootC, err = measure(b.fsDir, "boot/firmware")
+	return
+}
+
 // diskIDs draws the random identifiers of one disk image, in this order:
 // the MBR disk signature, the FAT volume ID and the root ext4 UUID.
 func (b *builder) diskIDs() (sig, volID uint32, rootUUID string, err error) {

@@ -109,13 +109,7 @@ func (b *builder) raid() error {
 	s.SDCardSize &^= 4095
 	s.ExternalSize &^= 4095
 	b.steps = 13 + 4*n
-	b.report("measure", "measuring %s", b.fsDir)
-	bootDir := filepath.Join(b.fsDir, "boot", "firmware")
-	bootC, err := measure(bootDir)
-	if err != nil {
-		return err
-	}
-	rootC, err := measure(b.fsDir, "boot/firmware")
+	bootDir, bootC, rootC, err := b.measureTree()
 	if err != nil {
 		return err
 	}

@@ -12,13 +12,7 @@ import (
 func (b *builder) rpios() error {
 	s := b.spec
 	b.steps = 13
-	b.report("measure", "measuring %s", b.fsDir)
-	bootDir := filepath.Join(b.fsDir, "boot", "firmware")
-	bootC, err := measure(bootDir)
-	if err != nil {
-		return err
-	}
-	rootC, err := measure(b.fsDir, "boot/firmware")
+	bootDir, bootC, rootC, err := b.measureTree()
 	if err != nil {
 		return err
 	}
