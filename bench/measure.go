@@ -266,6 +266,10 @@ func (b *bench) target(name string, size int64) (string, func(), error) {
 		os.Remove(file)
 		return "", nil, err
 	}
+	// Start every case on a quiet disk: write back what earlier steps
+	// left dirty (generated inputs, the removal of the last backing file)
+	// so that it is not charged to whichever command runs next.
+	syscall.Sync()
 	return dev, func() {
 		if err := b.loops.detach(dev); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
