@@ -197,7 +197,7 @@ const pistudioFlashCmd = "$PISTUDIO flash %s $LOOP --yes --json"
 
 func (b *bench) notePistudio() {
 	b.variable("PISTUDIO", "the pistudio binary under test ("+b.cfg.pistudio+")")
-	b.variable("LOOP", "a loop device (`losetup -f --show FILE`) on a fresh sparse backing file of the image's size in $BENCH_DIR, created for each run and removed after it")
+	b.variable("LOOP", "a loop device (`losetup -f --show FILE`), attached for each run, on a backing file of the image's size in $BENCH_DIR, written full of zeros once and overwritten by every run (removed at the end)")
 }
 
 // onFresh runs f on a fresh loop device of size bytes.
