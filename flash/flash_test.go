@@ -20,6 +20,7 @@ import (
 
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/flash/source"
+	"github.com/pistudio/pistudio/flash/source/sourcetest"
 )
 
 func open(t testing.TB, p string) source.Source {
@@ -35,7 +36,7 @@ func open(t testing.TB, p string) source.Source {
 func TestWriteFileTarget(t *testing.T) {
 	dir := t.TempDir()
 	img, data := makeImage(t, dir, 6<<20+1000)
-	for name, p := range variants(t, dir, img, data) {
+	for name, p := range sourcetest.Variants(t, dir, img, data) {
 		t.Run(name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out.img")
 			var updates int
@@ -49,7 +50,7 @@ func TestWriteFileTarget(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if strings.HasPrefix(name, "sparse") {
+			if strings.Contains(name, "sparse") {
 				// The last partial block is padded to the sparse block size.
 				got = got[:len(data)]
 			}
@@ -57,7 +58,7 @@ func TestWriteFileTarget(t *testing.T) {
 				t.Fatal("file differs from the image")
 			}
 			wantX := xxh3.Hash128(data).Bytes()
-			if !res.Verified || res.SHA256 != "" || res.XXH3 != hex.EncodeToString(wantX[:]) && !strings.HasPrefix(name, "sparse") {
+			if !res.Verified || res.SHA256 != "" || res.XXH3 != hex.EncodeToString(wantX[:]) && !strings.Contains(name, "sparse") {
 				t.Errorf("result %+v, want verified with xxh3 %x and no sha256", res, wantX)
 			}
 			if updates < 2 {
@@ -72,7 +73,7 @@ func TestWriteFileTarget(t *testing.T) {
 func TestWriteHashes(t *testing.T) {
 	dir := t.TempDir()
 	img, data := makeImage(t, dir, 5<<20+3000)
-	for name, p := range variants(t, dir, img, data) {
+	for name, p := range sourcetest.Variants(t, dir, img, data) {
 		for _, withSHA := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/sha256=%v", name, withSHA), func(t *testing.T) {
 				out := filepath.Join(t.TempDir(), "out.img")
@@ -131,7 +132,7 @@ func TestWriteFileSparse(t *testing.T) {
 	if _, err := Write(context.Background(), open(t, img), Target{Path: out}, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	du := run(t, "", "du", "-k", out)
+	du := sourcetest.Run(t, "", "du", "-k", out)
 	var kb int
 	if _, err := io.WriteString(io.Discard, du); err != nil {
 		t.Fatal(err)
@@ -198,7 +199,7 @@ func TestWriteLoopFormats(t *testing.T) {
 	needRoot(t)
 	dir := t.TempDir()
 	img, data := makeImage(t, dir, 6<<20+1000) // an unaligned tail
-	for name, p := range variants(t, dir, img, data) {
+	for name, p := range sourcetest.Variants(t, dir, img, data) {
 		t.Run(name, func(t *testing.T) {
 			dev, backing := newLoop(t, 12<<20, 0, false)
 			if name == "raw" {
@@ -353,7 +354,7 @@ func TestIdentityChanged(t *testing.T) {
 
 func TestMountedPartition(t *testing.T) {
 	dev, _ := newLoop(t, 16<<20, 0, true)
-	run(t, "label: dos\nstart=2048, type=83\n", "sfdisk", "--quiet", dev)
+	sourcetest.Run(t, "label: dos\nstart=2048, type=83\n", "sfdisk", "--quiet", dev)
 	// Kernels without partition table support on loop devices show no
 	// partition: the filesystem then goes on the whole device.
 	part := dev + "p1"
@@ -361,9 +362,9 @@ func TestMountedPartition(t *testing.T) {
 		t.Logf("no %s on this kernel: mounting a filesystem on the whole device", part)
 		part = dev
 	}
-	run(t, "", "mke2fs", "-q", "-F", "-t", "ext4", part)
+	sourcetest.Run(t, "", "mke2fs", "-q", "-F", "-t", "ext4", part)
 	mp := t.TempDir()
-	run(t, "", "mount", part, mp)
+	sourcetest.Run(t, "", "mount", part, mp)
 	t.Cleanup(func() { exec.Command("umount", mp).Run() })
 	img, data := makeImage(t, t.TempDir(), 4<<20)
 	id := identity(t, dev)

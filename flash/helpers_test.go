@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"crypto/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/klauspost/compress/zip"
-
 	"github.com/pistudio/pistudio/flash/disk"
-	"github.com/pistudio/pistudio/flash/sparse"
+	"github.com/pistudio/pistudio/flash/disk/disktest"
+	"github.com/pistudio/pistudio/flash/source/sourcetest"
 )
 
 // makeImage writes a size-byte image with an MBR, some random data and
@@ -35,7 +32,7 @@ func makeImage(t testing.TB, dir string, size int64) (string, []byte) {
 		}
 	}
 	f.Close()
-	run(t, "label: dos\nstart=2048, type=83\n", "sfdisk", "--quiet", p)
+	sourcetest.Run(t, "label: dos\nstart=2048, type=83\n", "sfdisk", "--quiet", p)
 	data, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
@@ -43,81 +40,10 @@ func makeImage(t testing.TB, dir string, size int64) (string, []byte) {
 	return p, data
 }
 
-func run(t testing.TB, stdin string, name string, args ...string) string {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Skipf("%s not installed", name)
-	}
-	cmd := exec.Command(name, args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// variants builds every source format from the raw image.
-func variants(t testing.TB, dir, img string, data []byte) map[string]string {
-	t.Helper()
-	v := map[string]string{"raw": img}
-	cp := func(name string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	run(t, "", "xz", "-k", "-T2", cp("x.img"))
-	v["xz"] = filepath.Join(dir, "x.img.xz")
-	run(t, "", "gzip", "-k", cp("g.img"))
-	v["gzip"] = filepath.Join(dir, "g.img.gz")
-	run(t, "", "zstd", "-q", cp("z.img"))
-	v["zstd"] = filepath.Join(dir, "z.img.zst")
-	zf, err := os.Create(filepath.Join(dir, "a.zip"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	zw := zip.NewWriter(zf)
-	w, _ := zw.Create("inner.img")
-	w.Write(data)
-	zw.Close()
-	zf.Close()
-	v["zip"] = filepath.Join(dir, "a.zip")
-	run(t, "", "img2simg", cp("s.img"), filepath.Join(dir, "s.sparse"))
-	v["sparse"] = filepath.Join(dir, "s.sparse")
-	bm := filepath.Join(dir, "b.img")
-	run(t, "", "cp", "--sparse=always", img, bm)
-	run(t, "", "bmaptool", "create", "-o", filepath.Join(dir, "b.img.bmap"), bm)
-	v["bmap"] = bm
-	hf, err := os.Open(bm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hf.Close()
-	var sb bytes.Buffer
-	if err := sparse.WriteFile(&sb, hf, sparse.WriteOptions{CRC: true}); err != nil {
-		t.Fatal(err)
-	}
-	dc := filepath.Join(dir, "dc.simg")
-	if err := os.WriteFile(dc, sb.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	v["sparse-dontcare"] = dc
-	run(t, "", "xz", "-k", "-T2", bm)
-	v["xz+bmap"] = bm + ".xz"
-	return v
-}
-
 // needRoot skips tests that need root (losetup, mount).
 func needRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for losetup")
-	}
-	if _, err := exec.LookPath("losetup"); err != nil {
-		t.Skip("losetup not installed")
-	}
+	disktest.NeedRoot(t)
 }
 
 // newLoop attaches a loop device over a new size-byte file filled with
@@ -129,20 +55,11 @@ func newLoop(t testing.TB, size int64, fill byte, partscan bool) (string, string
 	if err := os.WriteFile(backing, bytes.Repeat([]byte{fill}, int(size)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"-f", "--show"}
+	var flags []string
 	if partscan {
-		args = append(args, "-P")
+		flags = append(flags, "-P")
 	}
-	dev := run(t, "", "losetup", append(args, backing)...)
-	if !strings.HasPrefix(dev, "/dev/loop") {
-		t.Fatalf("losetup gave %q", dev)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
-			t.Errorf("losetup -d %s: %v\n%s", dev, err, out)
-		}
-	})
-	return dev, backing
+	return disktest.Attach(t, backing, flags...).Dev, backing
 }
 
 // identity returns the identity of the loop device as the disk list has it.

@@ -18,6 +18,7 @@ import (
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/flash/disk/disktest"
 	"github.com/pistudio/pistudio/flash/source"
+	"github.com/pistudio/pistudio/flash/source/sourcetest"
 )
 
 // assertNoTemp fails if a temporary file of a write is left in dir.
@@ -158,7 +159,7 @@ func TestFileTargetAtomic(t *testing.T) {
 func TestBmapOntoItsImage(t *testing.T) {
 	dir := t.TempDir()
 	img, data := makeImage(t, dir, 4<<20)
-	run(t, "", "bmaptool", "create", "-o", img+".bmap", img)
+	sourcetest.Run(t, "", "bmaptool", "create", "-o", img+".bmap", img)
 	bm, _ := os.ReadFile(img + ".bmap")
 	for _, tgt := range []string{img, img + ".bmap"} {
 		if _, err := Write(context.Background(), open(t, img+".bmap"), Target{Path: tgt}, Options{}); err == nil || !strings.Contains(err.Error(), "onto itself") {
@@ -177,7 +178,7 @@ func TestBmapOntoItsImage(t *testing.T) {
 func TestReadErrorNamesImage(t *testing.T) {
 	dir := t.TempDir()
 	img, _ := makeImage(t, dir, 2<<20)
-	run(t, "", "xz", "-k", img)
+	sourcetest.Run(t, "", "xz", "-k", img)
 	xzf := img + ".xz"
 	b, _ := os.ReadFile(xzf)
 	for i := len(b) / 3; i < len(b)/2; i++ {
@@ -201,12 +202,7 @@ func TestRootIgnoredForDevices(t *testing.T) {
 	needRoot(t)
 	backing := filepath.Join(t.TempDir(), "ro.img")
 	os.WriteFile(backing, make([]byte, 8<<20), 0o644)
-	dev := run(t, "", "losetup", "-f", "--show", "-r", backing)
-	t.Cleanup(func() {
-		if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
-			t.Errorf("losetup -d %s: %v\n%s", dev, err, out)
-		}
-	})
+	dev := disktest.Attach(t, backing, "-r").Dev
 	d, err := disk.CheckPath(dev)
 	if !errors.Is(err, disk.ErrProtected) {
 		t.Fatalf("read-only loop device: %v", err)
@@ -232,7 +228,7 @@ func TestGuardAgainAfterOpen(t *testing.T) {
 	t.Cleanup(func() { exec.Command("blockdev", "--setrw", dev).Run() })
 	img, _ := makeImage(t, t.TempDir(), 2<<20)
 	opts := Options{afterOpen: func(string) error {
-		run(t, "", "blockdev", "--setro", dev)
+		sourcetest.Run(t, "", "blockdev", "--setro", dev)
 		return nil
 	}}
 	_, err := Write(context.Background(), open(t, img), Target{Path: dev, Identity: identity(t, dev)}, opts)
@@ -282,9 +278,9 @@ func TestCheckOpenedDiskSeq(t *testing.T) {
 // detached: the write fails naming the mount point, which stays mounted.
 func TestUnmountBusyNamesMountPoint(t *testing.T) {
 	dev, _ := newLoop(t, 16<<20, 0, false)
-	run(t, "", "mke2fs", "-q", "-F", "-t", "ext4", dev)
+	sourcetest.Run(t, "", "mke2fs", "-q", "-F", "-t", "ext4", dev)
 	mp := t.TempDir()
-	run(t, "", "mount", dev, mp)
+	sourcetest.Run(t, "", "mount", dev, mp)
 	t.Cleanup(func() { exec.Command("umount", mp).Run() })
 	f, err := os.Create(filepath.Join(mp, "busy"))
 	if err != nil {

@@ -3,7 +3,6 @@ package disk
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,12 +92,7 @@ func TestDiskSeqChange(t *testing.T) {
 // running system: the loop device is eligible, the disk holding / is not.
 // It reads only sysfs and procfs; no device is opened.
 func TestRealSystem(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for losetup")
-	}
-	if _, err := exec.LookPath("losetup"); err != nil {
-		t.Skip("losetup not installed")
-	}
+	disktest.NeedRoot(t)
 	img := filepath.Join(t.TempDir(), "loop.img")
 	if err := os.WriteFile(img, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -106,22 +100,8 @@ func TestRealSystem(t *testing.T) {
 	if err := os.Truncate(img, 64<<20); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("losetup", "-f", "--show", img).Output()
-	if err != nil {
-		t.Fatalf("losetup: %v", err)
-	}
-	loop := strings.TrimSpace(string(out))
-	attached := true
-	detach := func() {
-		if !attached {
-			return
-		}
-		attached = false
-		if out, err := exec.Command("losetup", "-d", loop).CombinedOutput(); err != nil {
-			t.Errorf("losetup -d %s: %v %s", loop, err, out)
-		}
-	}
-	t.Cleanup(detach)
+	lp := disktest.Attach(t, img)
+	loop := lp.Dev
 	// Never open a device here: other loop devices (with partitions) may
 	// exist on this machine; anything else being asked for is a bug.
 	noOpen := func(p string) (*os.File, error) {
@@ -178,7 +158,7 @@ func TestRealSystem(t *testing.T) {
 	// Detached (an unplug): the guard refuses. (Another process may attach
 	// a different file to the same loop device at once: that is ErrChanged.)
 	id := d.Identity()
-	detach()
+	lp.Detach()
 	if _, err := Guard("/", loop, id, nil); !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrChanged) {
 		t.Errorf("Guard(%s) after detach: %v, want ErrNotFound", loop, err)
 	}

@@ -3,7 +3,6 @@ package disk
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -109,31 +108,13 @@ func TestNestedSystemMounts(t *testing.T) {
 // device to the first one: the second is protected as backed by a block
 // device. Only sysfs is read and the nodes are stat'ed.
 func TestRealLoopOnLoop(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for losetup")
-	}
-	if _, err := exec.LookPath("losetup"); err != nil {
-		t.Skip("losetup not installed")
-	}
+	disktest.NeedRoot(t)
 	img := filepath.Join(t.TempDir(), "loop.img")
 	if err := os.WriteFile(img, make([]byte, 8<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	attach := func(backing string) string {
-		out, err := exec.Command("losetup", "-f", "--show", backing).Output()
-		if err != nil {
-			t.Fatalf("losetup %s: %v", backing, err)
-		}
-		dev := strings.TrimSpace(string(out))
-		t.Cleanup(func() {
-			if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
-				t.Errorf("losetup -d %s: %v %s", dev, err, out)
-			}
-		})
-		return dev
-	}
-	lower := attach(img)
-	upper := attach(lower)
+	lower := disktest.Attach(t, img).Dev
+	upper := disktest.Attach(t, lower).Dev
 	d, err := CheckPath(upper)
 	if !errors.Is(err, ErrProtected) || !strings.Contains(d.Reason, "backed by block device "+lower) {
 		t.Errorf("CheckPath(%s on %s) = %q, %v", upper, lower, d.Reason, err)

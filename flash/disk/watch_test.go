@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -62,12 +61,7 @@ func TestWatchPoll(t *testing.T) {
 // system and expects to hear of it from a kernel uevent (the safety
 // re-scan is set to an hour, so nothing else can report it).
 func TestWatchUevents(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for losetup")
-	}
-	if _, err := exec.LookPath("losetup"); err != nil {
-		t.Skip("losetup not installed")
-	}
+	disktest.NeedRoot(t)
 	img := filepath.Join(t.TempDir(), "w.img")
 	if err := os.WriteFile(img, make([]byte, 1<<20), 0o644); err != nil {
 		t.Fatal(err)
@@ -88,16 +82,7 @@ func TestWatchUevents(t *testing.T) {
 			quiet = true
 		}
 	}
-	out, err := exec.Command("losetup", "-f", "--show", img).Output()
-	if err != nil {
-		t.Fatalf("losetup: %v", err)
-	}
-	loop := strings.TrimSpace(string(out))
-	t.Cleanup(func() {
-		if out, err := exec.Command("losetup", "-d", loop).CombinedOutput(); err != nil {
-			t.Errorf("losetup -d %s: %v %s", loop, err, out)
-		}
-	})
+	loop := disktest.Attach(t, img).Dev
 	deadline := time.After(15 * time.Second)
 	for {
 		select {

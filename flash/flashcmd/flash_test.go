@@ -21,6 +21,7 @@ import (
 	"github.com/pistudio/pistudio/builder/cli"
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/flash/disk/disktest"
 	"github.com/pistudio/pistudio/flash/helper"
 )
 
@@ -283,24 +284,13 @@ func TestFlashRefusesProtected(t *testing.T) {
 }
 
 func TestFlashLoopDevice(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for losetup")
-	}
+	disktest.NeedRoot(t)
 	img, data := testImage(t)
 	backing := filepath.Join(t.TempDir(), "disk")
 	if err := os.WriteFile(backing, make([]byte, 16<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	outb, err := exec.Command("losetup", "-f", "--show", backing).Output()
-	if err != nil {
-		t.Fatalf("losetup: %v", err)
-	}
-	dev := strings.TrimSpace(string(outb))
-	t.Cleanup(func() {
-		if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
-			t.Errorf("losetup -d %s: %v\n%s", dev, err, out)
-		}
-	})
+	dev := disktest.Attach(t, backing).Dev
 	sh(t, "", "gzip", "-k", img)
 	stdout, stderr, err := runCmd(t, runFlash, "", img+".gz", dev, "--yes")
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/pistudio/pistudio/builder/cli"
 	"github.com/pistudio/pistudio/builder/image"
 	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/flash/disk/disktest"
 	"github.com/pistudio/pistudio/flash/provision"
 )
 
@@ -218,16 +218,7 @@ func TestProvisionLoopDevices(t *testing.T) {
 		if err := os.WriteFile(f, bytes.Repeat([]byte{0xee}, 8<<20), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		out, err := exec.Command("losetup", "-f", "--show", f).Output()
-		if err != nil {
-			t.Fatalf("losetup: %v", err)
-		}
-		dev := strings.TrimSpace(string(out))
-		t.Cleanup(func() {
-			if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
-				t.Errorf("losetup -d %s: %v\n%s", dev, err, out)
-			}
-		})
+		dev := disktest.Attach(t, f).Dev
 		devs, files = append(devs, dev), append(files, f)
 	}
 	stdout, stderr, err := runCmd(t, runProvision, "", set, "--sd", devs[0], "--external", devs[1]+","+devs[2], "--yes")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/flash/disk/disktest"
 	"github.com/pistudio/pistudio/flash/source"
 )
 
@@ -138,16 +139,7 @@ func TestCheckDeviceResolves(t *testing.T) {
 	needRoot(t)
 	backing := filepath.Join(t.TempDir(), "disk")
 	os.WriteFile(backing, make([]byte, 4<<20), 0o644)
-	b, err := exec.Command("losetup", "-f", "--show", backing).Output()
-	if err != nil {
-		t.Fatalf("losetup: %v", err)
-	}
-	dev := strings.TrimSpace(string(b))
-	t.Cleanup(func() {
-		if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
-			t.Errorf("losetup -d %s: %v %s", dev, err, out)
-		}
-	})
+	dev := disktest.Attach(t, backing).Dev
 	dir := t.TempDir()
 	link := filepath.Join(dir, "disk-link")
 	os.Symlink(dev, link)

@@ -22,20 +22,14 @@ import (
 	"github.com/pistudio/pistudio/builder/image"
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/flash/disk/disktest"
 	"github.com/pistudio/pistudio/flash/helper"
 	"github.com/pistudio/pistudio/flash/source"
 )
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	for _, tool := range []string{"losetup", "mdadm", "mke2fs", "debugfs", "mkfs.vfat", "mcopy"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed", tool)
-		}
-	}
+	disktest.NeedRoot(t, "mdadm", "mke2fs", "debugfs", "mkfs.vfat", "mcopy")
 }
 
 // buildSet builds a real RAID set from a tiny generated root filesystem.
@@ -110,19 +104,7 @@ func attachLoops(t *testing.T, sizes ...int64) []loopTarget {
 			t.Fatal("planted signatures not found")
 		}
 		f.Close()
-		b, err := exec.Command("losetup", "-f", "--show", file).Output()
-		if err != nil {
-			t.Fatalf("losetup: %v", err)
-		}
-		dev := strings.TrimSpace(string(b))
-		if !strings.HasPrefix(dev, "/dev/loop") {
-			t.Fatalf("losetup gave %q", dev)
-		}
-		t.Cleanup(func() {
-			if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
-				t.Errorf("losetup -d %s: %v %s", dev, err, out)
-			}
-		})
+		dev := disktest.Attach(t, file).Dev
 		out = append(out, loopTarget{file: file, dev: dev})
 	}
 	return out

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/pistudio/pistudio/flash/source/sourcetest"
 )
 
 // TestGzipMultiMemberSize: a small gzip file of several members (cat
@@ -49,7 +51,7 @@ func TestGzipMultiMemberSize(t *testing.T) {
 func TestBmapPathsNameTheImage(t *testing.T) {
 	dir := t.TempDir()
 	img, data := makeImage(t, dir)
-	run(t, "", "bmaptool", "create", "-o", img+".bmap", img)
+	sourcetest.Run(t, "", "bmaptool", "create", "-o", img+".bmap", img)
 	for _, open := range []string{img + ".bmap", img} {
 		src, err := Open(open)
 		if err != nil {
@@ -78,7 +80,7 @@ func TestBmapPathsNameTheImage(t *testing.T) {
 func TestOpenFileReadsNoPath(t *testing.T) {
 	dir := t.TempDir()
 	img, data := makeImage(t, dir)
-	run(t, "", "bmaptool", "create", "-o", img+".bmap", img)
+	sourcetest.Run(t, "", "bmaptool", "create", "-o", img+".bmap", img)
 	var opened []string
 	files, err := Locate(img+".bmap", func(p string) (*os.File, error) {
 		opened = append(opened, p)

@@ -11,9 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/klauspost/compress/zip"
-
-	"github.com/pistudio/pistudio/flash/sparse"
+	"github.com/pistudio/pistudio/flash/source/sourcetest"
 )
 
 // makeImage writes an 8 MiB image with an MBR (a FAT32 partition at 1 MiB
@@ -38,28 +36,15 @@ func makeImage(t testing.TB, dir string) (string, []byte) {
 		}
 	}
 	f.Close()
-	run(t, "label: dos\nstart=2048, size=6144, type=c\nstart=8192, type=83\n", "sfdisk", "--quiet", p)
+	sourcetest.Run(t, "label: dos\nstart=2048, size=6144, type=c\nstart=8192, type=83\n", "sfdisk", "--quiet", p)
 	if _, err := exec.LookPath("mkfs.vfat"); err == nil {
-		run(t, "", "mkfs.vfat", "-F", "32", "-s", "1", "-n", "BOOT", "--offset", "2048", p, "3072")
+		sourcetest.Run(t, "", "mkfs.vfat", "-F", "32", "-s", "1", "-n", "BOOT", "--offset", "2048", p, "3072")
 	}
 	data, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p, data
-}
-
-// run runs a command, feeding it stdin.
-func run(t testing.TB, stdin string, name string, args ...string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Skipf("%s not installed", name)
-	}
-	cmd := exec.Command(name, args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-	}
 }
 
 // expand reads a source into memory: data ranges at their offsets, zeros
@@ -91,85 +76,17 @@ func expand(t testing.TB, src Source) ([]byte, int64) {
 	return out, data
 }
 
-func zipFile(t testing.TB, dst string, files map[string][]byte) {
-	t.Helper()
-	f, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	zw := zip.NewWriter(f)
-	for name, b := range files {
-		w, err := zw.Create(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(b)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-}
-
-// variants builds every format from the raw image img and returns paths.
-func variants(t testing.TB, dir, img string, data []byte) map[string]string {
-	t.Helper()
-	v := map[string]string{"raw": img}
-	cp := func(name string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	run(t, "", "xz", "-k", "-T2", "--block-size=1MiB", cp("x.img"))
-	v["xz"] = filepath.Join(dir, "x.img.xz")
-	run(t, "", "gzip", "-k", cp("g.img"))
-	v["gzip"] = filepath.Join(dir, "g.img.gz")
-	run(t, "", "zstd", "-q", cp("z.img"))
-	v["zstd"] = filepath.Join(dir, "z.img.zst")
-	zipFile(t, filepath.Join(dir, "a.zip"), map[string][]byte{"inner.img": data})
-	v["zip"] = filepath.Join(dir, "a.zip")
-	run(t, "", "img2simg", cp("s.img"), filepath.Join(dir, "s.sparse"))
-	v["sparse"] = filepath.Join(dir, "s.sparse")
-	run(t, "", "xz", "-k", filepath.Join(dir, "s.sparse"))
-	v["xz+sparse"] = filepath.Join(dir, "s.sparse.xz")
-	// bmap: a copy with real holes so the map skips them.
-	bm := filepath.Join(dir, "b.img")
-	run(t, "", "cp", "--sparse=always", img, bm)
-	run(t, "", "bmaptool", "create", "-o", filepath.Join(dir, "b.img.bmap"), bm)
-	v["bmap"] = bm
-	run(t, "", "xz", "-k", bm)
-	v["xz+bmap"] = bm + ".xz"
-	// A sparse image with DONT_CARE chunks for the holes.
-	hf, err := os.Open(bm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hf.Close()
-	var sb bytes.Buffer
-	if err := sparse.WriteFile(&sb, hf, sparse.WriteOptions{CRC: true}); err != nil {
-		t.Fatal(err)
-	}
-	dc := filepath.Join(dir, "dc.simg")
-	if err := os.WriteFile(dc, sb.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	v["sparse/dontcare"] = dc
-	return v
-}
-
 func TestOpenFormats(t *testing.T) {
 	dir := t.TempDir()
 	img, data := makeImage(t, dir)
-	for name, p := range variants(t, dir, img, data) {
+	for name, p := range sourcetest.Variants(t, dir, img, data) {
 		t.Run(name, func(t *testing.T) {
 			src, err := Open(p)
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
 			defer src.Close()
-			if want, _, _ := strings.Cut(name, "/"); string(src.Format()) != want {
+			if want, _, _ := strings.Cut(name, "-"); string(src.Format()) != want {
 				t.Errorf("format %q, want %q", src.Format(), name)
 			}
 			if src.Size() != int64(len(data)) {
@@ -182,7 +99,7 @@ func TestOpenFormats(t *testing.T) {
 			if n != src.DataSize() {
 				t.Errorf("yielded %d data bytes, DataSize says %d", n, src.DataSize())
 			}
-			if (name == "bmap" || name == "sparse/dontcare") && n >= int64(len(data)) {
+			if (name == "bmap" || name == "sparse-dontcare") && n >= int64(len(data)) {
 				t.Errorf("%s wrote %d bytes: holes were not skipped", name, n)
 			}
 		})
@@ -193,13 +110,13 @@ func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	img, data := makeImage(t, dir)
 	two := filepath.Join(dir, "two.zip")
-	zipFile(t, two, map[string][]byte{"a.img": data[:4096], "b.img": data[:4096]})
+	sourcetest.ZipFile(t, two, map[string][]byte{"a.img": data[:4096], "b.img": data[:4096]})
 	empty := filepath.Join(dir, "empty.zip")
-	zipFile(t, empty, map[string][]byte{})
+	sourcetest.ZipFile(t, empty, map[string][]byte{})
 	trunc := filepath.Join(dir, "t.img.xz")
-	run(t, "", "sh", "-c", "xz -c "+img+" | head -c 100000 > "+trunc)
+	sourcetest.Run(t, "", "sh", "-c", "xz -c "+img+" | head -c 100000 > "+trunc)
 	badgz := filepath.Join(dir, "bad.img.gz")
-	run(t, "", "sh", "-c", "gzip -c "+img+" > "+badgz)
+	sourcetest.Run(t, "", "sh", "-c", "gzip -c "+img+" > "+badgz)
 	gz, _ := os.ReadFile(badgz)
 	gz[len(gz)-8] ^= 0xff // CRC32 in the trailer
 	os.WriteFile(badgz, gz, 0o644)
@@ -246,7 +163,7 @@ func drain(src Source) (int64, error) {
 func TestBmapChecksumMismatch(t *testing.T) {
 	dir := t.TempDir()
 	img, _ := makeImage(t, dir)
-	run(t, "", "bmaptool", "create", "-o", img+".bmap", img)
+	sourcetest.Run(t, "", "bmaptool", "create", "-o", img+".bmap", img)
 	f, err := os.OpenFile(img, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +188,7 @@ func TestBmapChecksumMismatch(t *testing.T) {
 func TestDetectByMagicNotExtension(t *testing.T) {
 	dir := t.TempDir()
 	img, data := makeImage(t, dir)
-	run(t, "", "sh", "-c", "zstd -q -c "+img+" > "+filepath.Join(dir, "misnamed.img"))
+	sourcetest.Run(t, "", "sh", "-c", "zstd -q -c "+img+" > "+filepath.Join(dir, "misnamed.img"))
 	src, err := Open(filepath.Join(dir, "misnamed.img"))
 	if err != nil {
 		t.Fatal(err)
@@ -288,7 +205,7 @@ func TestDetectByMagicNotExtension(t *testing.T) {
 func TestInspect(t *testing.T) {
 	dir := t.TempDir()
 	img, data := makeImage(t, dir)
-	for name, p := range variants(t, dir, img, data) {
+	for name, p := range sourcetest.Variants(t, dir, img, data) {
 		t.Run(name, func(t *testing.T) {
 			info, err := Inspect(p)
 			if err != nil {
@@ -318,7 +235,7 @@ func TestXZSizeMultiStream(t *testing.T) {
 	dir := t.TempDir()
 	a := filepath.Join(dir, "a")
 	os.WriteFile(a, bytes.Repeat([]byte("abc"), 100000), 0o644)
-	run(t, "", "sh", "-c", "xz -c "+a+" > "+a+".xz && xz -c "+a+" >> "+a+".xz && head -c 8 /dev/zero >> "+a+".xz")
+	sourcetest.Run(t, "", "sh", "-c", "xz -c "+a+" > "+a+".xz && xz -c "+a+" >> "+a+".xz && head -c 8 /dev/zero >> "+a+".xz")
 	f, err := os.Open(a + ".xz")
 	if err != nil {
 		t.Fatal(err)
@@ -336,7 +253,7 @@ func TestInspectGPT(t *testing.T) {
 	if err := os.WriteFile(p, make([]byte, 8<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run(t, "label: gpt\nstart=2048, size=4096, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=esp\nstart=6144, size=8192, type=A19D880F-05FC-4D3B-A006-743F0F84911E\n", "sfdisk", "--quiet", p)
+	sourcetest.Run(t, "label: gpt\nstart=2048, size=4096, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=esp\nstart=6144, size=8192, type=A19D880F-05FC-4D3B-A006-743F0F84911E\n", "sfdisk", "--quiet", p)
 	info, err := Inspect(p)
 	if err != nil {
 		t.Fatal(err)
@@ -359,9 +276,9 @@ func TestSizeByDecoding(t *testing.T) {
 	rand.Read(data[:5<<20]) // incompressible: the .gz passes the ISIZE limit
 	p := filepath.Join(dir, "d.img")
 	os.WriteFile(p, data, 0o644)
-	run(t, "", "gzip", "-k", p)
+	sourcetest.Run(t, "", "gzip", "-k", p)
 	// zstd reading a pipe does not know the size: no content size.
-	run(t, "", "sh", "-c", "cat "+p+" | zstd -q -c > "+p+".zst")
+	sourcetest.Run(t, "", "sh", "-c", "cat "+p+" | zstd -q -c > "+p+".zst")
 	for _, name := range []string{p + ".gz", p + ".zst"} {
 		src, err := Open(name)
 		if err != nil {

@@ -1,6 +1,8 @@
 // Package disktest builds fake sysfs/procfs/udev trees that package disk
 // (and ghw's chroot mode) read as if they were a real machine, so disk
-// discovery and its guards are tested without touching real devices.
+// discovery and its guards are tested without touching real devices; and
+// it attaches the loop devices the tests that do write a device use
+// (Attach), detaching them when the test ends.
 package disktest
 
 import (
