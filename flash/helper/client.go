@@ -253,6 +253,9 @@ func (c *Client) Flash(ctx context.Context, image string, target flash.Target, o
 	if target.Identity != (disk.Identity{}) {
 		req.Identity = WireIdentity(target.Identity)
 	}
+	if m, ok := source.Measured(image); ok {
+		req.Measure = &m
+	}
 	var res *flash.Result
 	var rerr error
 	err := c.call(ctx, req, true, func(ev Event) bool {

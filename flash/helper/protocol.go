@@ -20,7 +20,10 @@
 // (PKEXEC_UID) and read only through those open files; the device path
 // must resolve to a block device node directly under /dev, which is the
 // node written (never a file, never through a link); and every write
-// re-runs the disk guard (disk.Guard) on that exact device. Closing stdin
+// re-runs the disk guard (disk.Guard) on that exact device. A request may
+// carry the image's size as the client measured it by decoding
+// (source.Measure); the helper uses it only for the file it opened, as it
+// is now, and the writer checks the stream against it. Closing stdin
 // cancels every running write.
 //
 // Flasher is the one interface the app uses either way: Local writes
@@ -36,6 +39,7 @@ import (
 
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/flash/source"
 )
 
 // Operations a request may ask for.
@@ -72,6 +76,10 @@ type Request struct {
 	SHA256 bool `json:"sha256,omitempty"`
 	// AllowUnmount lets the helper unmount the disk's partitions.
 	AllowUnmount bool `json:"allow_unmount,omitempty"`
+	// Measure is what the client learnt by decoding the image (its size,
+	// for containers that do not record it); the helper uses it only if
+	// it names the file the helper opened, as it is now.
+	Measure *source.Measure `json:"measure,omitempty"`
 }
 
 // Identity is disk.Identity on the wire.

@@ -142,6 +142,11 @@ func (s *server) flash(ctx context.Context, req Request) {
 		s.send(ErrorEvent(req.ID, err))
 		return
 	}
+	if req.Measure != nil {
+		// Spares a second decoding pass; a measure naming another file
+		// or another version of it is ignored.
+		source.Remember(files.Image, *req.Measure)
+	}
 	dev, isFile, err := s.checkDevice(req)
 	if err != nil {
 		files.Close()

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zip"
@@ -77,6 +79,9 @@ func (o *opener) openFile(f *os.File, fsize int64, format Format, bm *BlockMap, 
 		return &sparseSource{base: b, sr: sr, dataSize: data}, nil
 	}
 
+	// A size found by decoding is kept for this version of the file, so
+	// that opening it again (Inspect, then the write) decodes it once.
+	o.key, o.keyed = keyOfFile(f)
 	var dec decoderFunc
 	var sizeFn func() (int64, error)
 	switch format {
@@ -89,7 +94,7 @@ func (o *opener) openFile(f *os.File, fsize int64, format Format, bm *BlockMap, 
 			if err != nil {
 				return decoded{}, formatErrorf("gzip: %v", err)
 			}
-			return decoded{r: zr, close: zr.Close}, nil
+			return decoded{r: &formatReader{r: zr, name: "gzip"}, close: zr.Close}, nil
 		}
 		sizeFn = func() (int64, error) {
 			// The trailer's ISIZE is the size of the last member only, and
@@ -97,22 +102,15 @@ func (o *opener) openFile(f *os.File, fsize int64, format Format, bm *BlockMap, 
 			if fsize >= gzipExactLimit {
 				b.warn("gzip keeps the image size only modulo 4 GiB: the size was found by decoding the file once")
 			}
-			return o.countPass(dec)
+			return o.measuredSize(dec)
 		}
 	case Zstd:
-		dec = func() (decoded, error) {
-			zr, err := zstd.NewReader(bufio.NewReaderSize(io.NewSectionReader(f, 0, fsize), 1<<20),
-				zstd.WithDecoderMaxWindow(1<<31), zstd.WithDecoderLowmem(false))
-			if err != nil {
-				return decoded{}, formatErrorf("zstd: %v", err)
-			}
-			return decoded{r: zr, close: func() error { zr.Close(); return nil }}, nil
-		}
+		dec = zstdDecoder(f, fsize)
 		sizeFn = func() (int64, error) {
 			n, err := ZstdSize(f, fsize)
 			if errors.Is(err, errNoContentSize) {
 				b.warn("a zstd frame does not record its size: the size was found by decoding the file once")
-				return o.countPass(dec)
+				return o.measuredSize(dec)
 			}
 			return n, err
 		}
@@ -126,7 +124,7 @@ func (o *opener) openFile(f *os.File, fsize int64, format Format, bm *BlockMap, 
 			if err != nil {
 				return decoded{}, fmt.Errorf("zip entry %s: %w", zf.Name, err)
 			}
-			return decoded{r: rc, close: rc.Close}, nil
+			return decoded{r: &formatReader{r: rc, name: "zip"}, close: rc.Close}, nil
 		}
 		sizeFn = func() (int64, error) {
 			if zf.UncompressedSize64 > 1<<52 {
@@ -164,8 +162,25 @@ func (o *opener) openFile(f *os.File, fsize int64, format Format, bm *BlockMap, 
 	return &rawSource{base: b, r: &exactReader{r: br, remain: size, size: size}, size: size}, nil
 }
 
+// measuredSize returns the expanded size of a raw image in a container
+// that does not record it: measured earlier for this version of the
+// file, or now by decoding it once.
+func (o *opener) measuredSize(dec decoderFunc) (int64, error) {
+	if o.keyed {
+		if m, ok := lookupMeasure(o.key); ok && m.DataSize == m.Size {
+			return m.Size, nil
+		}
+	}
+	n, err := o.countPass(dec)
+	if err == nil && o.keyed {
+		storeMeasure(Measure{Key: o.key, Size: n, DataSize: n})
+	}
+	return n, err
+}
+
 // countPass decodes the file once and counts the expanded bytes.
 func (o *opener) countPass(dec decoderFunc) (int64, error) {
+	decodePasses.Add(1)
 	d, err := dec()
 	if err != nil {
 		return 0, err
@@ -193,42 +208,101 @@ func (o *opener) countPass(dec decoderFunc) (int64, error) {
 // xzDecoder decodes with the xz program when present, else in Go.
 func xzDecoder(f *os.File, fsize int64) decoderFunc {
 	return func() (decoded, error) {
-		if p, err := exec.LookPath("xz"); err == nil {
+		if p, err := lookPath("xz"); err == nil {
 			return startXZ(p, io.NewSectionReader(f, 0, fsize))
 		}
 		zr, err := xz.NewReader(bufio.NewReaderSize(io.NewSectionReader(f, 0, fsize), 1<<20))
 		if err != nil {
 			return decoded{}, formatErrorf("xz: %v", err)
 		}
-		return decoded{r: zr}, nil
+		return decoded{r: &formatReader{r: zr, name: "xz"}}, nil
 	}
 }
 
-// xzProc is an `xz -dc` child process; its exit status is reported at EOF.
-type xzProc struct {
+// lookPath finds the decoding programs (tests hide them).
+var lookPath = exec.LookPath
+
+// zstdDecoder decodes with the zstd program when present (about twice as
+// fast as the Go decoder on the zero runs images are full of), else in
+// Go. Both accept windows up to 2 GiB.
+func zstdDecoder(f *os.File, fsize int64) decoderFunc {
+	return func() (decoded, error) {
+		if p, err := lookPath("zstd"); err == nil {
+			return startZstd(p, io.NewSectionReader(f, 0, fsize))
+		}
+		zr, err := zstd.NewReader(bufio.NewReaderSize(io.NewSectionReader(f, 0, fsize), 1<<20),
+			zstd.WithDecoderMaxWindow(1<<31), zstd.WithDecoderLowmem(false))
+		if err != nil {
+			return decoded{}, formatErrorf("zstd: %v", err)
+		}
+		return decoded{r: &formatReader{r: zr, name: "zstd"}, close: func() error { zr.Close(); return nil }}, nil
+	}
+}
+
+func startXZ(path string, in io.Reader) (decoded, error) {
+	return startProc("xz", in, path, "-dc", "-T0")
+}
+
+func startZstd(path string, in io.Reader) (decoded, error) {
+	return startProc("zstd", in, path, "-dcq", "--no-progress", "--memory=2048MB")
+}
+
+// formatReader marks what a Go decoder finds wrong with its input (a bad
+// checksum, a truncated stream) as ErrFormat naming the format; errors
+// reading the file itself pass unchanged.
+type formatReader struct {
+	r    io.Reader
+	name string
+}
+
+func (f *formatReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, ErrFormat) {
+		return n, err
+	}
+	var pe *fs.PathError
+	var errno syscall.Errno
+	if errors.As(err, &pe) || errors.As(err, &errno) {
+		return n, err
+	}
+	if msg := err.Error(); strings.HasPrefix(msg, f.name+":") {
+		return n, formatErrorf("%s", msg)
+	}
+	return n, formatErrorf("%s: %v", f.name, err)
+}
+
+// decProc is a decoding child process (`xz -dc`, `zstd -dc`) reading in
+// on its stdin; its exit status is reported at EOF.
+type decProc struct {
+	name   string
 	cmd    *exec.Cmd
-	out    io.ReadCloser
+	out    *os.File
 	stderr strings.Builder
 	waited bool
 	err    error
 }
 
-func startXZ(path string, in io.Reader) (decoded, error) {
-	p := &xzProc{cmd: exec.Command(path, "-dc", "-T0")}
+func startProc(name string, in io.Reader, path string, args ...string) (decoded, error) {
+	p := &decProc{name: name, cmd: exec.Command(path, args...)}
 	p.cmd.Stdin = in
 	p.cmd.Stderr = &p.stderr
-	out, err := p.cmd.StdoutPipe()
+	r, w, err := os.Pipe()
 	if err != nil {
-		return decoded{}, fmt.Errorf("starting xz: %w", err)
+		return decoded{}, fmt.Errorf("starting %s: %w", name, err)
 	}
-	p.out = out
-	if err := p.cmd.Start(); err != nil {
-		return decoded{}, fmt.Errorf("starting xz: %w", err)
+	growPipe(r)
+	p.cmd.Stdout = w
+	p.out = r
+	err = p.cmd.Start()
+	w.Close()
+	if err != nil {
+		r.Close()
+		return decoded{}, fmt.Errorf("starting %s: %w", name, err)
 	}
 	return decoded{r: p, close: p.Close}, nil
 }
 
-func (p *xzProc) Read(b []byte) (int, error) {
+func (p *decProc) Read(b []byte) (int, error) {
 	n, err := p.out.Read(b)
 	if errors.Is(err, io.EOF) {
 		if werr := p.wait(); werr != nil {
@@ -238,23 +312,24 @@ func (p *xzProc) Read(b []byte) (int, error) {
 	return n, err
 }
 
-func (p *xzProc) wait() error {
+func (p *decProc) wait() error {
 	if !p.waited {
 		p.waited = true
 		if err := p.cmd.Wait(); err != nil {
-			p.err = formatErrorf("xz: %v: %s", err, strings.TrimSpace(p.stderr.String()))
+			p.err = formatErrorf("%s: %v: %s", p.name, err, strings.TrimSpace(p.stderr.String()))
 		}
 	}
 	return p.err
 }
 
-func (p *xzProc) Close() error {
+// Close stops the process if it is still running.
+func (p *decProc) Close() error {
 	if !p.waited {
 		_ = p.cmd.Process.Kill()
 		p.waited = true
 		_ = p.cmd.Wait()
 	}
-	return nil
+	return p.out.Close()
 }
 
 // pickZipEntry returns the only image inside a zip archive.
@@ -416,8 +491,14 @@ func (o *opener) newSparse(b *base, d decoded, again decoderFunc) (Source, error
 	if err != nil {
 		return nil, err
 	}
+	if o.keyed {
+		if m, ok := lookupMeasure(o.key); ok && m.Size == sr.Size() {
+			return &sparseSource{base: b, sr: sr, dataSize: m.DataSize}, nil
+		}
+	}
 	// A pre-pass counts the data bytes and validates every chunk before
-	// anything is written.
+	// anything is written (once per version of the file: see Measure).
+	decodePasses.Add(1)
 	p, err := again()
 	if err != nil {
 		return nil, err
@@ -447,6 +528,9 @@ func (o *opener) newSparse(b *base, d decoded, again decoderFunc) (Source, error
 		if c.Type != sparse.DontCare {
 			data += c.Length
 		}
+	}
+	if o.keyed {
+		storeMeasure(Measure{Key: o.key, Size: sr.Size(), DataSize: data})
 	}
 	return &sparseSource{base: b, sr: sr, dataSize: data}, nil
 }

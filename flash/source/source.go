@@ -286,6 +286,10 @@ func OpenFiles(ctx context.Context, fs *Files) (Source, error) {
 
 type opener struct {
 	ctx context.Context
+	// key names the version of the compressed file being opened, when
+	// keyed is set.
+	key   FileKey
+	keyed bool
 }
 
 // fromFile opens the image in f; when owned, the source (or, on error,

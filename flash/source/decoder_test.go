@@ -1,0 +1,83 @@
+package source
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pistudio/pistudio/flash/source/sourcetest"
+)
+
+// withoutPrograms hides the xz and zstd programs, so that Open decodes
+// in Go, until the test ends.
+func withoutPrograms(t *testing.T) {
+	old := lookPath
+	lookPath = func(string) (string, error) { return "", exec.ErrNotFound }
+	t.Cleanup(func() { lookPath = old })
+}
+
+// TestDecodersProgramAndGo opens xz and zstd images with the decoding
+// programs and with the Go decoders: both give the image, and both turn
+// a corrupt file into an error naming the format.
+func TestDecodersProgramAndGo(t *testing.T) {
+	dir := t.TempDir()
+	data := testData(5 << 20)
+	raw := filepath.Join(dir, "d.img")
+	if err := os.WriteFile(raw, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sourcetest.Run(t, "", "xz", "-k", "-T2", "--block-size=1MiB", raw)
+	sourcetest.Run(t, "", "zstd", "-q", "-k", raw)
+	// A long-window frame: the zstd program refuses it unless allowed
+	// more memory than its default 128 MiB.
+	sourcetest.Run(t, "", "zstd", "-q", "--long=30", "-o", raw+".long.zst", raw)
+	corrupt := func(p string) string {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 0x55
+		b[len(b)/2+1] ^= 0xaa
+		out := filepath.Join(dir, "bad-"+filepath.Base(p))
+		if err := os.WriteFile(out, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	good := map[string]string{"xz": raw + ".xz", "zstd": raw + ".zst", "zstd long window": raw + ".long.zst"}
+	bad := map[string]string{"xz": corrupt(raw + ".xz"), "zstd": corrupt(raw + ".zst")}
+	for _, mode := range []string{"program", "go"} {
+		t.Run(mode, func(t *testing.T) {
+			if mode == "go" {
+				withoutPrograms(t)
+			}
+			for name, p := range good {
+				src, err := Open(p)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				got, _ := expand(t, src)
+				src.Close()
+				if !bytes.Equal(got, data) {
+					t.Errorf("%s: content differs", name)
+				}
+			}
+			for name, p := range bad {
+				src, err := Open(p)
+				if err == nil {
+					_, err = drain(src)
+					src.Close()
+				}
+				if err == nil || !strings.Contains(err.Error(), strings.Fields(name)[0]) {
+					t.Errorf("%s: corrupt file gave %v, want an error naming the format", name, err)
+				} else if !errors.Is(err, ErrFormat) {
+					t.Errorf("%s: %v is not ErrFormat", name, err)
+				}
+			}
+		})
+	}
+}
