@@ -466,3 +466,40 @@ func TestCancelWithStalledSource(t *testing.T) {
 		t.Errorf("a cancelled write left its new file behind (%v)", err)
 	}
 }
+
+// TestVerifyCancelAndLateMismatch cancels a write while it reads back,
+// and finds a changed byte in a later read batch than the first (the
+// verify reads one batch ahead of the comparison).
+func TestVerifyCancelAndLateMismatch(t *testing.T) {
+	dir := t.TempDir()
+	img, _ := makeImage(t, dir, 12<<20)
+	t.Run("cancel", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		out := filepath.Join(t.TempDir(), "out.img")
+		opts := Options{BufferSize: 1 << 20, Progress: func(p Progress) {
+			if p.Phase == Verifying {
+				cancel()
+			}
+		}}
+		_, err := Write(ctx, open(t, img), Target{Path: out}, opts)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("error %v, want a cancelled verify", err)
+		}
+		if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a cancelled write left %s behind (%v)", out, err)
+		}
+	})
+	t.Run("late mismatch", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "out.img")
+		const bad = 9<<20 + 4099
+		opts := Options{BufferSize: 1 << 20, beforeVerify: func(written string) error {
+			return flipByte(written, bad)
+		}}
+		_, err := Write(context.Background(), open(t, img), Target{Path: out}, opts)
+		var ve *VerifyError
+		if !errors.As(err, &ve) || ve.Offset != bad {
+			t.Fatalf("error %v, want a *VerifyError at %d", err, bad)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/zeebo/xxh3"
 
@@ -11,19 +12,70 @@ import (
 )
 
 // verify reads back every written range and compares it with the hashes
-// taken while writing.
+// taken while writing. One goroutine reads the next batch while this one
+// hashes the last.
 func (w *writer) verify(ctx context.Context) error {
 	if err := w.sink.prepareVerify(); err != nil {
 		return err
 	}
-	bs := w.sink.blockSize()
-	buf := alignedBuf(w.opts.BufferSize + 2*int(bs))
 	rep := w.report(Verifying, w.src.DataSize())
+	batches, stop := w.readBack()
+	defer stop()
 	var vdone int64
 	err := func() error {
-		for i := 0; i < len(w.recs); {
+		for bt := range batches {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("verify cancelled: %w", err)
+			}
+			if bt.err != nil {
+				return fmt.Errorf("reading back %s at byte %d: %w", w.target.Path, bt.lo, bt.err)
+			}
+			for _, r := range w.recs[bt.i:bt.j] {
+				got := bt.b[r.off-bt.lo : r.off-bt.lo+int64(r.n)]
+				if xxh3.Hash(got) != r.sum {
+					return &VerifyError{Offset: w.firstDiff(r, got), Path: w.target.Path}
+				}
+				vdone += int64(r.n)
+				w.done.Store(vdone)
+			}
+			bt.release()
+		}
+		return nil
+	}()
+	rep(err == nil)
+	return err
+}
+
+// readBatch is one aligned read covering the records recs[i:j].
+type readBatch struct {
+	b       []byte
+	lo      int64
+	i, j    int
+	err     error
+	release func() // gives b back for the next read
+}
+
+// readBack reads the written ranges in aligned batches of at most a
+// buffer, one batch ahead of the consumer. stop ends the reading early
+// and returns once no read is running.
+func (w *writer) readBack() (<-chan readBatch, func()) {
+	bs := w.sink.blockSize()
+	free := make(chan []byte, 2)
+	for range 2 {
+		free <- alignedBuf(w.opts.BufferSize + 2*int(bs))
+	}
+	out := make(chan readBatch)
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(out)
+		for i := 0; i < len(w.recs); {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-quit:
+				return
 			}
 			// Batch records that fit one aligned read.
 			lo := w.recs[i].off &^ (bs - 1)
@@ -38,28 +90,25 @@ func (w *writer) verify(ctx context.Context) error {
 				hi = ahi
 				j++
 			}
-			if hi > w.deviceEnd() {
-				hi = w.deviceEnd()
+			hi = min(hi, w.deviceEnd())
+			bt := readBatch{b: buf[:hi-lo], lo: lo, i: i, j: j, release: func() { free <- buf }}
+			bt.err = w.sink.readAt(bt.b, lo)
+			select {
+			case out <- bt:
+			case <-quit:
+				return
 			}
-			b := buf[:hi-lo]
-			if err := w.sink.readAt(b, lo); err != nil {
-				return fmt.Errorf("reading back %s at byte %d: %w", w.target.Path, lo, err)
-			}
-			for k := i; k < j; k++ {
-				r := w.recs[k]
-				got := b[r.off-lo : r.off-lo+int64(r.n)]
-				if xxh3.Hash(got) != r.sum {
-					return &VerifyError{Offset: w.firstDiff(r, got), Path: w.target.Path}
-				}
-				vdone += int64(r.n)
-				w.done.Store(vdone)
+			if bt.err != nil {
+				return
 			}
 			i = j
 		}
-		return nil
 	}()
-	rep(err == nil)
-	return err
+	var once sync.Once
+	return out, func() {
+		once.Do(func() { close(quit) })
+		<-done
+	}
 }
 
 // deviceEnd bounds read-backs: the image end rounded up to a sector.

@@ -483,12 +483,10 @@ func (w *writer) hash(ctx context.Context, in <-chan chunk, free chan<- []byte, 
 	for c := range in {
 		hz(c.off)
 		data := c.buf[:c.n]
-		img.Write(data)
-		if sh != nil {
-			sh.Write(data)
-		}
 		pos = c.off + int64(c.n)
 		off := c.off
+		// Block by block, so that every hash reads the block while it is
+		// still in the CPU's cache.
 		for len(data) > 0 {
 			blockEnd := (off/verifyBlock + 1) * verifyBlock
 			k := min(int64(len(data)), blockEnd-off)
@@ -498,6 +496,10 @@ func (w *writer) hash(ctx context.Context, in <-chan chunk, free chan<- []byte, 
 				open = &rec{off: off}
 			}
 			xh.Write(data[:k])
+			img.Write(data[:k])
+			if sh != nil {
+				sh.Write(data[:k])
+			}
 			open.n += int32(k)
 			data = data[k:]
 			off += k
