@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // bench is one run of the comparison.
@@ -249,46 +250,65 @@ func warm(paths ...string) {
 // target attaches a loop device to a backing file of size bytes in the
 // scratch directory and returns the device and a release function that
 // detaches it. The file is created on first use, written full of zeros
-// and kept for the next cases of that name and size (the scratch
-// directory goes at the end): every case overwrites blocks that exist, as
-// on a real disk. A fresh file per case made each case pay for the
-// filesystem allocating its blocks and, with the `discard` mount option,
-// for discarding the blocks of the file removed before it — noise of the
-// machine, not of the tools.
+// through the loop device (the first write through a new loop device
+// runs slower than the ones after it, whatever wrote the file before)
+// and kept for the next cases of that name and size; the scratch
+// directory goes at the end. Every case thus overwrites blocks that
+// exist, as on a real disk. A fresh file per case made each case pay for
+// the filesystem allocating its blocks and, with the `discard` mount
+// option, for discarding the blocks of the file removed before it: noise
+// of the machine, not of the tools.
 func (b *bench) target(name string, size int64) (string, func(), error) {
 	file := filepath.Join(b.scratch, fmt.Sprintf("%s-%d.backing", name, size))
+	fresh := false
 	if st, err := os.Stat(file); err != nil || st.Size() != size {
-		if err := fillZeros(file, size); err != nil {
-			os.Remove(file)
+		if err := os.WriteFile(file, nil, 0o644); err != nil {
 			return "", nil, err
 		}
+		if err := os.Truncate(file, size); err != nil {
+			return "", nil, err
+		}
+		fresh = true
 	}
 	dev, err := b.loops.attach(file)
 	if err != nil {
 		return "", nil, err
 	}
+	release := func() {
+		if err := b.loops.detach(dev); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+		}
+	}
+	if fresh {
+		if err := b.zeroDevice(dev, size); err != nil {
+			release()
+			os.Remove(file)
+			return "", nil, err
+		}
+	}
 	// Start every case on a quiet disk: write back what earlier steps
 	// left dirty (generated inputs, the last case's writes) so that it is
 	// not charged to whichever command runs next.
 	syscall.Sync()
-	return dev, func() {
-		if err := b.loops.detach(dev); err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-		}
-	}, nil
+	return dev, release, nil
 }
 
-// fillZeros writes a file of size zero bytes and flushes it.
-func fillZeros(file string, size int64) error {
-	f, err := os.Create(file)
+// zeroDevice writes size zero bytes to dev, a loop device of this bench,
+// with O_DIRECT, and flushes it.
+func (b *bench) zeroDevice(dev string, size int64) error {
+	if !b.loops.owns(dev) {
+		return fmt.Errorf("refusing to write %s: not a loop device this bench attached", dev)
+	}
+	f, err := os.OpenFile(dev, os.O_WRONLY|syscall.O_DIRECT, 0)
 	if err != nil {
 		return err
 	}
-	buf := make([]byte, 4<<20)
+	buf := alignedZeros(4 << 20)
 	for off := int64(0); off < size; off += int64(len(buf)) {
-		if _, err := f.Write(buf[:min(int64(len(buf)), size-off)]); err != nil {
+		n := min(int64(len(buf)), size-off)
+		if _, err := f.WriteAt(buf[:n], off); err != nil {
 			f.Close()
-			return err
+			return fmt.Errorf("zeroing %s: %w", dev, err)
 		}
 	}
 	if err := f.Sync(); err != nil {
@@ -296,6 +316,17 @@ func fillZeros(file string, size int64) error {
 		return err
 	}
 	return f.Close()
+}
+
+// alignedZeros returns n zero bytes aligned to 4096 in memory, as
+// O_DIRECT needs.
+func alignedZeros(n int) []byte {
+	b := make([]byte, n+4096)
+	off := int(uintptr(unsafe.Pointer(&b[0])) & 4095)
+	if off != 0 {
+		off = 4096 - off
+	}
+	return b[off : off+n]
 }
 
 func mb(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }
