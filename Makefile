@@ -12,6 +12,9 @@ LDFLAGS := -X github.com/pistudio/pistudio/builder/cli.Version=$(VERSION)
 # Debian packages the GUI build needs (Fyne's cgo/OpenGL side).
 BUILD_PKGS := gcc libc6-dev ca-certificates git pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
 	libxinerama-dev libxi-dev libxxf86vm-dev
+# Decoders the app runs when they are installed (it falls back to slower
+# Go ones without them).
+RUN_PKGS := xz-utils zstd
 # Tools the tests compare against or drive.
 TEST_PKGS := $(BUILD_PKGS) util-linux mount e2fsprogs dosfstools mtools fdisk mdadm \
 	android-sdk-libsparse-utils bmap-tools xz-utils zstd busybox-static cpio \
@@ -49,6 +52,7 @@ build: deps
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
 
 run: build
+	$(call ensure-packages,$(RUN_PKGS))
 	./$(BIN)
 
 vet:
