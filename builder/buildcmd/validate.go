@@ -4,22 +4,24 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/pistudio/pistudio/builder"
 	"github.com/pistudio/pistudio/builder/cli"
+	"github.com/pistudio/pistudio/builder/runner"
 )
 
 func init() {
 	register(cli.Command{
 		Name:    "validate",
-		Usage:   "-c FILE [--rpi-image-gen DIR] [-S DIR]...",
+		Usage:   "-c FILE [--rpi-image-gen DIR] [-S DIR]... [-- KEY=VALUE...]",
 		Summary: "check a config against the layers' rules without building",
 		Run:     runValidate,
 	})
 }
 
 func runValidate(ctx context.Context, env *cli.Env, args []string) error {
-	const usage = "-c FILE [--rpi-image-gen DIR] [-S DIR]..."
+	const usage = "-c FILE [--rpi-image-gen DIR] [-S DIR]... [-- KEY=VALUE...]"
 	fs := cli.NewFlagSet("validate")
 	var f catalogFlags
 	cfgPath := fs.String("c", "", "config `FILE` (YAML)")
@@ -31,8 +33,12 @@ func runValidate(ctx context.Context, env *cli.Env, args []string) error {
 	if *cfgPath == "" {
 		return cli.Usagef("validate", "-c FILE is required")
 	}
-	if fs.NArg() > 0 {
-		return cli.Usagef("validate", "unexpected argument %q", fs.Arg(0))
+	// The overrides a build would pass after -- (highest precedence).
+	overrides := fs.Args()
+	for _, o := range overrides {
+		if err := runner.ValidateOverride(o); err != nil {
+			return cli.Usagef("validate", "%s", strings.TrimPrefix(err.Error(), runner.ErrInvalidJob.Error()+": "))
+		}
 	}
 	cfg, err := builder.LoadConfig(*cfgPath)
 	if err != nil {
@@ -46,7 +52,7 @@ func runValidate(ctx context.Context, env *cli.Env, args []string) error {
 		cfg.IncludePath = append(cfg.IncludePath, filepath.Join(s, "config"))
 	}
 	cfg.IncludePath = append(cfg.IncludePath, filepath.Join(tool, "config"))
-	probs := builder.Validate(cfg, cat)
+	probs := builder.ValidateOverrides(cfg, cat, overrides)
 	for _, p := range probs {
 		fmt.Fprintln(env.Stdout, p.String())
 	}

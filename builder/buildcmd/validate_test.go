@@ -27,10 +27,22 @@ func TestValidateCommand(t *testing.T) {
 		t.Errorf("%d problem lines, want 14:\n%s", n, out)
 	}
 
+	// Overrides after -- are checked as a build would apply them.
+	valid := []string{"validate", "-c", filepath.Join(cfgs, "valid.yaml"), "--rpi-image-gen", tree, "--"}
+	out, errs, code = run(t, noTool, append(valid, "IGconf_image_rootfs_type=xfs")...)
+	if code != 1 || !strings.Contains(out, "'xfs' is not one of ext4, btrfs") || strings.Count(out, "\n") != 1 {
+		t.Errorf("override xfs: exit %d\n%s%s", code, out, errs)
+	}
+	out, errs, code = run(t, noTool, append(valid, "IGconf_image_rootfs_type=ext4")...)
+	if code != 0 || !strings.Contains(out, "valid") {
+		t.Errorf("override ext4: exit %d\n%s%s", code, out, errs)
+	}
+
 	for _, tc := range []struct {
 		name string
 		args []string
 	}{
+		{"bad override", append(append([]string(nil), valid...), "rootfs_type")},
 		{"no -c", []string{"validate", "--rpi-image-gen", tree}},
 		{"missing file", []string{"validate", "-c", filepath.Join(cfgs, "nope.yaml"), "--rpi-image-gen", tree}},
 		{"no tool", []string{"validate", "-c", filepath.Join(cfgs, "valid.yaml")}},
