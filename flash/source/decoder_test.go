@@ -3,11 +3,13 @@ package source
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pistudio/pistudio/flash/source/sourcetest"
 )
@@ -79,5 +81,38 @@ func TestDecodersProgramAndGo(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCloseDuringRead closes a source whose decoding process is still
+// being read by another goroutine (what the writer does when it gives up
+// on a stalled read): the process is reaped once, the read ends, and its
+// error is not taken for a malformed image.
+func TestCloseDuringRead(t *testing.T) {
+	dir := t.TempDir()
+	raw := filepath.Join(dir, "z.img")
+	if err := os.WriteFile(raw, make([]byte, 256<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sourcetest.Run(t, "", "zstd", "-q", "-1", raw)
+	for i := 0; i < 20; i++ {
+		src, err := Open(raw + ".zst")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, r, err := src.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := io.Copy(io.Discard, r)
+			done <- err
+		}()
+		time.Sleep(time.Duration(i) * 3 * time.Millisecond)
+		src.Close()
+		if err := <-done; errors.Is(err, ErrFormat) {
+			t.Errorf("read after Close: %v, a format error", err)
+		}
 	}
 }

@@ -31,6 +31,13 @@ type FileKey struct {
 	CtimeNs int64  `json:"ctime_ns"`
 }
 
+// valid reports whether m can stand for a decoding pass. An empty image
+// never does: the stream of an empty source is not read, so nothing
+// would check a measure saying 0 against the data.
+func (m Measure) valid() bool {
+	return m.Size > 0 && m.DataSize >= 0 && m.DataSize <= m.Size
+}
+
 // maxMeasures bounds the measures kept; the oldest goes first.
 const maxMeasures = 64
 
@@ -61,7 +68,7 @@ func lookupMeasure(k FileKey) (Measure, bool) {
 }
 
 func storeMeasure(m Measure) {
-	if m.Size < 0 || m.DataSize < 0 || m.DataSize > m.Size {
+	if !m.valid() {
 		return
 	}
 	measures.Lock()
@@ -103,7 +110,7 @@ func Measured(path string) (Measure, bool) {
 // difference.
 func Remember(f *os.File, m Measure) bool {
 	k, ok := keyOfFile(f)
-	if !ok || k != m.Key || m.Size < 0 || m.DataSize < 0 || m.DataSize > m.Size {
+	if !ok || k != m.Key || !m.valid() {
 		return false
 	}
 	storeMeasure(m)

@@ -144,6 +144,7 @@ func TestRemember(t *testing.T) {
 		{"another file", func(m *Measure) { m.Key.Ino++ }, false},
 		{"more data than size", func(m *Measure) { m.DataSize = m.Size + 1 }, false},
 		{"negative", func(m *Measure) { m.Size, m.DataSize = -1, -1 }, false},
+		{"empty", func(m *Measure) { m.Size, m.DataSize = 0, 0 }, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

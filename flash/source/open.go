@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/klauspost/compress/gzip"
@@ -79,9 +81,6 @@ func (o *opener) openFile(f *os.File, fsize int64, format Format, bm *BlockMap, 
 		return &sparseSource{base: b, sr: sr, dataSize: data}, nil
 	}
 
-	// A size found by decoding is kept for this version of the file, so
-	// that opening it again (Inspect, then the write) decodes it once.
-	o.key, o.keyed = keyOfFile(f)
 	var dec decoderFunc
 	var sizeFn func() (int64, error)
 	switch format {
@@ -172,10 +171,23 @@ func (o *opener) measuredSize(dec decoderFunc) (int64, error) {
 		}
 	}
 	n, err := o.countPass(dec)
-	if err == nil && o.keyed {
-		storeMeasure(Measure{Key: o.key, Size: n, DataSize: n})
+	if err == nil {
+		o.remember(Measure{Size: n, DataSize: n})
 	}
 	return n, err
+}
+
+// remember keeps what a decoding pass found for the file's version, if
+// the file is still that version after the pass.
+func (o *opener) remember(m Measure) {
+	if !o.keyed {
+		return
+	}
+	if k, ok := keyOfFile(o.file); !ok || k != o.key {
+		return
+	}
+	m.Key = o.key
+	storeMeasure(m)
 }
 
 // countPass decodes the file once and counts the expanded bytes.
@@ -275,12 +287,13 @@ func (f *formatReader) Read(p []byte) (int, error) {
 // decProc is a decoding child process (`xz -dc`, `zstd -dc`) reading in
 // on its stdin; its exit status is reported at EOF.
 type decProc struct {
-	name   string
-	cmd    *exec.Cmd
-	out    *os.File
-	stderr strings.Builder
-	waited bool
-	err    error
+	name     string
+	cmd      *exec.Cmd
+	out      *os.File
+	stderr   strings.Builder
+	stopping atomic.Bool // Close killed the process
+	waitOnce sync.Once
+	err      error // set by wait
 }
 
 func startProc(name string, in io.Reader, path string, args ...string) (decoded, error) {
@@ -313,23 +326,26 @@ func (p *decProc) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// wait reaps the process once, whoever asks first (a read at EOF, or
+// Close while a read is still running).
 func (p *decProc) wait() error {
-	if !p.waited {
-		p.waited = true
-		if err := p.cmd.Wait(); err != nil {
+	p.waitOnce.Do(func() {
+		err := p.cmd.Wait()
+		switch {
+		case p.stopping.Load():
+			p.err = fmt.Errorf("%s was stopped", p.name)
+		case err != nil:
 			p.err = formatErrorf("%s: %v: %s", p.name, err, strings.TrimSpace(p.stderr.String()))
 		}
-	}
+	})
 	return p.err
 }
 
-// Close stops the process if it is still running.
+// Close stops the process if it is still running and reaps it.
 func (p *decProc) Close() error {
-	if !p.waited {
-		_ = p.cmd.Process.Kill()
-		p.waited = true
-		_ = p.cmd.Wait()
-	}
+	p.stopping.Store(true)
+	_ = p.cmd.Process.Kill() // fails harmlessly once it has exited
+	_ = p.wait()
 	return p.out.Close()
 }
 
@@ -530,9 +546,7 @@ func (o *opener) newSparse(b *base, d decoded, again decoderFunc) (Source, error
 			data += c.Length
 		}
 	}
-	if o.keyed {
-		storeMeasure(Measure{Key: o.key, Size: sr.Size(), DataSize: data})
-	}
+	o.remember(Measure{Size: sr.Size(), DataSize: data})
 	return &sparseSource{base: b, sr: sr, dataSize: data}, nil
 }
 

@@ -286,8 +286,9 @@ func OpenFiles(ctx context.Context, fs *Files) (Source, error) {
 
 type opener struct {
 	ctx context.Context
-	// key names the version of the compressed file being opened, when
-	// keyed is set.
+	// file is the image file being opened and key its version as it was
+	// opened, when keyed is set.
+	file  *os.File
 	key   FileKey
 	keyed bool
 }
@@ -307,6 +308,10 @@ func (o *opener) fromFile(f *os.File, imgPath string, bm *BlockMap, bmapPath str
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("opening image %s: not a regular file", imgPath)
 	}
+	// The version of the file whose size this is: a size found by
+	// decoding is kept for it (see Measure).
+	o.file = f
+	o.key, o.keyed = fileKey(st)
 	head := make([]byte, 512)
 	n, err := f.ReadAt(head, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
