@@ -5,7 +5,10 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // loopDev is what a loop device node looks like.
@@ -44,11 +47,11 @@ type Loop struct {
 func Attach(t testing.TB, backing string, flags ...string) *Loop {
 	t.Helper()
 	NeedRoot(t)
-	st, err := os.Stat(backing)
+	st, err := os.Lstat(backing)
 	if err != nil {
 		t.Fatalf("loop backing %s: %v", backing, err)
 	}
-	if !st.Mode().IsRegular() && !loopDev.MatchString(backing) {
+	if !st.Mode().IsRegular() && !isLoopDevice(backing, st) {
 		t.Fatalf("refusing to attach %s: not a regular file or a loop device", backing)
 	}
 	args := append(append([]string{"-f", "--show"}, flags...), backing)
@@ -66,6 +69,16 @@ func Attach(t testing.TB, backing string, flags ...string) *Loop {
 	}
 	t.Cleanup(l.Detach)
 	return l
+}
+
+// loopMajor is the block major number of loop devices.
+const loopMajor = 7
+
+// isLoopDevice reports whether path (not a link) is a loop device node.
+func isLoopDevice(path string, st os.FileInfo) bool {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	return ok && loopDev.MatchString(path) && st.Mode()&os.ModeDevice != 0 &&
+		st.Mode()&os.ModeCharDevice == 0 && unix.Major(uint64(sys.Rdev)) == loopMajor
 }
 
 // Detach detaches the device now (an unplug); later calls do nothing.
