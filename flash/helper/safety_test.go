@@ -179,3 +179,44 @@ func TestCheckDeviceResolves(t *testing.T) {
 		t.Errorf("refused requests reached the writer: %+v", got)
 	}
 }
+
+// TestHelperDecodesAsUser: the xz and zstd programs that decode a user's
+// image run with the user's ids, not root's, and still decode it.
+func TestHelperDecodesAsUser(t *testing.T) {
+	needRoot(t)
+	pub := openDir(t)
+	data := bytes.Repeat([]byte("decode as the user "), 40000)
+	raw := filepath.Join(pub, "d.img")
+	write(t, raw, data, 0o644)
+	for _, tool := range [][]string{{"xz", "-k", raw}, {"zstd", "-q", "-k", raw}} {
+		if out, err := exec.Command(tool[0], tool[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v %s", tool[0], err, out)
+		}
+	}
+	s := &server{opts: ServeOptions{UID: nobody}}
+	files, err := s.openImage(raw + ".xz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files.Close()
+	cmd := exec.Command("true")
+	if files.Decoder == nil {
+		t.Fatal("no decoder adjustment for a user's image")
+	}
+	files.Decoder(cmd)
+	if cr := cmd.SysProcAttr.Credential; cr == nil || cr.Uid != nobody {
+		t.Fatalf("decoder credential %+v, want uid %d", cr, nobody)
+	}
+	c := pair(t, ServeOptions{UID: nobody, AllowFiles: true})
+	for _, img := range []string{raw + ".xz", raw + ".zst"} {
+		out := filepath.Join(t.TempDir(), "out.img")
+		os.WriteFile(out, nil, 0o644)
+		res, err := c.Flash(context.Background(), img, flash.Target{Path: out}, flash.Options{})
+		if err != nil || !res.Verified {
+			t.Fatalf("%s: %v", img, err)
+		}
+		if b, _ := os.ReadFile(out); !bytes.Equal(b, data) {
+			t.Errorf("%s: output differs", img)
+		}
+	}
+}

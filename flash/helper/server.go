@@ -288,5 +288,9 @@ func (s *server) openImage(p string) (*source.Files, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: image: %w", ErrRequest, err)
 	}
+	if s.opts.UID > 0 {
+		// xz and zstd read the user's bytes: they run as the user too.
+		files.Decoder = runAsUser(credsFor(s.opts.UID))
+	}
 	return files, nil
 }

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -95,4 +97,19 @@ func permErr(p string, uid int, err error) error {
 		return fmt.Errorf("user %d may not read %s: %w", uid, p, err)
 	}
 	return err
+}
+
+// runAsUser returns what makes a command run with the user's ids and
+// groups instead of root's.
+func runAsUser(c creds) func(*exec.Cmd) {
+	groups := make([]uint32, len(c.groups))
+	for i, g := range c.groups {
+		groups[i] = uint32(g)
+	}
+	return func(cmd *exec.Cmd) {
+		if cmd.SysProcAttr == nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{}
+		}
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(c.uid), Gid: uint32(c.gid), Groups: groups}
+	}
 }

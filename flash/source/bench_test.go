@@ -44,7 +44,7 @@ func BenchmarkXZProgram(b *testing.B) {
 	b.SetBytes(n)
 	for b.Loop() {
 		f, _ := os.Open(p)
-		d, err := startXZ("xz", f)
+		d, err := startXZ("xz", f, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

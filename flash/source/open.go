@@ -40,7 +40,7 @@ const gzipExactLimit = (4 << 30) / 1032
 // openFile builds the source for f. The source closes f when owned is
 // set; on error the caller closes f.
 func (o *opener) openFile(f *os.File, fsize int64, format Format, bm *BlockMap, imgPath, bmapPath string, owned bool) (_ Source, err error) {
-	b := &base{format: format, path: imgPath, bmapPath: bmapPath, file: f, bm: bm, ctx: o.ctx}
+	b := &base{format: format, path: imgPath, bmapPath: bmapPath, file: f, bm: bm, ctx: o.ctx, prepare: o.prepare}
 	if owned {
 		b.closers = append(b.closers, f.Close)
 	}
@@ -85,7 +85,7 @@ func (o *opener) openFile(f *os.File, fsize int64, format Format, bm *BlockMap, 
 	var sizeFn func() (int64, error)
 	switch format {
 	case XZ:
-		dec = xzDecoder(f, fsize)
+		dec = xzDecoder(f, fsize, o.prepare)
 		sizeFn = func() (int64, error) { return XZSize(f, fsize) }
 	case Gzip:
 		dec = func() (decoded, error) {
@@ -104,7 +104,7 @@ func (o *opener) openFile(f *os.File, fsize int64, format Format, bm *BlockMap, 
 			return o.measuredSize(dec)
 		}
 	case Zstd:
-		dec = zstdDecoder(f, fsize)
+		dec = zstdDecoder(f, fsize, o.prepare)
 		sizeFn = func() (int64, error) {
 			n, err := ZstdSize(f, fsize)
 			if errors.Is(err, errNoContentSize) {
@@ -218,10 +218,10 @@ func (o *opener) countPass(dec decoderFunc) (int64, error) {
 }
 
 // xzDecoder decodes with the xz program when present, else in Go.
-func xzDecoder(f *os.File, fsize int64) decoderFunc {
+func xzDecoder(f *os.File, fsize int64, prepare func(*exec.Cmd)) decoderFunc {
 	return func() (decoded, error) {
 		if p, err := lookPath("xz"); err == nil {
-			return startXZ(p, io.NewSectionReader(f, 0, fsize))
+			return startXZ(p, io.NewSectionReader(f, 0, fsize), prepare)
 		}
 		zr, err := xz.NewReader(bufio.NewReaderSize(io.NewSectionReader(f, 0, fsize), 1<<20))
 		if err != nil {
@@ -238,10 +238,10 @@ var lookPath = exec.LookPath
 // than half the CPU of the Go decoder on the zero runs images are full
 // of, CPU the write itself competes for), else in Go. Both accept windows
 // up to 2 GiB.
-func zstdDecoder(f *os.File, fsize int64) decoderFunc {
+func zstdDecoder(f *os.File, fsize int64, prepare func(*exec.Cmd)) decoderFunc {
 	return func() (decoded, error) {
 		if p, err := lookPath("zstd"); err == nil {
-			return startZstd(p, io.NewSectionReader(f, 0, fsize))
+			return startZstd(p, io.NewSectionReader(f, 0, fsize), prepare)
 		}
 		zr, err := zstd.NewReader(bufio.NewReaderSize(io.NewSectionReader(f, 0, fsize), 1<<20),
 			zstd.WithDecoderMaxWindow(1<<31), zstd.WithDecoderLowmem(false))
@@ -252,12 +252,12 @@ func zstdDecoder(f *os.File, fsize int64) decoderFunc {
 	}
 }
 
-func startXZ(path string, in io.Reader) (decoded, error) {
-	return startProc("xz", in, path, "-dc", "-T0")
+func startXZ(path string, in io.Reader, prepare func(*exec.Cmd)) (decoded, error) {
+	return startProc("xz", in, prepare, path, "-dc", "-T0")
 }
 
-func startZstd(path string, in io.Reader) (decoded, error) {
-	return startProc("zstd", in, path, "-dcq", "--no-progress", "--memory=2048MB")
+func startZstd(path string, in io.Reader, prepare func(*exec.Cmd)) (decoded, error) {
+	return startProc("zstd", in, prepare, path, "-dcq", "--no-progress", "--memory=2048MB")
 }
 
 // formatReader marks what a Go decoder finds wrong with its input (a bad
@@ -296,8 +296,13 @@ type decProc struct {
 	err      error // set by wait
 }
 
-func startProc(name string, in io.Reader, path string, args ...string) (decoded, error) {
+// startProc starts the decoding program path; prepare, if set, adjusts
+// its command first (see Files.Decoder).
+func startProc(name string, in io.Reader, prepare func(*exec.Cmd), path string, args ...string) (decoded, error) {
 	p := &decProc{name: name, cmd: exec.Command(path, args...)}
+	if prepare != nil {
+		prepare(p.cmd)
+	}
 	p.cmd.Stdin = in
 	p.cmd.Stderr = &p.stderr
 	r, w, err := os.Pipe()
@@ -392,6 +397,7 @@ type base struct {
 	file     *os.File
 	bm       *BlockMap
 	ctx      context.Context
+	prepare  func(*exec.Cmd) // adjusts decoding programs (Files.Decoder)
 	warnings []string
 	closers  []func() error
 }
@@ -410,7 +416,7 @@ func (b *base) Reopen() (Source, error) {
 	if b.file == nil || len(b.closers) == 0 {
 		return nil, errors.New("reopening image: the source is closed")
 	}
-	o := &opener{ctx: b.ctx}
+	o := &opener{ctx: b.ctx, prepare: b.prepare}
 	return o.fromFile(b.file, b.path, b.bm, b.bmapPath, false)
 }
 
