@@ -125,6 +125,12 @@ func (r *row) ratio() float64 {
 	return r.median().Seconds() / r.base.median().Seconds()
 }
 
+// record adds one run of r's command: its time and peak RSS.
+func (r *row) record(res result) {
+	r.times = append(r.times, res.dur)
+	r.addRSS(res.rssKiB)
+}
+
 func (r *row) addRSS(kib int64) {
 	if kib > r.rssKiB {
 		r.rssKiB = kib

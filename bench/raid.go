@@ -133,15 +133,13 @@ func (b *bench) groupImage(in *inputs) error {
 		if err != nil {
 			return err
 		}
-		gen.times = append(gen.times, res.dur)
-		gen.addRSS(res.rssKiB)
+		gen.record(res)
 		os.RemoveAll(gtmp)
 		res, err = b.shell(nat.cmds[0], vars)
 		if err != nil {
 			return err
 		}
-		nat.times = append(nat.times, res.dur)
-		nat.addRSS(res.rssKiB)
+		nat.record(res)
 		os.RemoveAll(out)
 	}
 	r := nat.median().Seconds() / gen.median().Seconds()
@@ -154,8 +152,7 @@ func (b *bench) groupImage(in *inputs) error {
 	if err != nil {
 		return err
 	}
-	raid8.times = append(raid8.times, res.dur)
-	raid8.addRSS(res.rssKiB)
+	raid8.record(res)
 	raid8.note = "one run; the set is sdcard.img, two member images, their sparse twins, the ext4 sparse image and image.json with every file's SHA-256"
 	os.RemoveAll(out)
 	return nil

@@ -195,6 +195,38 @@ func (b *bench) pistudioFlash(image, dev string) (flashRun, error) {
 
 const pistudioFlashCmd = "$PISTUDIO flash %s $LOOP --yes --json"
 
+// timedFlash runs `pistudio flash IMG` onto a loop device of size bytes,
+// adds its time and peak RSS to r, and returns the writer's result (for
+// the times of its phases).
+func (b *bench) timedFlash(r *row, img string, size int64) (*flash.Result, error) {
+	var res *flash.Result
+	err := b.onFresh(size, func(dev string) error {
+		fr, err := b.pistudioFlash(img, dev)
+		if err != nil {
+			return err
+		}
+		r.record(fr.result)
+		res = fr.res
+		return nil
+	})
+	return res, err
+}
+
+// timedShell runs r's commands one after the other and adds the sum of
+// their times to r.
+func (b *bench) timedShell(r *row, vars map[string]string) error {
+	var total time.Duration
+	for _, c := range r.cmds {
+		res, err := b.shell(c, vars)
+		if err != nil {
+			return err
+		}
+		total += res.dur
+	}
+	r.times = append(r.times, total)
+	return nil
+}
+
 func (b *bench) notePistudio() {
 	b.variable("PISTUDIO", "the pistudio binary under test ("+b.cfg.pistudio+")")
 	b.variable("LOOP", "a loop device (`losetup -f --show FILE`), attached for each run, on a backing file of the image's size in $BENCH_DIR, written full of zeros once and overwritten by every run (removed at the end)")
@@ -246,33 +278,17 @@ func (b *bench) groupRaw(in *inputs) error {
 		b.logf("a: repetition %d/%d", i+1, reps)
 		for _, r := range []*row{dd, ddcmp, limit} {
 			if err := b.onFresh(in.sz.raw, func(dev string) error {
-				var total time.Duration
-				for _, c := range r.cmds {
-					res, err := b.shell(c, vars(dev))
-					if err != nil {
-						return err
-					}
-					total += res.dur
-				}
-				r.times = append(r.times, total)
-				return nil
+				return b.timedShell(r, vars(dev))
 			}); err != nil {
 				return err
 			}
 		}
-		if err := b.onFresh(in.sz.raw, func(dev string) error {
-			fr, err := b.pistudioFlash(in.raw, dev)
-			if err != nil {
-				return err
-			}
-			ps.times = append(ps.times, fr.dur)
-			ps.addRSS(fr.rssKiB)
-			psWrite = append(psWrite, fr.res.WriteTime)
-			psVerify = append(psVerify, fr.res.VerifyTime)
-			return nil
-		}); err != nil {
+		res, err := b.timedFlash(ps, in.raw, in.sz.raw)
+		if err != nil {
 			return err
 		}
+		psWrite = append(psWrite, res.WriteTime)
+		psVerify = append(psVerify, res.VerifyTime)
 	}
 	ps.note = fmt.Sprintf("write phase %s, verify phase %s (medians)", medianOf(psWrite).Round(time.Millisecond), medianOf(psVerify).Round(time.Millisecond))
 	b.goal("a", "pistudio write + verify ≤ 1.5 × plain dd", ps.ratio() <= 1.5, "%.2f ×", ps.ratio())
@@ -313,16 +329,7 @@ func (b *bench) groupSparse(in *inputs) error {
 		for _, r := range []*row{simg, bmap} {
 			if err := b.onFresh(in.sz.raw, func(dev string) error {
 				defer os.Remove(tmpRaw)
-				var total time.Duration
-				for _, c := range r.cmds {
-					res, err := b.shell(c, vars(dev))
-					if err != nil {
-						return err
-					}
-					total += res.dur
-				}
-				r.times = append(r.times, total)
-				return nil
+				return b.timedShell(r, vars(dev))
 			}); err != nil {
 				return err
 			}
@@ -331,20 +338,13 @@ func (b *bench) groupSparse(in *inputs) error {
 			r   *row
 			img string
 		}{{ps, in.sparse}, {psb, in.bmap}} {
-			if err := b.onFresh(in.sz.raw, func(dev string) error {
-				fr, err := b.pistudioFlash(x.img, dev)
-				if err != nil {
-					return err
-				}
-				x.r.times = append(x.r.times, fr.dur)
-				x.r.addRSS(fr.rssKiB)
-				if x.r == ps {
-					psWrite = append(psWrite, fr.res.WriteTime)
-					psVerify = append(psVerify, fr.res.VerifyTime)
-				}
-				return nil
-			}); err != nil {
+			res, err := b.timedFlash(x.r, x.img, in.sz.raw)
+			if err != nil {
 				return err
+			}
+			if x.r == ps {
+				psWrite = append(psWrite, res.WriteTime)
+				psVerify = append(psVerify, res.VerifyTime)
 			}
 		}
 	}
@@ -405,8 +405,7 @@ func (b *bench) groupCompressed(in *inputs) error {
 			if err != nil {
 				return err
 			}
-			r.times = append(r.times, res.dur)
-			r.addRSS(res.rssKiB)
+			r.record(res)
 		}
 	}
 	// Flash both; compare their write phase with the raw image's.
@@ -422,18 +421,11 @@ func (b *bench) groupCompressed(in *inputs) error {
 			r   *row
 			img string
 		}{{rawF, in.raw}, {xzF, in.xz}, {zF, in.zst}} {
-			if err := b.onFresh(in.sz.raw, func(dev string) error {
-				fr, err := b.pistudioFlash(x.img, dev)
-				if err != nil {
-					return err
-				}
-				x.r.times = append(x.r.times, fr.dur)
-				x.r.addRSS(fr.rssKiB)
-				writes[x.r] = append(writes[x.r], fr.res.WriteTime)
-				return nil
-			}); err != nil {
+			res, err := b.timedFlash(x.r, x.img, in.sz.raw)
+			if err != nil {
 				return err
 			}
+			writes[x.r] = append(writes[x.r], res.WriteTime)
 		}
 	}
 	b.note("(c): the flashes run %d times and xz decodes %d times (one fewer than the cheap cases: a full-scale .xz pass takes ~15–20 s); the peak RSS of the .xz rows includes the xz process pistudio starts (`xz -dc -T0`).", n, max(1, b.cfg.reps-1))
@@ -497,8 +489,7 @@ func (b *bench) throttledZstd(in *inputs, reps int) (*row, error) {
 				if err != nil {
 					return err
 				}
-				r.times = append(r.times, res.dur)
-				r.addRSS(res.rssKiB)
+				r.record(res)
 				return nil
 			}); err != nil {
 				return nil, err
@@ -610,15 +601,7 @@ func (b *bench) groupRSS(in *inputs) error {
 	warm(p)
 	r := b.add(&row{group: "g", name: "pistudio flash, large raw image (peak RSS)", bytes: in.sz.big,
 		cmds: []string{fmt.Sprintf(pistudioFlashCmd, "$BIG")}})
-	if err := b.onFresh(in.sz.big, func(dev string) error {
-		fr, err := b.pistudioFlash(p, dev)
-		if err != nil {
-			return err
-		}
-		r.times = append(r.times, fr.dur)
-		r.addRSS(fr.rssKiB)
-		return nil
-	}); err != nil {
+	if _, err := b.timedFlash(r, p, in.sz.big); err != nil {
 		return err
 	}
 	r.note = "one run; peak RSS measured by GNU time (%M)"
