@@ -7,7 +7,7 @@ export GOFLAGS := -buildvcs=false
 GO ?= go
 BIN := bin/pistudio
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/pistudio/pistudio/builder/cli.Version=$(VERSION)
+LDFLAGS := -X github.com/pistudio/pistudio/internal/cli.Version=$(VERSION)
 
 # Debian packages the GUI build needs (Fyne's cgo/OpenGL side).
 BUILD_PKGS := gcc libc6-dev ca-certificates git pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \

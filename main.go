@@ -10,10 +10,10 @@ import (
 	"syscall"
 
 	"github.com/pistudio/pistudio/builder/buildcmd"
-	"github.com/pistudio/pistudio/builder/cli"
 	"github.com/pistudio/pistudio/flash/flashcmd"
 	"github.com/pistudio/pistudio/gui"
 	"github.com/pistudio/pistudio/gui/fynelocale"
+	"github.com/pistudio/pistudio/internal/cli"
 )
 
 func main() {

@@ -18,14 +18,14 @@ import (
 	"time"
 
 	"github.com/pistudio/pistudio/builder/buildcmd"
-	"github.com/pistudio/pistudio/builder/cli"
-	"github.com/pistudio/pistudio/builder/image"
 	"github.com/pistudio/pistudio/builder/runner"
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/flash/flashcmd"
 	"github.com/pistudio/pistudio/flash/provision"
 	"github.com/pistudio/pistudio/flash/source"
+	"github.com/pistudio/pistudio/internal/cli"
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 // cliMode runs this program as the pistudio command line (without the GUI).
@@ -55,7 +55,7 @@ func runProvision(args []string) error {
 		return err
 	}
 	scratch, set := args[1], args[2]
-	m, err := image.ReadManifest(set)
+	m, err := manifest.Read(set)
 	if err != nil {
 		return err
 	}

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pistudio/pistudio/internal/atomicfile"
 
 	"gopkg.in/yaml.v3"
 )
@@ -81,28 +82,8 @@ func (c *Config) Save() error { return c.SaveAs(c.Path) }
 // SaveAs writes the config to path (atomically, via a temporary file) and
 // makes path the config's Path.
 func (c *Config) SaveAs(path string) error {
-	mode := os.FileMode(0o644)
-	if st, err := os.Stat(path); err == nil {
-		mode = st.Mode().Perm()
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".pistudio-config-*")
-	if err != nil {
+	if err := atomicfile.WriteFile(path, c.src, 0o644); err != nil {
 		return fmt.Errorf("saving config: %w", err)
-	}
-	_, werr := tmp.Write(c.src)
-	cerr := tmp.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp.Name(), mode)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("saving config: %w", werr)
 	}
 	c.Path = path
 	return nil

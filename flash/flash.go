@@ -22,9 +22,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/pistudio/pistudio/builder/units"
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/flash/source"
+	"github.com/pistudio/pistudio/internal/units"
 )
 
 // Target is where an image is written: a block device the user chose

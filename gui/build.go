@@ -16,9 +16,9 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/pistudio/pistudio/builder"
-	"github.com/pistudio/pistudio/builder/units"
 	"github.com/pistudio/pistudio/gui/backend"
 	"github.com/pistudio/pistudio/gui/logview"
+	"github.com/pistudio/pistudio/internal/units"
 )
 
 // stageRow is one line of the stage list.

@@ -14,8 +14,8 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/pistudio/pistudio/builder/units"
 	"github.com/pistudio/pistudio/gui/backend"
+	"github.com/pistudio/pistudio/internal/units"
 )
 
 // flashView is the Flash section.

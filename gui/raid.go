@@ -15,8 +15,8 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/pistudio/pistudio/builder/units"
 	"github.com/pistudio/pistudio/gui/backend"
+	"github.com/pistudio/pistudio/internal/units"
 )
 
 // roleRow is one role of the plan.

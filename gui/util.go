@@ -11,9 +11,9 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/pistudio/pistudio/builder/units"
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/gui/backend"
+	"github.com/pistudio/pistudio/internal/units"
 )
 
 // humanDuration formats a duration as 1h02m03s / 2m03s / 4.2s.

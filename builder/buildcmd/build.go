@@ -13,9 +13,9 @@ import (
 
 	"github.com/pistudio/pistudio/builder"
 	"github.com/pistudio/pistudio/builder/buildjob"
-	"github.com/pistudio/pistudio/builder/cli"
 	"github.com/pistudio/pistudio/builder/runner"
-	"github.com/pistudio/pistudio/builder/units"
+	"github.com/pistudio/pistudio/internal/cli"
+	"github.com/pistudio/pistudio/internal/units"
 )
 
 const (

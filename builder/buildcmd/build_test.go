@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pistudio/pistudio/builder/cli"
 	"github.com/pistudio/pistudio/builder/runner"
+	"github.com/pistudio/pistudio/internal/cli"
 )
 
 // syncBuffer is a bytes.Buffer safe for a writer and a concurrent reader.

@@ -3,7 +3,7 @@
 // commands with register from an init function.
 package buildcmd
 
-import "github.com/pistudio/pistudio/builder/cli"
+import "github.com/pistudio/pistudio/internal/cli"
 
 var commands []cli.Command
 

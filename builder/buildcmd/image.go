@@ -7,8 +7,9 @@ import (
 	"path/filepath"
 
 	"github.com/pistudio/pistudio/builder"
-	"github.com/pistudio/pistudio/builder/cli"
 	"github.com/pistudio/pistudio/builder/image"
+	"github.com/pistudio/pistudio/internal/cli"
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 const imageUsage = "-c FILE --fs DIR [-o DIR] [-B DIR] [--engine native|genimage] [--json]"
@@ -50,7 +51,7 @@ func runImage(ctx context.Context, env *cli.Env, args []string) error {
 	switch *engine {
 	case "native":
 	case "genimage":
-		if spec.Layout == image.LayoutRAID {
+		if spec.Layout == manifest.LayoutRAID {
 			return cli.Exit(1, fmt.Errorf("image: genimage cannot build the raid layout (it has no md RAID support): use --engine native"))
 		}
 		return cli.Exit(1, fmt.Errorf("image: the genimage engine is rpi-image-gen's own image stage: run `pistudio build -i -c %s`", *cfgPath))
@@ -73,7 +74,7 @@ func runImage(ctx context.Context, env *cli.Env, args []string) error {
 		return enc.Encode(m)
 	}
 	fmt.Fprintf(env.Stdout, "%s layout %q in %s\n", m.Layout, m.Name, dst)
-	if m.Layout == image.LayoutRAID {
+	if m.Layout == manifest.LayoutRAID {
 		fmt.Fprintf(env.Stdout, "array %s %s, %d devices\n", m.Level, m.ArrayUUID, m.Devices)
 	}
 	for _, a := range m.Artifacts {

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pistudio/pistudio/builder/cli"
-	"github.com/pistudio/pistudio/builder/image"
+	"github.com/pistudio/pistudio/internal/cli"
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 func TestImageCommand(t *testing.T) {
@@ -33,7 +33,7 @@ func TestImageCommand(t *testing.T) {
 	if err := runImage(context.Background(), env, []string{"-c", cfg, "--fs", fsDir, "-B", work}); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
-	m, err := image.ReadManifest(filepath.Join(work, "image-r"))
+	m, err := manifest.Read(filepath.Join(work, "image-r"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/pistudio/pistudio/builder"
-	"github.com/pistudio/pistudio/builder/cli"
+	"github.com/pistudio/pistudio/internal/cli"
 )
 
 func init() {

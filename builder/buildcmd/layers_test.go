@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pistudio/pistudio/builder/cli"
+	"github.com/pistudio/pistudio/internal/cli"
 )
 
 // run calls a registered command the way cli.Main does.

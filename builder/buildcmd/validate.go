@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/pistudio/pistudio/builder"
-	"github.com/pistudio/pistudio/builder/cli"
 	"github.com/pistudio/pistudio/builder/runner"
+	"github.com/pistudio/pistudio/internal/cli"
 )
 
 func init() {

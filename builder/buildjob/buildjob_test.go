@@ -12,6 +12,7 @@ import (
 	"github.com/pistudio/pistudio/builder"
 	"github.com/pistudio/pistudio/builder/image"
 	"github.com/pistudio/pistudio/builder/runner"
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 const raidConfig = `# a RAID1 set
@@ -158,11 +159,11 @@ func TestFullRAIDBuild(t *testing.T) {
 	if progress == 0 {
 		t.Error("no native progress reported")
 	}
-	m, err := image.ReadManifest(filepath.Join(work, "image-raid-test"))
+	m, err := manifest.Read(filepath.Join(work, "image-raid-test"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Layout != image.LayoutRAID || m.Devices != 2 || m.Roles["sd"] == "" || m.Roles["external2"] == "" {
+	if m.Layout != manifest.LayoutRAID || m.Devices != 2 || m.Roles["sd"] == "" || m.Roles["external2"] == "" {
 		t.Fatalf("manifest = %+v", m)
 	}
 	names := map[string]bool{}

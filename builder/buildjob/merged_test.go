@@ -11,6 +11,7 @@ import (
 	"github.com/pistudio/pistudio/builder"
 	"github.com/pistudio/pistudio/builder/image"
 	"github.com/pistudio/pistudio/builder/runner"
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 // image.layer, image.name and artefact.version from an included file and
@@ -67,7 +68,7 @@ func TestHookKeepsForeignImageDir(t *testing.T) {
 	imgDir := filepath.Join(dir, "image-x")
 	os.MkdirAll(imgDir, 0o755)
 	writeFile(t, imgDir, "x.img", "genimage output")
-	hook := Hook(image.Spec{Layout: image.LayoutRPiOS, Name: "x"}, nil)
+	hook := Hook(image.Spec{Layout: manifest.LayoutRPiOS, Name: "x"}, nil)
 	_, err := hook(context.Background(), runner.NativeDirs{Filesystem: fsDir, Image: imgDir}, func(string) {})
 	if !errors.Is(err, image.ErrOutDirInUse) || !strings.Contains(err.Error(), "remove "+imgDir) {
 		t.Fatalf("err = %v", err)

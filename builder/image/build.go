@@ -18,13 +18,14 @@ import (
 	"time"
 
 	"github.com/pistudio/pistudio/flash/sparse"
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 // Spec says what to build. Sizes are in bytes; a *Pct field is used when
 // the matching size is 0 (percent of the content, as rpi-image-gen sizes
 // like "200%" are read; never below what the content needs).
 type Spec struct {
-	// Layout is LayoutRAID or LayoutRPiOS.
+	// Layout is manifest.LayoutRAID or manifest.LayoutRPiOS.
 	Layout string
 	// Name is the image name (image.name).
 	Name string
@@ -142,7 +143,7 @@ type builder struct {
 	progress func(Progress)
 	step     int
 	steps    int
-	m        *Manifest
+	m        *manifest.Manifest
 }
 
 func (b *builder) report(stage, format string, args ...any) {
@@ -160,7 +161,7 @@ var nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
 // existing outDir is replaced only when it is empty or holds an earlier
 // image set (an image.json of ours); any other outDir is refused with an
 // error wrapping ErrOutDirInUse before anything is written.
-func Build(ctx context.Context, spec Spec, fsDir, outDir string, progress func(Progress)) (*Manifest, error) {
+func Build(ctx context.Context, spec Spec, fsDir, outDir string, progress func(Progress)) (*manifest.Manifest, error) {
 	if err := spec.Check(); err != nil {
 		return nil, err
 	}
@@ -197,7 +198,7 @@ func Build(ctx context.Context, spec Spec, fsDir, outDir string, progress func(P
 			os.RemoveAll(b.tmp)
 		}
 	}()
-	if spec.Layout == LayoutRAID {
+	if spec.Layout == manifest.LayoutRAID {
 		err = b.raid()
 	} else {
 		err = b.rpios()
@@ -205,8 +206,8 @@ func Build(ctx context.Context, spec Spec, fsDir, outDir string, progress func(P
 	if err != nil {
 		return nil, err
 	}
-	b.report("manifest", "writing %s", ManifestFile)
-	if err := writeManifest(b.tmp, b.m); err != nil {
+	b.report("manifest", "writing %s", manifest.File)
+	if err := manifest.Write(b.tmp, b.m); err != nil {
 		return nil, err
 	}
 	if err := replaceDir(b.tmp, outDir); err != nil {
@@ -240,7 +241,7 @@ func checkOutDir(dir string) error {
 		if len(ents) == 0 {
 			return nil
 		}
-		if _, err := ReadManifest(dir); err == nil {
+		if _, err := manifest.Read(dir); err == nil {
 			return nil
 		}
 	}
@@ -437,7 +438,7 @@ func (b *builder) writeSparse(name, sparseName string) error {
 
 // addArtifacts hashes the files (in parallel, one worker per CPU) and
 // appends them to the manifest in order.
-func (b *builder) addArtifacts(arts ...Artifact) error {
+func (b *builder) addArtifacts(arts ...manifest.Artifact) error {
 	errs := make([]error, len(arts))
 	next := make(chan int)
 	var wg sync.WaitGroup

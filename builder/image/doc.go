@@ -27,7 +27,7 @@
 //	raidL.ext4.sparse   the array's ext4 filesystem (L = 1 or 0)
 //	*.img.sparse        Android sparse twin of every .img
 //	raid_config.sh      first-boot helper (also installed in the image)
-//	image.json          the Manifest
+//	image.json          the manifest.Manifest
 //
 // The members are written as mdadm 4.2 would create them (see package md):
 // same set UUID, per-member device UUID, data offset as mdadm picks it,

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pistudio/pistudio/builder/image/md"
 	"github.com/pistudio/pistudio/flash/sparse"
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 type chachaReader struct{ r *rand.ChaCha8 }
@@ -158,7 +159,7 @@ func run(t *testing.T, name string, args ...string) string {
 
 // checkSparseTwins expands every .sparse with simg2img and compares it
 // with its .img (or returns the expansion for partition images).
-func checkArtifacts(t *testing.T, dir string, m *Manifest) map[string]string {
+func checkArtifacts(t *testing.T, dir string, m *manifest.Manifest) map[string]string {
 	t.Helper()
 	expanded := map[string]string{}
 	for _, a := range m.Artifacts {
@@ -170,7 +171,7 @@ func checkArtifacts(t *testing.T, dir string, m *Manifest) map[string]string {
 		if size != a.Size || sum != a.SHA256 {
 			t.Errorf("%s: manifest says %d bytes %s, file is %d bytes %s", a.File, a.Size, a.SHA256, size, sum)
 		}
-		if a.Kind != KindSparse {
+		if a.Kind != manifest.KindSparse {
 			continue
 		}
 		out := filepath.Join(t.TempDir(), strings.TrimSuffix(a.File, ".sparse"))
@@ -203,7 +204,7 @@ func checkArtifacts(t *testing.T, dir string, m *Manifest) map[string]string {
 		run(t, "cmp", out, mine)
 	}
 	for role, f := range m.Roles {
-		if a := m.Artifact(f); a == nil || a.Kind != KindDisk || a.Role != role {
+		if a := m.Artifact(f); a == nil || a.Kind != manifest.KindDisk || a.Role != role {
 			t.Errorf("role %s -> %s is not a disk image of that role", role, f)
 		}
 	}
@@ -235,7 +236,7 @@ func TestBuildRAID(t *testing.T) {
 			before := treeSum(t, fsDir)
 			out := filepath.Join(t.TempDir(), "image-raid-test")
 			var stages []string
-			spec := Spec{Layout: LayoutRAID, Name: "raid-test", Hostname: "raid-device", Level: tc.level, Devices: tc.n,
+			spec := Spec{Layout: manifest.LayoutRAID, Name: "raid-test", Hostname: "raid-device", Level: tc.level, Devices: tc.n,
 				SDCardSize: 80 << 20, ExternalSize: tc.ext, Rand: fixedRand(1), Now: func() time.Time { return time.Unix(1800000000, 0) }}
 			start := time.Now()
 			m, err := Build(context.Background(), spec, fsDir, out, func(p Progress) {
@@ -254,7 +255,7 @@ func TestBuildRAID(t *testing.T) {
 			if len(stages) == 0 || stages[len(stages)-1] != "done" {
 				t.Errorf("progress stages %v", stages)
 			}
-			m2, err := ReadManifest(out)
+			m2, err := manifest.Read(out)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -411,7 +412,7 @@ func TestBuildRPiOS(t *testing.T) {
 	fsDir := makeRootfs(t, "")
 	out := filepath.Join(t.TempDir(), "out")
 	last := Progress{}
-	m, err := Build(context.Background(), Spec{Layout: LayoutRPiOS, Name: "deb12", BootPartPct: 200, RootPartPct: 100, Rand: fixedRand(2)}, fsDir, out,
+	m, err := Build(context.Background(), Spec{Layout: manifest.LayoutRPiOS, Name: "deb12", BootPartPct: 200, RootPartPct: 100, Rand: fixedRand(2)}, fsDir, out,
 		func(p Progress) { last = p })
 	if last.Stage != "done" || last.Done != last.Total {
 		t.Errorf("last progress %+v", last)
@@ -463,14 +464,14 @@ func TestBuildTooSmallLeavesNothing(t *testing.T) {
 	}
 	parent := t.TempDir()
 	out := filepath.Join(parent, "image-x")
-	_, err := Build(context.Background(), Spec{Layout: LayoutRAID, Name: "x", Level: "RAID1", Devices: 2,
+	_, err := Build(context.Background(), Spec{Layout: manifest.LayoutRAID, Name: "x", Level: "RAID1", Devices: 2,
 		SDCardSize: 80 << 20, ExternalSize: 24 << 20}, fsDir, out, nil)
 	var se *SizeError
 	if !errors.As(err, &se) || !errors.Is(err, ErrTooSmall) || se.Need <= se.Have {
 		t.Fatalf("err = %v, want a SizeError", err)
 	}
 	t.Log(err)
-	_, err = Build(context.Background(), Spec{Layout: LayoutRPiOS, Name: "x", RootPartSize: 8 << 20}, fsDir, out, nil)
+	_, err = Build(context.Background(), Spec{Layout: manifest.LayoutRPiOS, Name: "x", RootPartSize: 8 << 20}, fsDir, out, nil)
 	if !errors.As(err, &se) || se.Setting != "image.root_part_size" {
 		t.Fatalf("err = %v, want a SizeError for image.root_part_size", err)
 	}
@@ -492,25 +493,4 @@ func TestRewriteCmdline(t *testing.T) {
 			t.Errorf("rewriteCmdline(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
-}
-
-func FuzzReadManifest(f *testing.F) {
-	f.Add([]byte(`{"layout":"raid","name":"x","artifacts":[{"file":"a.img","kind":"disk-image"}],"roles":{"sd":"a.img"}}`))
-	f.Add([]byte(`{"layout":"image-rpios"}`))
-	f.Add([]byte(`{`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, ManifestFile), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		m, err := ReadManifest(dir)
-		if err != nil {
-			return
-		}
-		for _, f := range m.Roles {
-			if m.Artifact(f) == nil {
-				t.Fatal("role names a missing artifact")
-			}
-		}
-	})
 }

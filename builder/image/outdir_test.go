@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 func TestBuildRefusesForeignOutDir(t *testing.T) {
@@ -19,7 +21,7 @@ func TestBuildRefusesForeignOutDir(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(out, "docs", "thesis.txt"), []byte("precious"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	spec := Spec{Layout: LayoutRPiOS, Name: "x", Rand: fixedRand(1)}
+	spec := Spec{Layout: manifest.LayoutRPiOS, Name: "x", Rand: fixedRand(1)}
 	_, err := Build(context.Background(), spec, fsDir, out, nil)
 	if !errors.Is(err, ErrOutDirInUse) || !strings.Contains(err.Error(), "is not empty and does not hold an earlier image set; choose another -o") {
 		t.Fatalf("err = %v, want ErrOutDirInUse", err)
@@ -48,12 +50,12 @@ func TestCheckOutDir(t *testing.T) {
 		t.Errorf("empty: %v", err)
 	}
 	m := `{"layout":"raid","name":"x","roles":{},"artifacts":[]}`
-	os.WriteFile(filepath.Join(dir, ManifestFile), []byte(m), 0o644)
+	os.WriteFile(filepath.Join(dir, manifest.File), []byte(m), 0o644)
 	os.WriteFile(filepath.Join(dir, "sdcard.img"), []byte("x"), 0o644)
 	if err := checkOutDir(dir); err != nil {
 		t.Errorf("earlier image set: %v", err)
 	}
-	os.WriteFile(filepath.Join(dir, ManifestFile), []byte("{not ours"), 0o644)
+	os.WriteFile(filepath.Join(dir, manifest.File), []byte("{not ours"), 0o644)
 	if err := checkOutDir(dir); !errors.Is(err, ErrOutDirInUse) {
 		t.Errorf("foreign image.json: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"text/template"
 
 	"github.com/pistudio/pistudio/builder/image/md"
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 //go:embed raid_config.sh.tmpl
@@ -259,24 +260,24 @@ func (b *builder) raid() error {
 		return err
 	}
 
-	b.m = &Manifest{Layout: LayoutRAID, Name: s.Name, Level: level.String(), ArrayUUID: a.UUID.String(),
+	b.m = &manifest.Manifest{Layout: manifest.LayoutRAID, Name: s.Name, Level: level.String(), ArrayUUID: a.UUID.String(),
 		Devices: n, Roles: map[string]string{"sd": "sdcard.img"}}
-	arts := []Artifact{
-		{File: "sdcard.img", Kind: KindDisk, Role: "sd", Sparse: "sdcard.img.sparse", Partitions: []Partition{
+	arts := []manifest.Artifact{
+		{File: "sdcard.img", Kind: manifest.KindDisk, Role: "sd", Sparse: "sdcard.img.sparse", Partitions: []manifest.Partition{
 			{Index: 1, Type: "0x0c", Start: Align, Size: sdPart, FS: "vfat", Label: "BOOT", UUID: vfatUUID(volID)}}},
-		{File: "sdcard.img.sparse", Kind: KindSparse, Role: "sd"},
+		{File: "sdcard.img.sparse", Kind: manifest.KindSparse, Role: "sd"},
 	}
 	for i := range n {
 		role, img := fmt.Sprintf("external%d", i+1), fmt.Sprintf("external%d.img", i+1)
 		b.m.Roles[role] = img
 		arts = append(arts,
-			Artifact{File: img, Kind: KindDisk, Role: role, Sparse: img + ".sparse", Partitions: []Partition{
+			manifest.Artifact{File: img, Kind: manifest.KindDisk, Role: role, Sparse: img + ".sparse", Partitions: []manifest.Partition{
 				{Index: 1, Type: "0xfd", Start: Align, Size: memberPart, FS: "linux_raid_member", Label: setName, UUID: a.UUID.String()}}},
-			Artifact{File: img + ".sparse", Kind: KindSparse, Role: role})
+			manifest.Artifact{File: img + ".sparse", Kind: manifest.KindSparse, Role: role})
 	}
 	arts = append(arts,
-		Artifact{File: ext4Name + ".sparse", Kind: KindSparse, Partitions: []Partition{
+		manifest.Artifact{File: ext4Name + ".sparse", Kind: manifest.KindSparse, Partitions: []manifest.Partition{
 			{Index: 0, Type: "", Start: 0, Size: fsSize, FS: "ext4", Label: "ROOT", UUID: rootUUID}}},
-		Artifact{File: RaidConfigScript, Kind: KindMetadata})
+		manifest.Artifact{File: RaidConfigScript, Kind: manifest.KindMetadata})
 	return b.addArtifacts(arts...)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 // rpios writes the image-rpios layout: <name>.img with an MBR (8 MiB
@@ -82,15 +84,15 @@ func (b *builder) rpios() error {
 			return err
 		}
 	}
-	b.m = &Manifest{Layout: LayoutRPiOS, Name: s.Name, Roles: map[string]string{"sd": img}}
-	partitions := []Partition{
+	b.m = &manifest.Manifest{Layout: manifest.LayoutRPiOS, Name: s.Name, Roles: map[string]string{"sd": img}}
+	partitions := []manifest.Partition{
 		{Index: 1, Type: "0x0c", Start: parts[0].Start, Size: parts[0].Size, FS: "vfat", Label: "BOOT", UUID: vfatUUID(volID)},
 		{Index: 2, Type: "0x83", Start: parts[1].Start, Size: parts[1].Size, FS: "ext4", Label: "ROOT", UUID: rootUUID},
 	}
 	return b.addArtifacts(
-		Artifact{File: img, Kind: KindDisk, Role: "sd", Sparse: img + ".sparse", Partitions: partitions},
-		Artifact{File: img + ".sparse", Kind: KindSparse, Role: "sd"},
-		Artifact{File: "boot.vfat.sparse", Kind: KindSparse, Partitions: partitions[:1]},
-		Artifact{File: "root.ext4.sparse", Kind: KindSparse, Partitions: partitions[1:]},
+		manifest.Artifact{File: img, Kind: manifest.KindDisk, Role: "sd", Sparse: img + ".sparse", Partitions: partitions},
+		manifest.Artifact{File: img + ".sparse", Kind: manifest.KindSparse, Role: "sd"},
+		manifest.Artifact{File: "boot.vfat.sparse", Kind: manifest.KindSparse, Partitions: partitions[:1]},
+		manifest.Artifact{File: "root.ext4.sparse", Kind: manifest.KindSparse, Partitions: partitions[1:]},
 	)
 }

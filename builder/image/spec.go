@@ -10,6 +10,7 @@ import (
 
 	"github.com/pistudio/pistudio/assets"
 	igconf "github.com/pistudio/pistudio/builder"
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 // rpiosDefaults are the defaults of rpi-image-gen's image-rpios layer
@@ -150,9 +151,9 @@ func SpecFromVars(vars map[string]igconf.VarValue, file string) (Spec, error) {
 	}
 	switch layer {
 	case "raid":
-		spec.Layout = LayoutRAID
+		spec.Layout = manifest.LayoutRAID
 	case "image-rpios":
-		spec.Layout = LayoutRPiOS
+		spec.Layout = manifest.LayoutRPiOS
 	default:
 		return spec, &SpecError{lo, fmt.Sprintf("%q: the native image stage builds raid and image-rpios only", layer)}
 	}
@@ -197,7 +198,7 @@ func SpecFromVars(vars map[string]igconf.VarValue, file string) (Spec, error) {
 		}
 		return nil
 	}
-	if spec.Layout == LayoutRPiOS {
+	if spec.Layout == manifest.LayoutRPiOS {
 		if err := size("image.boot_part_size", &spec.BootPartSize, &spec.BootPartPct); err != nil {
 			return spec, err
 		}
@@ -255,7 +256,7 @@ func (s *Spec) Check() error {
 		return &SizeError{What: what, Setting: key, Max: MaxDiskBytes, Have: have, File: o.File, Line: o.Line, Var: o.Var}
 	}
 	switch s.Layout {
-	case LayoutRAID:
+	case manifest.LayoutRAID:
 		if s.Level != "RAID0" && s.Level != "RAID1" {
 			return &SpecError{s.where("raid.level"), fmt.Sprintf("%q: want RAID0 or RAID1", s.Level)}
 		}
@@ -268,7 +269,7 @@ func (s *Spec) Check() error {
 		if s.ExternalSize > MaxDiskBytes {
 			return tooBig("raid.external_size", "external disk image", s.ExternalSize)
 		}
-	case LayoutRPiOS:
+	case manifest.LayoutRPiOS:
 		if s.BootPartSize > MaxDiskBytes-Align {
 			return tooBig("image.boot_part_size", "boot partition", s.BootPartSize)
 		}
@@ -282,7 +283,7 @@ func (s *Spec) Check() error {
 			return &SpecError{s.where("image.root_part_size"), "a percentage cannot be negative"}
 		}
 	default:
-		return fmt.Errorf("image: unknown layout %q (want %s or %s)", s.Layout, LayoutRAID, LayoutRPiOS)
+		return fmt.Errorf("image: unknown layout %q (want %s or %s)", s.Layout, manifest.LayoutRAID, manifest.LayoutRPiOS)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	igconf "github.com/pistudio/pistudio/builder"
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 func writeFiles(t *testing.T, files map[string]string) string {
@@ -36,7 +37,7 @@ func TestSpecFromVarsIncludesAndOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if spec.Layout != LayoutRAID || spec.Name != "fromBase" || spec.Devices != 3 || spec.ExternalSize != 2<<30 {
+	if spec.Layout != manifest.LayoutRAID || spec.Name != "fromBase" || spec.Devices != 3 || spec.ExternalSize != 2<<30 {
 		t.Fatalf("spec from includes = %+v", spec)
 	}
 	vars, err := cfg.MergedVars([]string{"IGconf_raid_devices=4", "IGconf_image_name=over"})
@@ -91,8 +92,8 @@ func TestSizeBeyondMBRRefusedEarly(t *testing.T) {
 	fsDir := makeRootfs(t, "")
 	out := filepath.Join(t.TempDir(), "out")
 	for _, spec := range []Spec{
-		{Layout: LayoutRAID, Name: "x", Level: "RAID1", Devices: 2, SDCardSize: 200 << 20, ExternalSize: MaxDiskBytes + 4096},
-		{Layout: LayoutRPiOS, Name: "x", RootPartSize: MaxDiskBytes},
+		{Layout: manifest.LayoutRAID, Name: "x", Level: "RAID1", Devices: 2, SDCardSize: 200 << 20, ExternalSize: MaxDiskBytes + 4096},
+		{Layout: manifest.LayoutRPiOS, Name: "x", RootPartSize: MaxDiskBytes},
 	} {
 		_, err := Build(context.Background(), spec, fsDir, out, nil)
 		var se *SizeError
@@ -103,7 +104,7 @@ func TestSizeBeyondMBRRefusedEarly(t *testing.T) {
 			t.Fatal("out dir written")
 		}
 	}
-	s := Spec{Layout: LayoutRPiOS}
+	s := Spec{Layout: manifest.LayoutRPiOS}
 	_, err := s.sizeFor("root filesystem", "image.root_part_size", 0, 1<<30, 1<<40, 0)
 	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "image.root_part_size") {
 		t.Fatalf("overflowing percentage: %v", err)

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/pistudio/pistudio/internal/atomicfile"
 )
 
 // StageTiming is how long one stage of a run took.
@@ -80,11 +82,7 @@ func writeRecord(path string, r *Record) error {
 	if err != nil {
 		return fmt.Errorf("encoding run record: %w", err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("writing run record: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.WriteFile(path, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("writing run record: %w", err)
 	}
 	return nil

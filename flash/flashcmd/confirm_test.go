@@ -10,10 +10,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/pistudio/pistudio/builder/cli"
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/flash/provision"
+	"github.com/pistudio/pistudio/internal/cli"
 )
 
 // TestProvisionTypedName: a disk over the typed-confirmation size is

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pistudio/pistudio/builder/cli"
 	"github.com/pistudio/pistudio/flash/disk/disktest"
+	"github.com/pistudio/pistudio/internal/cli"
 )
 
 var updateDisksGolden = flag.Bool("update-disks", false, "rewrite testdata/disks golden files")

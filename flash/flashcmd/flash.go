@@ -12,12 +12,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pistudio/pistudio/builder/cli"
-	"github.com/pistudio/pistudio/builder/units"
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/flash/helper"
 	"github.com/pistudio/pistudio/flash/source"
+	"github.com/pistudio/pistudio/internal/cli"
+	"github.com/pistudio/pistudio/internal/units"
 )
 
 const flashUsage = "IMAGE TARGET [--no-verify] [--sha256] [--yes] [--allow-unmount] [--json]"

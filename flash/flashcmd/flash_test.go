@@ -18,11 +18,11 @@ import (
 	"github.com/zeebo/xxh3"
 	"golang.org/x/sys/unix"
 
-	"github.com/pistudio/pistudio/builder/cli"
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/flash/disk/disktest"
 	"github.com/pistudio/pistudio/flash/helper"
+	"github.com/pistudio/pistudio/internal/cli"
 )
 
 var updateInspectGolden = flag.Bool("update-inspect", false, "rewrite testdata/inspect and testdata/flash golden files")

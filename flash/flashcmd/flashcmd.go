@@ -3,7 +3,7 @@
 // its commands with register from an init function.
 package flashcmd
 
-import "github.com/pistudio/pistudio/builder/cli"
+import "github.com/pistudio/pistudio/internal/cli"
 
 var commands []cli.Command
 

@@ -3,8 +3,8 @@ package flashcmd
 import (
 	"context"
 
-	"github.com/pistudio/pistudio/builder/cli"
 	"github.com/pistudio/pistudio/flash/helper"
+	"github.com/pistudio/pistudio/internal/cli"
 )
 
 func init() {

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/pistudio/pistudio/builder/cli"
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/source"
+	"github.com/pistudio/pistudio/internal/cli"
 )
 
 func init() {

@@ -12,13 +12,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pistudio/pistudio/builder/cli"
-	"github.com/pistudio/pistudio/builder/image"
-	"github.com/pistudio/pistudio/builder/units"
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/flash/helper"
 	"github.com/pistudio/pistudio/flash/provision"
+	"github.com/pistudio/pistudio/internal/cli"
+	"github.com/pistudio/pistudio/internal/manifest"
+	"github.com/pistudio/pistudio/internal/units"
 )
 
 const provisionUsage = "SETDIR [--sd DEV] [--external DEV[,DEV...]] [--no-verify] [--skip-holes] [--allow-unmount] [--yes] [--json]"
@@ -105,7 +105,7 @@ func runProvision(ctx context.Context, env *cli.Env, args []string) error {
 	if *asJSON {
 		msg = env.Stderr
 	}
-	m, err := image.ReadManifest(setDir)
+	m, err := manifest.Read(setDir)
 	if err != nil {
 		return cli.Exit(2, err)
 	}

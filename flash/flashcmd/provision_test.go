@@ -15,18 +15,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pistudio/pistudio/builder/cli"
-	"github.com/pistudio/pistudio/builder/image"
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/flash/disk/disktest"
 	"github.com/pistudio/pistudio/flash/provision"
+	"github.com/pistudio/pistudio/internal/cli"
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 // provisionSet writes a RAID set of random images with image.json.
 func provisionSet(t *testing.T, n int) string {
 	t.Helper()
 	dir := t.TempDir()
-	m := image.Manifest{Layout: image.LayoutRAID, Name: "cli-set", Level: "RAID1", Devices: n,
+	m := manifest.Manifest{Layout: manifest.LayoutRAID, Name: "cli-set", Level: "RAID1", Devices: n,
 		ArrayUUID: "0badc0de:01234567:89abcdef:00112233", Roles: map[string]string{}}
 	rng := rand.New(rand.NewPCG(uint64(n), 3))
 	add := func(role, file string) {
@@ -40,7 +40,7 @@ func provisionSet(t *testing.T, n int) string {
 		}
 		h := sha256.Sum256(b)
 		m.Roles[role] = file
-		m.Artifacts = append(m.Artifacts, image.Artifact{File: file, Kind: image.KindDisk, Role: role, Size: int64(len(b)), SHA256: hex.EncodeToString(h[:])})
+		m.Artifacts = append(m.Artifacts, manifest.Artifact{File: file, Kind: manifest.KindDisk, Role: role, Size: int64(len(b)), SHA256: hex.EncodeToString(h[:])})
 	}
 	add("sd", "sdcard.img")
 	for i := 1; i <= n; i++ {
@@ -50,7 +50,7 @@ func provisionSet(t *testing.T, n int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, image.ManifestFile), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, manifest.File), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -165,7 +165,7 @@ func TestProvisionRefusals(t *testing.T) {
 		{"unknown disk", "", []string{set, "--sd", "/dev/sdz"}, 1, "disk not found"},
 		{"twice", "", []string{set, "--sd", "/dev/sdb", "--external", "/dev/sdb"}, 1, "already chosen for sd"},
 		{"too many externals", "", []string{set, "--external", "/dev/sdb,/dev/sdc,/dev/sdd"}, 2, "3 external disks given, the set has 2"},
-		{"no set", "", []string{filepath.Join(set, "nope")}, 2, "reading manifest"},
+		{"no set", "", []string{filepath.Join(set, "nope")}, 2, "not an image set"},
 		{"two sets", "", []string{set, set}, 2, "expected one SETDIR"},
 		{"confirmed but no helper", "yes\n", []string{set, "--json"}, 1, "no device writes"},
 		{"onto the set itself", "", []string{set, "--allow-files", "--sd", filepath.Join(set, "external1.img")}, 2, "own file external1.img"},

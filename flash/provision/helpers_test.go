@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/pistudio/pistudio/builder/image"
 	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 const (
@@ -22,10 +22,10 @@ const (
 // sparseSet writes a set directory with an sd image of sdSize and n
 // external images of extSize, as holes only (for plan tests), and returns
 // the directory and its manifest.
-func sparseSet(t testing.TB, sdSize, extSize int64, n int) (string, *image.Manifest) {
+func sparseSet(t testing.TB, sdSize, extSize int64, n int) (string, *manifest.Manifest) {
 	t.Helper()
 	dir := t.TempDir()
-	m := &image.Manifest{Layout: image.LayoutRAID, Name: "plan-test", Level: "RAID1", Devices: n,
+	m := &manifest.Manifest{Layout: manifest.LayoutRAID, Name: "plan-test", Level: "RAID1", Devices: n,
 		ArrayUUID: "0badc0de:01234567:89abcdef:00112233", Roles: map[string]string{}}
 	add := func(role, file string, size int64) {
 		f, err := os.Create(filepath.Join(dir, file))
@@ -37,7 +37,7 @@ func sparseSet(t testing.TB, sdSize, extSize int64, n int) (string, *image.Manif
 		}
 		f.Close()
 		m.Roles[role] = file
-		m.Artifacts = append(m.Artifacts, image.Artifact{File: file, Kind: image.KindDisk, Role: role, Size: size})
+		m.Artifacts = append(m.Artifacts, manifest.Artifact{File: file, Kind: manifest.KindDisk, Role: role, Size: size})
 	}
 	add(RoleSD, "sdcard.img", sdSize)
 	for i := 1; i <= n; i++ {
@@ -48,7 +48,7 @@ func sparseSet(t testing.TB, sdSize, extSize int64, n int) (string, *image.Manif
 
 // dataSet writes a set with random images (a fake MBR at the start so a
 // partition table is visible) and their SHA-256 in the manifest.
-func dataSet(t testing.TB, size int64, n int, seed uint64) (string, *image.Manifest) {
+func dataSet(t testing.TB, size int64, n int, seed uint64) (string, *manifest.Manifest) {
 	t.Helper()
 	dir, m := sparseSet(t, size, size, n)
 	rng := rand.New(rand.NewPCG(seed, 1))

@@ -25,6 +25,7 @@ import (
 	"github.com/pistudio/pistudio/flash/disk/disktest"
 	"github.com/pistudio/pistudio/flash/helper"
 	"github.com/pistudio/pistudio/flash/source"
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 func needRoot(t *testing.T) {
@@ -33,7 +34,7 @@ func needRoot(t *testing.T) {
 }
 
 // buildSet builds a real RAID set from a tiny generated root filesystem.
-func buildSet(t *testing.T, level string, n int) (string, *image.Manifest) {
+func buildSet(t *testing.T, level string, n int) (string, *manifest.Manifest) {
 	t.Helper()
 	fsDir := filepath.Join(t.TempDir(), "filesystem")
 	rng := rand.New(rand.NewPCG(uint64(n), 9))
@@ -62,7 +63,7 @@ func buildSet(t *testing.T, level string, n int) (string, *image.Manifest) {
 		}
 	}
 	out := filepath.Join(t.TempDir(), "set")
-	m, err := image.Build(context.Background(), image.Spec{Layout: image.LayoutRAID, Name: "prov-" + strings.ToLower(level),
+	m, err := image.Build(context.Background(), image.Spec{Layout: manifest.LayoutRAID, Name: "prov-" + strings.ToLower(level),
 		Hostname: "raid-device", Level: level, Devices: n, SDCardSize: 72 * mib, ExternalSize: 72 * mib}, fsDir, out, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +180,7 @@ func checkTargetFile(t *testing.T, img, file string) {
 var arrayUUIDRe = regexp.MustCompile(`Array UUID : (\S+)`)
 
 // examineMember runs mdadm --examine on a copy of the member partition.
-func examineMember(t *testing.T, file string, a *image.Artifact) string {
+func examineMember(t *testing.T, file string, a *manifest.Artifact) string {
 	t.Helper()
 	if len(a.Partitions) != 1 {
 		t.Fatalf("%s: partitions %+v", a.File, a.Partitions)
@@ -305,7 +306,7 @@ func TestProvisionLoopRefusals(t *testing.T) {
 	t.Run("cancel", func(t *testing.T) { provisionCancel(t, dir, m) })
 }
 
-func provisionTooSmall(t *testing.T, dir string, m *image.Manifest) {
+func provisionTooSmall(t *testing.T, dir string, m *manifest.Manifest) {
 	loops := attachLoops(t, 80*mib, 100*mib, 50*mib)
 	before := fileSums(t, loops)
 	p, err := Propose(m, dir, scanLoops(t, loops))
@@ -369,7 +370,7 @@ func (t *triggerReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func provisionOneFails(t *testing.T, dir string, m *image.Manifest, mode string) {
+func provisionOneFails(t *testing.T, dir string, m *manifest.Manifest, mode string) {
 	loops := attachLoops(t, 80*mib, 100*mib, 100*mib)
 	p, err := Propose(m, dir, scanLoops(t, loops))
 	if err != nil {
@@ -424,7 +425,7 @@ func provisionOneFails(t *testing.T, dir string, m *image.Manifest, mode string)
 	}
 }
 
-func provisionCancel(t *testing.T, dir string, m *image.Manifest) {
+func provisionCancel(t *testing.T, dir string, m *manifest.Manifest) {
 	loops := attachLoops(t, 80*mib, 100*mib, 100*mib)
 	p, err := Propose(m, dir, scanLoops(t, loops))
 	if err != nil {

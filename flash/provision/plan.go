@@ -37,10 +37,10 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/pistudio/pistudio/builder/image"
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/flash/source"
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 // Role names of a RAID set.
@@ -125,7 +125,7 @@ type Plan struct {
 	// Set is the set directory holding image.json and the images.
 	Set string `json:"set"`
 	// Manifest is the set's image.json.
-	Manifest *image.Manifest `json:"-"`
+	Manifest *manifest.Manifest `json:"-"`
 	// Roles are the set's roles: "sd" first, then external1, external2, ...
 	Roles []RoleAssignment `json:"roles"`
 
@@ -133,10 +133,10 @@ type Plan struct {
 }
 
 // Propose reads the roles of the set in setDir (described by m, normally
-// image.ReadManifest(setDir)) and proposes a disk for each among disks (a
+// manifest.Read(setDir)) and proposes a disk for each among disks (a
 // disk.Scan result; only eligible ones are used). It fails only when the set
 // itself is unusable; roles it cannot fill carry a Problem (see Ready).
-func Propose(m *image.Manifest, setDir string, disks []disk.Disk) (*Plan, error) {
+func Propose(m *manifest.Manifest, setDir string, disks []disk.Disk) (*Plan, error) {
 	if m == nil || len(m.Roles) == 0 {
 		return nil, fmt.Errorf("%s: %w: the manifest names no disk roles", setDir, ErrSet)
 	}
@@ -507,7 +507,7 @@ func (p *Plan) AssignFile(role, path string) error {
 		return fmt.Errorf("%s is not a regular file (disks are chosen with Assign)", path)
 	}
 	if err == nil && p.Manifest != nil {
-		own := []string{image.ManifestFile}
+		own := []string{manifest.File}
 		for _, a := range p.Manifest.Artifacts {
 			own = append(own, a.File)
 		}

@@ -16,10 +16,10 @@ import (
 
 	"github.com/zeebo/xxh3"
 
-	"github.com/pistudio/pistudio/builder/image"
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/flash/source"
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 // failingSource fails its reads after failAfter bytes (an injected I/O
@@ -408,7 +408,7 @@ func TestLabels(t *testing.T) {
 
 func TestPlanString(t *testing.T) {
 	mmc := mmcSlot
-	p := &Plan{Set: "/out/image-raid", Manifest: &image.Manifest{Name: "pi-raid", Level: "RAID1", Devices: 2, ArrayUUID: "0badc0de:01234567:89abcdef:00112233"},
+	p := &Plan{Set: "/out/image-raid", Manifest: &manifest.Manifest{Name: "pi-raid", Level: "RAID1", Devices: 2, ArrayUUID: "0badc0de:01234567:89abcdef:00112233"},
 		Roles: []RoleAssignment{
 			{Role: "sd", Artifact: "sdcard.img", ArtifactSize: 80 << 20, Disk: &mmc, Reason: "/dev/mmcblk0 is an SD card slot (29.8 GiB of 80.0 MiB needed)"},
 			{Role: "external1", Artifact: "external1.img", ArtifactSize: 4 << 30, Disk: &disk.Disk{Path: "/tmp/e1.img", Bus: BusFile, Model: "regular file"}, Chosen: true, Reason: "chosen by the user: the regular file /tmp/e1.img"},

@@ -10,11 +10,11 @@ import (
 	"testing"
 
 	"github.com/pistudio/pistudio/assets"
-	"github.com/pistudio/pistudio/builder/image"
 	"github.com/pistudio/pistudio/builder/runner"
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/flash/provision"
 	"github.com/pistudio/pistudio/gui/backend"
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 func TestRaidLayerVarsFromEmbeddedCatalog(t *testing.T) {
@@ -109,7 +109,7 @@ func TestConfigEditKeepsComments(t *testing.T) {
 	}
 }
 
-func writeManifest(t *testing.T, dir string, m image.Manifest) {
+func writeManifest(t *testing.T, dir string, m manifest.Manifest) {
 	t.Helper()
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -118,7 +118,7 @@ func writeManifest(t *testing.T, dir string, m image.Manifest) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, image.ManifestFile), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, manifest.File), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -127,18 +127,18 @@ func TestRaidSetLoad(t *testing.T) {
 	work := t.TempDir()
 	dir := filepath.Join(work, "image-r")
 	roles := map[string]string{"sd": "sdcard.img", "external10": "external10.img", "external2": "external2.img", "external1": "external1.img"}
-	var arts []image.Artifact
+	var arts []manifest.Artifact
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	for role, f := range roles {
-		arts = append(arts, image.Artifact{File: f, Kind: image.KindDisk, Role: role, Size: 4096})
+		arts = append(arts, manifest.Artifact{File: f, Kind: manifest.KindDisk, Role: role, Size: 4096})
 		if err := os.WriteFile(filepath.Join(dir, f), make([]byte, 4096), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	writeManifest(t, dir, image.Manifest{Layout: image.LayoutRAID, Name: "r", Level: "RAID1", Devices: 3, Roles: roles, Artifacts: arts})
-	writeManifest(t, filepath.Join(work, "image-plain"), image.Manifest{Layout: image.LayoutRPiOS, Name: "p"})
+	writeManifest(t, dir, manifest.Manifest{Layout: manifest.LayoutRAID, Name: "r", Level: "RAID1", Devices: 3, Roles: roles, Artifacts: arts})
+	writeManifest(t, filepath.Join(work, "image-plain"), manifest.Manifest{Layout: manifest.LayoutRPiOS, Name: "p"})
 	r := Raid{}
 	if got := r.Sets(work); len(got) != 1 || got[0] != dir {
 		t.Fatalf("sets %v", got)
@@ -164,8 +164,8 @@ func TestRaidSetLoad(t *testing.T) {
 
 func TestFinishedEvent(t *testing.T) {
 	dir := t.TempDir()
-	writeManifest(t, dir, image.Manifest{Layout: image.LayoutRAID, Name: "r", Roles: map[string]string{"sd": "sdcard.img"},
-		Artifacts: []image.Artifact{{File: "sdcard.img", Kind: image.KindDisk, Role: "sd"}}})
+	writeManifest(t, dir, manifest.Manifest{Layout: manifest.LayoutRAID, Name: "r", Roles: map[string]string{"sd": "sdcard.img"},
+		Artifacts: []manifest.Artifact{{File: "sdcard.img", Kind: manifest.KindDisk, Role: "sd"}}})
 	ev := finished(&runner.Result{State: runner.Succeeded, Artifacts: []runner.Artifact{
 		{Path: filepath.Join(dir, "sdcard.img"), Kind: runner.KindDiskImage, Size: 10},
 		{Path: filepath.Join(dir, "image.json"), Kind: runner.KindMetadata, Size: 1},
@@ -194,14 +194,14 @@ func TestRaidPlanAssign(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var arts []image.Artifact
+	var arts []manifest.Artifact
 	for role, f := range roles {
-		arts = append(arts, image.Artifact{File: f, Kind: image.KindDisk, Role: role, Size: 4096})
+		arts = append(arts, manifest.Artifact{File: f, Kind: manifest.KindDisk, Role: role, Size: 4096})
 		if err := os.WriteFile(filepath.Join(dir, f), make([]byte, 4096), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	writeManifest(t, dir, image.Manifest{Layout: image.LayoutRAID, Name: "r", Level: "RAID1", Devices: 2, Roles: roles, Artifacts: arts})
+	writeManifest(t, dir, manifest.Manifest{Layout: manifest.LayoutRAID, Name: "r", Level: "RAID1", Devices: 2, Roles: roles, Artifacts: arts})
 	mk := func(name, bus string, size int64) backend.Disk {
 		d := disk.Disk{Name: name, Path: "/dev/" + name, SizeBytes: size, Bus: bus, Removable: bus != "nvme", Eligible: bus != "nvme", Model: name}
 		return convertDisk(d)
@@ -268,14 +268,14 @@ func TestRaidAssignKeepsThePlanGiven(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var arts []image.Artifact
+	var arts []manifest.Artifact
 	for role, f := range roles {
-		arts = append(arts, image.Artifact{File: f, Kind: image.KindDisk, Role: role, Size: 4096})
+		arts = append(arts, manifest.Artifact{File: f, Kind: manifest.KindDisk, Role: role, Size: 4096})
 		if err := os.WriteFile(filepath.Join(dir, f), make([]byte, 4096), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	writeManifest(t, dir, image.Manifest{Layout: image.LayoutRAID, Name: "r", Level: "RAID1", Devices: 1, Roles: roles, Artifacts: arts})
+	writeManifest(t, dir, manifest.Manifest{Layout: manifest.LayoutRAID, Name: "r", Level: "RAID1", Devices: 1, Roles: roles, Artifacts: arts})
 	mk := func(name, bus string, size int64) backend.Disk {
 		d := disk.Disk{Name: name, Path: "/dev/" + name, SizeBytes: size, Bus: bus, Removable: true, Eligible: true, Model: name,
 			NeedsTypedConfirm: size > disk.TypedConfirmBytes}

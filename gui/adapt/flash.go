@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/pistudio/pistudio/builder/image"
 	"github.com/pistudio/pistudio/builder/runner"
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
@@ -18,6 +17,7 @@ import (
 	"github.com/pistudio/pistudio/flash/provision"
 	"github.com/pistudio/pistudio/flash/source"
 	"github.com/pistudio/pistudio/gui/backend"
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 // Disks lists disks with flash/disk.
@@ -224,11 +224,11 @@ func (Raid) Sets(workDir string) []string {
 	}
 	var sets []set
 	for _, d := range dirs {
-		m, err := image.ReadManifest(d)
-		if err != nil || m.Layout != image.LayoutRAID {
+		m, err := manifest.Read(d)
+		if err != nil || m.Layout != manifest.LayoutRAID {
 			continue
 		}
-		st, err := os.Stat(filepath.Join(d, image.ManifestFile))
+		st, err := os.Stat(filepath.Join(d, manifest.File))
 		if err != nil {
 			continue
 		}
@@ -245,11 +245,11 @@ func (Raid) Sets(workDir string) []string {
 // Load reads a set's image.json; roles come SD card first, then the
 // external disks in order (as provision orders them).
 func (Raid) Load(dir string) (backend.RaidSet, error) {
-	m, err := image.ReadManifest(dir)
+	m, err := manifest.Read(dir)
 	if err != nil {
 		return backend.RaidSet{}, err
 	}
-	if m.Layout != image.LayoutRAID {
+	if m.Layout != manifest.LayoutRAID {
 		return backend.RaidSet{}, fmt.Errorf("%s holds a %s image, not a RAID set", dir, m.Layout)
 	}
 	s := backend.RaidSet{Dir: dir, Name: m.Name, Level: m.Level, ArrayUUID: m.ArrayUUID}
@@ -265,7 +265,7 @@ func (Raid) Load(dir string) (backend.RaidSet, error) {
 
 // Plan asks provision.Propose for a disk per role.
 func (Raid) Plan(set backend.RaidSet, disks []backend.Disk) (backend.Plan, error) {
-	m, err := image.ReadManifest(set.Dir)
+	m, err := manifest.Read(set.Dir)
 	if err != nil {
 		return backend.Plan{Set: set}, err
 	}

@@ -7,9 +7,9 @@ import (
 	"path/filepath"
 
 	"github.com/pistudio/pistudio/builder/buildjob"
-	"github.com/pistudio/pistudio/builder/image"
 	"github.com/pistudio/pistudio/builder/runner"
 	"github.com/pistudio/pistudio/gui/backend"
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 // Runner starts builds with builder/runner.
@@ -122,12 +122,12 @@ func finished(res *runner.Result) backend.Event {
 	if ev.Err == nil && ev.Outcome == backend.Failed {
 		ev.Err = fmt.Errorf("%s exited with status %d", "rpi-image-gen", res.ExitStatus)
 	}
-	var m *image.Manifest
+	var m *manifest.Manifest
 	if len(res.Artifacts) > 0 {
 		dir := filepath.Dir(res.Artifacts[0].Path)
-		if mm, err := image.ReadManifest(dir); err == nil {
+		if mm, err := manifest.Read(dir); err == nil {
 			m = mm
-			if m.Layout == image.LayoutRAID {
+			if m.Layout == manifest.LayoutRAID {
 				ev.RaidSet = dir
 			}
 		}

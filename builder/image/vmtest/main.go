@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 
 	"github.com/pistudio/pistudio/builder/image"
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 // BlobPath is the file the VM hashes.
@@ -61,8 +62,8 @@ func run(out string) error {
 		}
 	}
 	for _, s := range []image.Spec{
-		{Layout: image.LayoutRAID, Name: "raid1", Hostname: "vmtest", Level: "RAID1", Devices: 2, SDCardSize: 80 << 20, ExternalSize: 64 << 20},
-		{Layout: image.LayoutRAID, Name: "raid0", Hostname: "vmtest", Level: "RAID0", Devices: 3, SDCardSize: 80 << 20, ExternalSize: 48 << 20},
+		{Layout: manifest.LayoutRAID, Name: "raid1", Hostname: "vmtest", Level: "RAID1", Devices: 2, SDCardSize: 80 << 20, ExternalSize: 64 << 20},
+		{Layout: manifest.LayoutRAID, Name: "raid0", Hostname: "vmtest", Level: "RAID0", Devices: 3, SDCardSize: 80 << 20, ExternalSize: 48 << 20},
 	} {
 		if _, err := image.Build(context.Background(), s, root, filepath.Join(out, s.Name), nil); err != nil {
 			return err

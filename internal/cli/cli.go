@@ -19,7 +19,7 @@ import (
 )
 
 // Version is the program's version, printed by `pistudio version`.
-// The build may override it with -ldflags "-X .../builder/cli.Version=...".
+// The build may override it with -ldflags "-X .../internal/cli.Version=...".
 var Version = "0.1.0"
 
 // Env is the world a command sees: its streams and its environment.
