@@ -14,8 +14,7 @@ import (
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
-
-	"github.com/pistudio/pistudio/builder"
+	"github.com/pistudio/pistudio/builder/runner"
 	"github.com/pistudio/pistudio/gui/backend"
 	"github.com/pistudio/pistudio/gui/logview"
 	"github.com/pistudio/pistudio/internal/units"
@@ -192,9 +191,9 @@ func (b *buildView) launch(mode backend.Mode) {
 	b.logPath = ""
 	b.explainCard.Hide()
 	b.artCard.Hide()
-	runner := b.g.be.Runner
+	stageRunner := b.g.be.Runner
 	goUI(b.g.br, func() startResult {
-		r, err := runner.Start(ctx, job)
+		r, err := stageRunner.Start(ctx, job)
 		return startResult{r, err}
 	}, func(r startResult) {
 		b.starting = false
@@ -208,7 +207,7 @@ func (b *buildView) launch(mode backend.Mode) {
 				b.status.SetText("Build cancelled")
 				b.status.Importance = widget.WarningImportance
 				b.status.Refresh()
-			case errors.Is(r.err, builder.ErrToolNotFound):
+			case errors.Is(r.err, runner.ErrToolNotFound):
 				b.status.SetText(toolMissingText)
 				b.g.showToolMissing()
 			default:

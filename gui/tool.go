@@ -8,8 +8,7 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
-
-	"github.com/pistudio/pistudio/builder"
+	"github.com/pistudio/pistudio/builder/runner"
 )
 
 // toolMissingText is what every section says when rpi-image-gen is not
@@ -18,7 +17,7 @@ import (
 const toolMissingText = "rpi-image-gen was not found. Choose its folder in Settings."
 
 // isToolMissing reports an error that means rpi-image-gen was not found.
-func isToolMissing(err error) bool { return errors.Is(err, builder.ErrToolNotFound) }
+func isToolMissing(err error) bool { return errors.Is(err, runner.ErrToolNotFound) }
 
 // showToolMissing tells the user to choose the tool's folder, with a
 // button that opens Settings.

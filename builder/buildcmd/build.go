@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pistudio/pistudio/builder"
 	"github.com/pistudio/pistudio/builder/buildjob"
 	"github.com/pistudio/pistudio/builder/runner"
 	"github.com/pistudio/pistudio/internal/cli"
@@ -71,7 +70,7 @@ func jobFor(env *cli.Env, f *buildFlags, cfgPath string, stage runner.Stage, ove
 	switch {
 	case err == nil:
 		return job, nil
-	case errors.Is(err, builder.ErrToolNotFound):
+	case errors.Is(err, runner.ErrToolNotFound):
 		return runner.Job{}, cli.Exit(1, err)
 	}
 	return runner.Job{}, cli.Exit(2, err)

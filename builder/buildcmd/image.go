@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/pistudio/pistudio/builder"
+	"github.com/pistudio/pistudio/builder/config"
 	"github.com/pistudio/pistudio/builder/image"
 	"github.com/pistudio/pistudio/internal/cli"
 	"github.com/pistudio/pistudio/internal/manifest"
@@ -40,7 +40,7 @@ func runImage(ctx context.Context, env *cli.Env, args []string) error {
 	if fs.NArg() > 0 {
 		return cli.Usagef("image", "unexpected argument %q", fs.Arg(0))
 	}
-	cfg, err := builder.LoadConfig(*cfgPath)
+	cfg, err := config.LoadConfig(*cfgPath)
 	if err != nil {
 		return cli.Exit(2, err)
 	}

@@ -9,7 +9,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/pistudio/pistudio/builder"
+	"github.com/pistudio/pistudio/builder/layers"
+	"github.com/pistudio/pistudio/builder/runner"
 	"github.com/pistudio/pistudio/internal/cli"
 )
 
@@ -57,8 +58,8 @@ type catalogFlags struct {
 
 // loadCatalog finds the tool (optional when allowMissing) and loads the
 // catalog with -S dirs and the embedded layers.
-func loadCatalog(env *cli.Env, cmd string, f *catalogFlags, allowMissing bool) (*builder.Catalog, string, error) {
-	tool, err := builder.FindTool(f.tool, env.Env)
+func loadCatalog(env *cli.Env, cmd string, f *catalogFlags, allowMissing bool) (*layers.Catalog, string, error) {
+	tool, err := runner.FindTool(f.tool, env.Env)
 	if err != nil {
 		if !allowMissing || f.tool != "" {
 			return nil, "", cli.Exit(2, err)
@@ -67,7 +68,7 @@ func loadCatalog(env *cli.Env, cmd string, f *catalogFlags, allowMissing bool) (
 		fmt.Fprintf(env.Stderr, "pistudio %s: warning: %s; listing only the layers built into pistudio (use --rpi-image-gen DIR)\n", cmd, first)
 		tool = ""
 	}
-	cat, err := builder.LoadCatalog(builder.CatalogOptions{ToolDir: tool, SourceDirs: f.sources, Embedded: true})
+	cat, err := layers.LoadCatalog(layers.CatalogOptions{ToolDir: tool, SourceDirs: f.sources, Embedded: true})
 	if err != nil {
 		return nil, "", cli.Exit(2, err)
 	}
@@ -98,7 +99,7 @@ func runLayers(ctx context.Context, env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	layers := append([]*builder.Layer(nil), cat.Layers...)
+	layers := append([]*layers.Layer(nil), cat.Layers...)
 	sort.SliceStable(layers, func(i, j int) bool {
 		if layers[i].Category != layers[j].Category {
 			return layers[i].Category < layers[j].Category

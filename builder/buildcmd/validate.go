@@ -6,7 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/pistudio/pistudio/builder"
+	"github.com/pistudio/pistudio/builder/config"
+	"github.com/pistudio/pistudio/builder/layers"
 	"github.com/pistudio/pistudio/builder/runner"
 	"github.com/pistudio/pistudio/internal/cli"
 )
@@ -40,7 +41,7 @@ func runValidate(ctx context.Context, env *cli.Env, args []string) error {
 			return cli.Usagef("validate", "%s", strings.TrimPrefix(err.Error(), runner.ErrInvalidJob.Error()+": "))
 		}
 	}
-	cfg, err := builder.LoadConfig(*cfgPath)
+	cfg, err := config.LoadConfig(*cfgPath)
 	if err != nil {
 		return cli.Exit(2, err)
 	}
@@ -52,7 +53,7 @@ func runValidate(ctx context.Context, env *cli.Env, args []string) error {
 		cfg.IncludePath = append(cfg.IncludePath, filepath.Join(s, "config"))
 	}
 	cfg.IncludePath = append(cfg.IncludePath, filepath.Join(tool, "config"))
-	probs := builder.ValidateOverrides(cfg, cat, overrides)
+	probs := layers.ValidateOverrides(cfg, cat, overrides)
 	for _, p := range probs {
 		fmt.Fprintln(env.Stdout, p.String())
 	}

@@ -13,8 +13,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/pistudio/pistudio/builder"
+	"github.com/pistudio/pistudio/builder/config"
 	"github.com/pistudio/pistudio/builder/image"
+	"github.com/pistudio/pistudio/builder/layers"
 	"github.com/pistudio/pistudio/builder/runner"
 )
 
@@ -68,10 +69,10 @@ type Options struct {
 var ErrConfig = errors.New("config")
 
 // New returns the job that builds stage of the config at cfgPath.
-// A missing rpi-image-gen is an error wrapping builder.ErrToolNotFound,
+// A missing rpi-image-gen is an error wrapping runner.ErrToolNotFound,
 // except for an image-only job the native stage runs alone.
 func New(cfgPath string, stage runner.Stage, o Options) (runner.Job, error) {
-	cfg, err := builder.LoadConfig(cfgPath)
+	cfg, err := config.LoadConfig(cfgPath)
 	if err != nil {
 		return runner.Job{}, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -93,7 +94,7 @@ func New(cfgPath string, stage runner.Stage, o Options) (runner.Job, error) {
 	}
 	// Includes are searched next to the config, then in the config/ dirs
 	// of the -S dirs and of the tool, as rpi-image-gen does.
-	toolDir, toolErr := builder.FindTool(o.ToolDir, o.Getenv)
+	toolDir, toolErr := runner.FindTool(o.ToolDir, o.Getenv)
 	for _, d := range o.SourceDirs {
 		cfg.IncludePath = append(cfg.IncludePath, filepath.Join(d, "config"))
 	}
@@ -105,10 +106,10 @@ func New(cfgPath string, stage runner.Stage, o Options) (runner.Job, error) {
 	if err != nil {
 		return runner.Job{}, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	if v, ok := vars["IGconf_image_name"]; ok && v.Value != "" && !builder.IsDynamic(v.Value) {
+	if v, ok := vars["IGconf_image_name"]; ok && v.Value != "" && !layers.IsDynamic(v.Value) {
 		job.ImageName = v.Value
 	}
-	if v, ok := vars[runner.VersionKey]; ok && v.Value != "" && !builder.IsDynamic(v.Value) {
+	if v, ok := vars[runner.VersionKey]; ok && v.Value != "" && !layers.IsDynamic(v.Value) {
 		job.ArtefactVersion = v.Value
 	}
 	if stage == runner.StageFull || stage == runner.StageImage {
@@ -134,7 +135,7 @@ func New(cfgPath string, stage runner.Stage, o Options) (runner.Job, error) {
 
 // useNative reports whether the image stage of the merged config vars
 // (of the config file) runs natively.
-func useNative(vars map[string]builder.VarValue, file string, e Engine) (bool, error) {
+func useNative(vars map[string]config.VarValue, file string, e Engine) (bool, error) {
 	layer := vars["IGconf_image_layer"].Value
 	switch {
 	case layer == "raid" && e == EngineTool:

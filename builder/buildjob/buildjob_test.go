@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pistudio/pistudio/builder"
 	"github.com/pistudio/pistudio/builder/image"
 	"github.com/pistudio/pistudio/builder/runner"
 	"github.com/pistudio/pistudio/internal/manifest"
@@ -101,7 +100,7 @@ func TestToolNeededExceptForNativeImageOnly(t *testing.T) {
 		return ""
 	}
 	t.Setenv("PATH", dir)
-	if _, err := New(raid, runner.StageFull, Options{ToolDir: missing, Getenv: env}); !errors.Is(err, builder.ErrToolNotFound) {
+	if _, err := New(raid, runner.StageFull, Options{ToolDir: missing, Getenv: env}); !errors.Is(err, runner.ErrToolNotFound) {
 		t.Fatalf("full build without the tool: err = %v, want ErrToolNotFound", err)
 	}
 	job, err := New(raid, runner.StageImage, Options{ToolDir: missing, Getenv: env})

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pistudio/pistudio/builder"
+	"github.com/pistudio/pistudio/builder/config"
 	"github.com/pistudio/pistudio/builder/image"
 	"github.com/pistudio/pistudio/builder/runner"
 	"github.com/pistudio/pistudio/internal/manifest"
@@ -52,7 +52,7 @@ func TestNewRejectsBrokenIncludes(t *testing.T) {
 		}
 	}
 	_, err := New(cyclic, runner.StageFilesystem, Options{ToolDir: standIn(t), Getenv: noEnv, WorkDir: filepath.Join(dir, "work")})
-	if !errors.Is(err, builder.ErrIncludeCycle) {
+	if !errors.Is(err, config.ErrIncludeCycle) {
 		t.Errorf("cycle: %v", err)
 	}
 }

@@ -9,7 +9,8 @@ import (
 	"sync"
 
 	"github.com/pistudio/pistudio/assets"
-	igconf "github.com/pistudio/pistudio/builder"
+	"github.com/pistudio/pistudio/builder/config"
+	"github.com/pistudio/pistudio/builder/layers"
 	"github.com/pistudio/pistudio/internal/manifest"
 )
 
@@ -28,21 +29,21 @@ const RaidLayerFile = "image/raid/image.yaml"
 
 var (
 	raidOnce     sync.Once
-	raidLayer    *igconf.Layer
+	raidLayer    *layers.Layer
 	raidLayerErr error
 )
 
 // RaidLayer returns our raid layer (assets/layers/image/raid/image.yaml),
 // parsed once; its X-Env-Var-* defaults are the native stage's defaults
 // for unset raid.* keys.
-func RaidLayer() (*igconf.Layer, error) {
+func RaidLayer() (*layers.Layer, error) {
 	raidOnce.Do(func() {
 		data, err := fs.ReadFile(assets.Layers(), RaidLayerFile)
 		if err != nil {
 			raidLayerErr = fmt.Errorf("image: raid layer: %w", err)
 			return
 		}
-		raidLayer, raidLayerErr = igconf.ParseLayer("embedded:"+RaidLayerFile, data)
+		raidLayer, raidLayerErr = layers.ParseLayer("embedded:"+RaidLayerFile, data)
 	})
 	return raidLayer, raidLayerErr
 }
@@ -65,7 +66,7 @@ func defaultFor(key string) (string, error) {
 // Origin says where a Spec value came from, for messages.
 type Origin struct {
 	// File and Line locate the value (Line 0 when unknown; File is
-	// igconf.OverrideFile for overrides, the config file for defaults).
+	// config.OverrideFile for overrides, the config file for defaults).
 	File string
 	Line int
 	// Key is the config key (raid.devices) and Var its variable
@@ -109,7 +110,7 @@ func (e *SpecError) Error() string { return e.Origin.String() + ": " + e.Msg }
 // device.hostname, merged with its include chain, with the raid and
 // image-rpios layers' defaults for unset keys) into a Spec. It is
 // SpecFromVars over cfg.Vars() without overrides.
-func SpecFromConfig(cfg *igconf.Config) (Spec, error) {
+func SpecFromConfig(cfg *config.Config) (Spec, error) {
 	vars, err := cfg.Vars()
 	if err != nil {
 		return Spec{}, err
@@ -123,11 +124,11 @@ func SpecFromConfig(cfg *igconf.Config) (Spec, error) {
 // Values built from ${...} or $(...) are refused: the native stage needs
 // literal values. Errors are *SpecError or *SizeError naming file, line,
 // key and variable.
-func SpecFromVars(vars map[string]igconf.VarValue, file string) (Spec, error) {
+func SpecFromVars(vars map[string]config.VarValue, file string) (Spec, error) {
 	spec := Spec{Origins: map[string]Origin{}}
 	get := func(key string) (string, Origin, error) {
 		sect, name, _ := strings.Cut(key, ".")
-		env := igconf.EnvName(sect, name)
+		env := config.EnvName(sect, name)
 		o := Origin{File: file, Key: key, Var: env}
 		if v, ok := vars[env]; ok {
 			o.File, o.Line, o.Value = v.File, v.Line, v.Value
@@ -182,7 +183,7 @@ func SpecFromVars(vars map[string]igconf.VarValue, file string) (Spec, error) {
 		if err != nil {
 			return err
 		}
-		n, p, err := igconf.ParseSize(v)
+		n, p, err := layers.ParseSize(v)
 		if err != nil {
 			return &SpecError{o, err.Error()}
 		}

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	igconf "github.com/pistudio/pistudio/builder"
+	"github.com/pistudio/pistudio/builder/config"
 )
 
 func TestImageSpec(t *testing.T) {
@@ -26,7 +26,7 @@ func TestImageSpec(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, err := igconf.ParseConfig("c.yaml", []byte(c.yaml))
+			cfg, err := config.ParseConfig("c.yaml", []byte(c.yaml))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	igconf "github.com/pistudio/pistudio/builder"
+	"github.com/pistudio/pistudio/builder/config"
 	"github.com/pistudio/pistudio/internal/manifest"
 )
 
@@ -29,7 +29,7 @@ func TestSpecFromVarsIncludesAndOverrides(t *testing.T) {
 		"base.yaml": "image:\n  layer: raid\n  name: fromBase\nraid:\n  devices: 3\n  external_size: 2G\n",
 		"top.yaml":  "include:\n  file: base.yaml\ndevice:\n  hostname: h\n",
 	})
-	cfg, err := igconf.LoadConfig(filepath.Join(dir, "top.yaml"))
+	cfg, err := config.LoadConfig(filepath.Join(dir, "top.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestSpecErrorsNameFileAndKey(t *testing.T) {
 			`raid.yaml:4: image.rootfs_type (IGconf_image_rootfs_type): "xfs": the native image stage writes ext4 only`},
 	}
 	for _, c := range cases {
-		cfg, err := igconf.ParseConfig("raid.yaml", []byte(c.yaml))
+		cfg, err := config.ParseConfig("raid.yaml", []byte(c.yaml))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +120,7 @@ func TestRaidDefaultsFromLayer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, _ := igconf.ParseConfig("c.yaml", []byte("image: {layer: raid, name: r}\n"))
+	cfg, _ := config.ParseConfig("c.yaml", []byte("image: {layer: raid, name: r}\n"))
 	spec, err := SpecFromConfig(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/pistudio/pistudio/assets"
-	"github.com/pistudio/pistudio/builder"
+	"github.com/pistudio/pistudio/builder/config"
+	"github.com/pistudio/pistudio/builder/layers"
 	"github.com/pistudio/pistudio/builder/runner"
 	"github.com/pistudio/pistudio/gui/backend"
 )
 
-// doc is a builder.Config seen as a backend.ConfigDoc.
-type doc struct{ c *builder.Config }
+// doc is a config.Config seen as a backend.ConfigDoc.
+type doc struct{ c *config.Config }
 
 func (d doc) Get(key string) (string, bool) { return d.c.Get(key) }
 
@@ -32,7 +33,7 @@ func (d doc) Bytes() ([]byte, error) { return d.c.Bytes(), nil }
 // errForeignDoc is returned for a ConfigDoc this package did not make.
 var errForeignDoc = errors.New("config was not loaded by the builder")
 
-func unwrap(d backend.ConfigDoc) (*builder.Config, error) {
+func unwrap(d backend.ConfigDoc) (*config.Config, error) {
 	x, ok := d.(doc)
 	if !ok {
 		return nil, errForeignDoc
@@ -45,7 +46,7 @@ type Configs struct{}
 
 // Load reads a config file.
 func (Configs) Load(path string) (backend.ConfigDoc, error) {
-	c, err := builder.LoadConfig(path)
+	c, err := config.LoadConfig(path)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +55,7 @@ func (Configs) Load(path string) (backend.ConfigDoc, error) {
 
 // Parse parses config text named name.
 func (Configs) Parse(name string, data []byte) (backend.ConfigDoc, error) {
-	c, err := builder.ParseConfig(name, data)
+	c, err := config.ParseConfig(name, data)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +68,7 @@ func (Configs) New() (backend.ConfigDoc, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := builder.ParseConfig("untitled.yaml", b)
+	c, err := config.ParseConfig("untitled.yaml", b)
 	if err != nil {
 		return nil, err
 	}
@@ -87,9 +88,9 @@ func (Configs) Save(path string, data []byte) error {
 // when toolDir is empty; without a tool only our own layers are known).
 func (Configs) Catalog(toolDir string) (backend.Catalog, error) {
 	if toolDir == "" {
-		toolDir, _ = builder.FindTool("", nil)
+		toolDir, _ = runner.FindTool("", nil)
 	}
-	c, err := builder.LoadCatalog(builder.CatalogOptions{ToolDir: toolDir, Embedded: true})
+	c, err := layers.LoadCatalog(layers.CatalogOptions{ToolDir: toolDir, Embedded: true})
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +103,7 @@ func (Configs) Catalog(toolDir string) (backend.Catalog, error) {
 // layers shipped inside pistudio. Validate then checks the values of their
 // variables and nothing else.
 func (Configs) EmbeddedCatalog() (backend.Catalog, error) {
-	c, err := builder.LoadCatalog(builder.CatalogOptions{Embedded: true})
+	c, err := layers.LoadCatalog(layers.CatalogOptions{Embedded: true})
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +112,7 @@ func (Configs) EmbeddedCatalog() (backend.Catalog, error) {
 	return cat, nil
 }
 
-// Validate runs builder.Validate.
+// Validate runs layers.Validate.
 func (Configs) Validate(d backend.ConfigDoc, cat backend.Catalog) []backend.Problem {
 	c, err := unwrap(d)
 	if err != nil {
@@ -125,7 +126,7 @@ func (Configs) Validate(d backend.ConfigDoc, cat backend.Catalog) []backend.Prob
 		return validateWithoutTool(c, bc)
 	}
 	var out []backend.Problem
-	for _, p := range builder.Validate(c, bc.c) {
+	for _, p := range layers.Validate(c, bc.c) {
 		msg := p.Msg
 		if p.Layer != "" && !strings.Contains(msg, p.Layer) {
 			msg += " (layer " + p.Layer + ")"
@@ -135,9 +136,9 @@ func (Configs) Validate(d backend.ConfigDoc, cat backend.Catalog) []backend.Prob
 	return out
 }
 
-// catalog is a builder.Catalog seen as a backend.Catalog.
+// catalog is a layers.Catalog seen as a backend.Catalog.
 type catalog struct {
-	c      *builder.Catalog
+	c      *layers.Catalog
 	layers []backend.Layer
 	noTool bool // rpi-image-gen was not found: only our own layers are known
 }
@@ -146,7 +147,7 @@ type catalog struct {
 // the values of the variables of our own layers, against their rules. The
 // layers only rpi-image-gen has are not reported as errors of the config:
 // the app says once that they are unknown until the tool is found.
-func validateWithoutTool(c *builder.Config, cat *catalog) []backend.Problem {
+func validateWithoutTool(c *config.Config, cat *catalog) []backend.Problem {
 	var out []backend.Problem
 	vars, err := c.OrderedVars()
 	if err != nil {
@@ -171,7 +172,7 @@ func validateWithoutTool(c *builder.Config, cat *catalog) []backend.Problem {
 	return out
 }
 
-func newCatalog(c *builder.Catalog) *catalog {
+func newCatalog(c *layers.Catalog) *catalog {
 	out := &catalog{c: c}
 	for _, l := range c.Layers {
 		out.layers = append(out.layers, convertLayer(l))
@@ -206,7 +207,7 @@ func category(c string) string {
 	return c
 }
 
-func convertLayer(l *builder.Layer) backend.Layer {
+func convertLayer(l *layers.Layer) backend.Layer {
 	out := backend.Layer{Name: l.Name, Desc: l.Desc, Category: category(l.Category)}
 	for _, v := range l.Vars {
 		out.Vars = append(out.Vars, convertVar(l.VarPrefix, v))
@@ -214,22 +215,22 @@ func convertLayer(l *builder.Layer) backend.Layer {
 	return out
 }
 
-func convertVar(prefix string, v builder.Var) backend.Var {
+func convertVar(prefix string, v layers.Var) backend.Var {
 	bv := backend.Var{Key: prefix + "." + v.Name, Name: v.Name, Default: v.Default, Desc: v.Desc, Required: v.Required}
 	rule := v.Valid
 	switch rule.Kind() {
-	case builder.KindEnum:
+	case layers.KindEnum:
 		bv.Kind, bv.Choices = backend.KindEnum, rule.Choices()
-	case builder.KindBool:
+	case layers.KindBool:
 		bv.Kind = backend.KindBool
-	case builder.KindInt:
+	case layers.KindInt:
 		bv.Kind = backend.KindInt
-	case builder.KindSize, builder.KindCapacity:
+	case layers.KindSize, layers.KindCapacity:
 		bv.Kind = backend.KindSize
 	}
-	if rule.Kind() != builder.KindNone {
+	if rule.Kind() != layers.KindNone {
 		bv.Check = func(s string) error {
-			if builder.IsDynamic(s) {
+			if layers.IsDynamic(s) {
 				return nil // expanded at build time, as Validate skips it
 			}
 			return rule.Check(s, true)
@@ -242,7 +243,7 @@ func convertVar(prefix string, v builder.Var) backend.Var {
 type Tool struct{}
 
 // Find locates the tool (flag dir, $PISTUDIO_RPI_IMAGE_GEN, PATH, ~/rpi-image-gen).
-func (Tool) Find(dir string) (string, error) { return builder.FindTool(dir, nil) }
+func (Tool) Find(dir string) (string, error) { return runner.FindTool(dir, nil) }
 
 // Version asks git for the checkout's version.
 func (Tool) Version(dir string) (string, error) {

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pistudio/pistudio/builder"
+	"github.com/pistudio/pistudio/builder/runner"
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/gui/backend"
 )
@@ -66,7 +66,7 @@ type Tool struct {
 func (t *Tool) Find(dir string) (string, error) {
 	time.Sleep(t.Delay[dir])
 	if t.Missing {
-		return "", fmt.Errorf("%w (looked in PATH and ~/rpi-image-gen)", builder.ErrToolNotFound)
+		return "", fmt.Errorf("%w (looked in PATH and ~/rpi-image-gen)", runner.ErrToolNotFound)
 	}
 	if dir != "" {
 		return dir, nil
@@ -160,7 +160,7 @@ func explain(line string) string {
 // Start begins a run.
 func (r *Runner) Start(ctx context.Context, job backend.Job) (backend.Run, error) {
 	if r.Missing {
-		return nil, fmt.Errorf("%w: pass --rpi-image-gen DIR or set PISTUDIO_RPI_IMAGE_GEN", builder.ErrToolNotFound)
+		return nil, fmt.Errorf("%w: pass --rpi-image-gen DIR or set PISTUDIO_RPI_IMAGE_GEN", runner.ErrToolNotFound)
 	}
 	if r.Hold != nil {
 		select {

@@ -1,4 +1,4 @@
-package builder
+package layers
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/pistudio/pistudio/builder/config"
 )
 
 // TraitRegistry holds the trait tokens of rpi-image-gen's trait/ trees
@@ -73,7 +75,7 @@ func (r *TraitRegistry) load(path, prefix string, visited map[string]bool) error
 	b.WriteString("# METAEND\n")
 	fields, _, err := rawHeader(abs, []byte(b.String()))
 	if err != nil {
-		var pe *ParseError
+		var pe *config.ParseError
 		if errors.As(err, &pe) {
 			pe.Line-- // account for the wrapper line
 		}

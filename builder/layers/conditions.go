@@ -1,8 +1,9 @@
-package builder
+package layers
 
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -170,7 +171,7 @@ func (c compare) eval(vars func(string) (string, bool), _ func(string) bool) (bo
 	if c.op == "in" || c.op == "notin" {
 		in := false
 		if c.right.kind == 'l' {
-			in = contains(c.right.list, l)
+			in = slices.Contains(c.right.list, l)
 		} else {
 			r, err := c.right.value(vars)
 			if err != nil {

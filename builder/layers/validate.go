@@ -1,10 +1,13 @@
-package builder
+package layers
 
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/pistudio/pistudio/builder/config"
 )
 
 // Problem is one finding of Validate.
@@ -67,23 +70,23 @@ func IsDynamic(value string) bool {
 // against its -Valid rule, reports required variables left unset, and
 // checks X-Env-VarRequires. Keys no layer declares are allowed. Values
 // that need build-time expansion are skipped.
-func Validate(cfg *Config, cat *Catalog) []Problem {
+func Validate(cfg *config.Config, cat *Catalog) []Problem {
 	return ValidateOverrides(cfg, cat, nil)
 }
 
 // ValidateOverrides is Validate with KEY=VALUE overrides (the arguments
 // after --, e.g. IGconf_raid_devices=4) applied over the config's values.
-func ValidateOverrides(cfg *Config, cat *Catalog, overrides []string) []Problem {
+func ValidateOverrides(cfg *config.Config, cat *Catalog, overrides []string) []Problem {
 	vars, err := cfg.OrderedVars()
 	if err != nil {
 		return []Problem{errProblem(cfg.Path, err)}
 	}
 	if len(overrides) > 0 {
-		m := make(map[string]VarValue, len(vars))
+		m := make(map[string]config.VarValue, len(vars))
 		for _, v := range vars {
 			m[v.Name] = v
 		}
-		if err := ApplyOverrides(m, overrides); err != nil {
+		if err := config.ApplyOverrides(m, overrides); err != nil {
 			return []Problem{errProblem(cfg.Path, err)}
 		}
 		for i, v := range vars {
@@ -102,7 +105,7 @@ func ValidateOverrides(cfg *Config, cat *Catalog, overrides []string) []Problem 
 	if err != nil {
 		return []Problem{errProblem(cfg.Path, err)}
 	}
-	targets := TargetLayers(vars)
+	targets := config.TargetLayers(vars)
 	plan, err := resolve(cat, targets, traits)
 	if err != nil {
 		return append([]Problem{resolveProblem(cfg.Path, vars, err)}, partialProblems(cat, targets, traits, vars, cfg.Path)...)
@@ -115,7 +118,7 @@ func ValidateOverrides(cfg *Config, cat *Catalog, overrides []string) []Problem 
 // image, layer:) found in the catalog declare themselves, so that one
 // missing layer does not hide every other mistake. Checks that need the
 // whole build (X-Env-VarRequires, Conflicts) are left to the full plan.
-func partialProblems(cat *Catalog, targets []string, traits map[string]string, vars []VarValue, file string) []Problem {
+func partialProblems(cat *Catalog, targets []string, traits map[string]string, vars []config.VarValue, file string) []Problem {
 	partial := &Plan{Targets: targets, Providers: map[string]string{}, traits: cat.Traits, overrides: traits}
 	for _, name := range targets {
 		if l, ok := cat.Lookup(name); ok {
@@ -136,14 +139,14 @@ func partialProblems(cat *Catalog, targets []string, traits map[string]string, v
 }
 
 func errProblem(file string, err error) Problem {
-	var pe *ParseError
+	var pe *config.ParseError
 	if errors.As(err, &pe) {
 		return Problem{File: pe.File, Line: pe.Line, Msg: pe.Msg}
 	}
 	return Problem{File: file, Msg: err.Error()}
 }
 
-func resolveProblem(file string, vars []VarValue, err error) Problem {
+func resolveProblem(file string, vars []config.VarValue, err error) Problem {
 	var re *ResolveError
 	if !errors.As(err, &re) {
 		return errProblem(file, err)
@@ -198,8 +201,8 @@ func winner(defs []varDef) varDef {
 
 // ValidatePlan validates merged config values (OrderedVars) against a
 // resolved plan; file names the config for problems without a line.
-func ValidatePlan(plan *Plan, vars []VarValue, file string) []Problem {
-	cfgVals := map[string]VarValue{}
+func ValidatePlan(plan *Plan, vars []config.VarValue, file string) []Problem {
+	cfgVals := map[string]config.VarValue{}
 	for _, v := range vars {
 		cfgVals[v.Name] = v
 	}
@@ -288,7 +291,7 @@ func ValidatePlan(plan *Plan, vars []VarValue, file string) []Problem {
 	for _, l := range plan.Layers {
 		for _, ov := range l.VarOptional {
 			var value string
-			var cv VarValue
+			var cv config.VarValue
 			inCfg := false
 			switch {
 			case isSet[ov.Name]: // declared by a layer: what it resolves to
@@ -319,7 +322,7 @@ func ValidatePlan(plan *Plan, vars []VarValue, file string) []Problem {
 	for _, l := range plan.Layers {
 		for _, rv := range l.VarRequires {
 			value, set := "", false
-			var cv VarValue
+			var cv config.VarValue
 			inCfg := false
 			switch {
 			case isSet[rv.Name]:
@@ -330,7 +333,7 @@ func ValidatePlan(plan *Plan, vars []VarValue, file string) []Problem {
 			default:
 				if v, ok := sets[rv.Name]; ok {
 					value, set = v, true
-				} else if contains(ToolProvidedVars, rv.Name) {
+				} else if slices.Contains(ToolProvidedVars, rv.Name) {
 					continue
 				}
 			}

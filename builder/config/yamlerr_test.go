@@ -1,4 +1,4 @@
-package builder
+package config
 
 import (
 	"errors"
@@ -67,15 +67,6 @@ func TestYAMLErrorLinesGolden(t *testing.T) {
 	}
 	if string(want) != out.String() {
 		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
-	}
-}
-
-// A non-UTF-8 layer file is refused with line and column.
-func TestLayerBadUTF8(t *testing.T) {
-	_, err := ParseLayer("l.yaml", []byte("# METABEGIN\n# X-Env-Layer-Name: x\xfe\n# METAEND\n"))
-	var pe *ParseError
-	if !errors.As(err, &pe) || pe.Line != 2 || pe.Column != 22 {
-		t.Fatalf("err = %v, want l.yaml:2:22", err)
 	}
 }
 

@@ -1,19 +1,21 @@
-package builder
+package layers
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/pistudio/pistudio/builder/config"
 )
 
 // X-Env-VarOptional-Valid is checked when the variable is set: our raid
 // layer restricts IGconf_image_rootfs_type to ext4 that way.
 func TestValidateVarOptional(t *testing.T) {
-	cat, err := LoadCatalog(CatalogOptions{ToolDir: "testdata/tree", Embedded: true})
+	cat, err := LoadCatalog(CatalogOptions{ToolDir: "../testdata/tree", Embedded: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const cfgText = "device:\n  layer: testdev\n  hostname: h\nimage:\n  layer: raid\n  name: r\n  rootfs_type: %s\n"
-	cfg, err := ParseConfig("raid.yaml", []byte(strings.Replace(cfgText, "%s", "xfs", 1)))
+	cfg, err := config.ParseConfig("raid.yaml", []byte(strings.Replace(cfgText, "%s", "xfs", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,14 +33,14 @@ func TestValidateVarOptional(t *testing.T) {
 	if !found {
 		t.Fatalf("xfs on raid not reported: %v", probs)
 	}
-	ok, _ := ParseConfig("raid.yaml", []byte(strings.Replace(cfgText, "%s", "ext4", 1)))
+	ok, _ := config.ParseConfig("raid.yaml", []byte(strings.Replace(cfgText, "%s", "ext4", 1)))
 	for _, p := range Validate(ok, cat) {
 		if p.Layer == "raid" {
 			t.Errorf("ext4: %s", p)
 		}
 	}
 	// Unset is fine; an override is checked.
-	unset, _ := ParseConfig("raid.yaml", []byte("device:\n  layer: testdev\n  hostname: h\nimage:\n  layer: raid\n  name: r\n"))
+	unset, _ := config.ParseConfig("raid.yaml", []byte("device:\n  layer: testdev\n  hostname: h\nimage:\n  layer: raid\n  name: r\n"))
 	for _, p := range Validate(unset, cat) {
 		if p.Layer == "raid" {
 			t.Errorf("unset: %s", p)
@@ -47,7 +49,7 @@ func TestValidateVarOptional(t *testing.T) {
 	probs = ValidateOverrides(unset, cat, []string{"IGconf_image_rootfs_type=btrfs"})
 	found = false
 	for _, p := range probs {
-		if p.Var == "IGconf_image_rootfs_type" && p.Layer == "raid" && p.File == OverrideFile && p.Value == "btrfs" {
+		if p.Var == "IGconf_image_rootfs_type" && p.Layer == "raid" && p.File == config.OverrideFile && p.Value == "btrfs" {
 			found = true
 		}
 	}
@@ -59,12 +61,12 @@ func TestValidateVarOptional(t *testing.T) {
 // The raid layer's sizes refuse percentages (the native stage cannot use
 // them) at validation time.
 func TestValidateRaidSizeNoPercent(t *testing.T) {
-	cat, err := LoadCatalog(CatalogOptions{ToolDir: "testdata/tree", Embedded: true})
+	cat, err := LoadCatalog(CatalogOptions{ToolDir: "../testdata/tree", Embedded: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for value, bad := range map[string]bool{"50%": true, "0": true, "200M": false, "4096s": false, "1G": false} {
-		cfg, err := ParseConfig("raid.yaml", []byte("device: {layer: testdev, hostname: h}\nimage: {layer: raid, name: r}\nraid:\n  sdcard_size: "+value+"\n"))
+		cfg, err := config.ParseConfig("raid.yaml", []byte("device: {layer: testdev, hostname: h}\nimage: {layer: raid, name: r}\nraid:\n  sdcard_size: "+value+"\n"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,10 +1,12 @@
-package builder
+package layers
 
 import (
 	"errors"
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/pistudio/pistudio/builder/config"
 )
 
 // Plan is a resolved build: the layers in the order rpi-image-gen applies them.
@@ -70,7 +72,7 @@ var (
 )
 
 // ResolveConfig resolves the layers a config asks for (with includes merged).
-func ResolveConfig(cfg *Config, cat *Catalog) (*Plan, error) {
+func ResolveConfig(cfg *config.Config, cat *Catalog) (*Plan, error) {
 	vars, err := cfg.OrderedVars()
 	if err != nil {
 		return nil, err
@@ -79,7 +81,7 @@ func ResolveConfig(cfg *Config, cat *Catalog) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return resolve(cat, TargetLayers(vars), traits)
+	return resolve(cat, config.TargetLayers(vars), traits)
 }
 
 // Resolve orders targets and everything they require. A Requires entry

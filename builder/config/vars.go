@@ -1,10 +1,11 @@
-package builder
+package config
 
 import (
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -200,9 +201,9 @@ func (c *Config) merged(visited map[string]bool, stack []string) ([]VarValue, er
 		}
 	}
 	for _, inc := range incs {
-		if ia, err := filepath.Abs(inc.path); err == nil && (contains(stack, ia) || visited[ia]) {
+		if ia, err := filepath.Abs(inc.path); err == nil && (slices.Contains(stack, ia) || visited[ia]) {
 			why := "include cycle: " + strings.Join(append(append([]string(nil), stack...), ia), " -> ")
-			if !contains(stack, ia) {
+			if !slices.Contains(stack, ia) {
 				why = "is included more than once (rpi-image-gen rejects this)"
 			}
 			return nil, &ParseError{File: c.Path, Line: inc.line, Column: inc.col, Msg: fmt.Sprintf("include %q: %s", inc.name, why),

@@ -1,10 +1,12 @@
-package builder
+package layers
 
 import (
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pistudio/pistudio/builder/config"
 )
 
 // TestUpstreamTree is opt-in: set PISTUDIO_UPSTREAM_TREE to an
@@ -86,7 +88,7 @@ func TestUpstreamTree(t *testing.T) {
 		t.Fatal("no configs found")
 	}
 	for _, p := range configs {
-		cfg, err := LoadConfig(p)
+		cfg, err := config.LoadConfig(p)
 		if err != nil {
 			t.Errorf("%s: %v", p, err)
 			continue
@@ -109,7 +111,7 @@ func TestUpstreamTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := ParseConfig(filepath.Join(t.TempDir(), "x.yaml"), src)
+	cfg, err := config.ParseConfig(filepath.Join(t.TempDir(), "x.yaml"), src)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,18 +1,20 @@
-package builder
+package layers
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/pistudio/pistudio/builder/config"
 )
 
 // A layer that does not resolve must not hide the mistakes in the values
 // of the layers that were found.
 func TestValidateKeepsCheckingWhenALayerIsMissing(t *testing.T) {
-	cat, err := LoadCatalog(CatalogOptions{ToolDir: "testdata/tree", Embedded: true})
+	cat, err := LoadCatalog(CatalogOptions{ToolDir: "../testdata/tree", Embedded: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := ParseConfig("raid.yaml", []byte(`device: {layer: testdev}
+	cfg, err := config.ParseConfig("raid.yaml", []byte(`device: {layer: testdev}
 image: {layer: raid, name: r, rootfs_type: xfs}
 raid:
   level: RAID5

@@ -1,7 +1,8 @@
-package builder
+package config
 
 import (
 	"bytes"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -10,9 +11,9 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// checkUTF8 refuses bytes that are not UTF-8 (rpi-image-gen reads configs
+// CheckUTF8 refuses bytes that are not UTF-8 (rpi-image-gen reads configs
 // and layers as UTF-8), naming the line and column of the first bad byte.
-func checkUTF8(file string, data []byte) error {
+func CheckUTF8(file string, data []byte) error {
 	if utf8.Valid(data) {
 		return nil
 	}
@@ -40,7 +41,7 @@ var yamlLineRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // locateBudget caps the bytes yamlError re-parses to locate an error.
 const locateBudget = 32 << 20
 
-// yamlError turns a yaml.v3 error about src into a ParseError naming file,
+// YAMLError turns a yaml.v3 error about src into a ParseError naming file,
 // line and (where it is known exactly) column.
 //
 // yaml.v3 does not report where the problem is: its "line N" is the line
@@ -52,7 +53,7 @@ const locateBudget = 32 << 20
 // too large to re-parse) yaml.v3's own line is reported. The column is
 // reported only for tab characters in indentation (the column of the
 // tab); yaml.v3 gives no column otherwise, and none is invented.
-func yamlError(file string, src []byte, err error) error {
+func YAMLError(file string, src []byte, err error) error {
 	msg := err.Error()
 	line, problem := 0, strings.TrimPrefix(msg, "yaml: ")
 	if m := yamlLineRe.FindStringSubmatch(msg); m != nil {
@@ -125,3 +126,29 @@ func indentTabColumn(src []byte, line int) int {
 	}
 	return 0
 }
+
+// ParseError is a syntax error in a layer header or a YAML document.
+type ParseError struct {
+	// File is the file being parsed.
+	File string
+	// Line is the 1-based line of the error.
+	Line int
+	// Column is the 1-based column in characters, 0 when it cannot be
+	// determined exactly (see YAMLError).
+	Column int
+	// Msg describes the error.
+	Msg string
+	// Err is the underlying error, if any.
+	Err error
+}
+
+// Error formats the error as "file:line[:column]: message".
+func (e *ParseError) Error() string {
+	if e.Column > 0 {
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
+	}
+	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+}
+
+// Unwrap returns the underlying error.
+func (e *ParseError) Unwrap() error { return e.Err }

@@ -1,4 +1,4 @@
-package builder
+package layers
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -322,7 +323,7 @@ func (r Rule) Check(value string, set bool) error {
 			switch {
 			case it == "":
 				errs = append(errs, "the list has an empty entry")
-			case !contains(r.choices, it):
+			case !slices.Contains(r.choices, it):
 				errs = append(errs, fmt.Sprintf("'%s' is not one of %s", it, strings.Join(r.choices, ", ")))
 			case seen[it]:
 				errs = append(errs, fmt.Sprintf("'%s' is listed more than once", it))
@@ -368,15 +369,6 @@ func (r Rule) Check(value string, set bool) error {
 		return nil
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, c := range list {
-		if c == s {
-			return true
-		}
-	}
-	return false
 }
 
 func expandHome(p string) string {

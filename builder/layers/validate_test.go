@@ -1,15 +1,17 @@
-package builder
+package layers
 
 import (
 	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pistudio/pistudio/builder/config"
 )
 
 func testCatalog(t *testing.T) *Catalog {
 	t.Helper()
-	cat, err := LoadCatalog(CatalogOptions{ToolDir: "testdata/tree"})
+	cat, err := LoadCatalog(CatalogOptions{ToolDir: "../testdata/tree"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,9 +21,9 @@ func testCatalog(t *testing.T) *Catalog {
 	return cat
 }
 
-func loadTestConfig(t *testing.T, name string) *Config {
+func loadTestConfig(t *testing.T, name string) *config.Config {
 	t.Helper()
-	c, err := LoadConfig(filepath.Join("testdata", "configs", name))
+	c, err := config.LoadConfig(filepath.Join("..", "testdata", "configs", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +94,7 @@ func TestValidate(t *testing.T) {
 	for _, p := range Validate(loadTestConfig(t, "invalid.yaml"), cat) {
 		got[p.String()] = true
 	}
-	f := filepath.Join("testdata", "configs", "invalid.yaml")
+	f := filepath.Join("..", "testdata", "configs", "invalid.yaml")
 	want := []string{
 		f + ":3: device.hostname (IGconf_device_hostname): 'Bad_Host' does not match ^[a-z][a-z0-9-]*$ (layer testdev)",
 		f + ":7: image.rootfs_type (IGconf_image_rootfs_type): 'xfs' is not one of ext4, btrfs (layer testimg)",
@@ -124,7 +126,7 @@ func TestValidate(t *testing.T) {
 		t.Errorf("required.yaml: %v", probs)
 	}
 	probs = Validate(loadTestConfig(t, "typo.yaml"), cat)
-	if len(probs) != 1 || probs[0].String() != filepath.Join("testdata", "configs", "typo.yaml")+`:2: device.layer (IGconf_device_layer): unknown layer "testdv" (did you mean testdev?)` {
+	if len(probs) != 1 || probs[0].String() != filepath.Join("..", "testdata", "configs", "typo.yaml")+`:2: device.layer (IGconf_device_layer): unknown layer "testdv" (did you mean testdev?)` {
 		t.Errorf("typo.yaml: %v", probs)
 	}
 	probs = Validate(loadTestConfig(t, "cycle-a.yaml"), cat)
@@ -138,7 +140,7 @@ func TestValidateVarRequires(t *testing.T) {
 	// image-base requires IGconf_device_class (keywords:testdev); testdev
 	// forces it, so a config value cannot break it, but a VarRequires of
 	// an unknown variable must be reported.
-	c, err := ParseConfig("v.yaml", []byte("device: {layer: testdev}\nimage: {layer: testimg, name: n}\n"))
+	c, err := config.ParseConfig("v.yaml", []byte("device: {layer: testdev}\nimage: {layer: testimg, name: n}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +155,7 @@ func TestValidateVarRequires(t *testing.T) {
 	if len(probs) != 1 || probs[0].String() != "v.yaml: MY_THING: required by the layer but not set (layer base-layer)" {
 		t.Errorf("probs = %v", probs)
 	}
-	c2, err := ParseConfig("v.yaml", []byte("device: {layer: testdev}\nimage: {layer: testimg, name: n}\nenv:\n  MY_THING: x\n"))
+	c2, err := config.ParseConfig("v.yaml", []byte("device: {layer: testdev}\nimage: {layer: testimg, name: n}\nenv:\n  MY_THING: x\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package builder
+package layers
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/pistudio/pistudio/builder/config"
 	"gopkg.in/yaml.v3"
 )
 
@@ -195,32 +196,6 @@ type Lint struct {
 // String formats the finding as "file:line: msg".
 func (l Lint) String() string { return fmt.Sprintf("%s:%d: %s", l.File, l.Line, l.Msg) }
 
-// ParseError is a syntax error in a layer header or a YAML document.
-type ParseError struct {
-	// File is the file being parsed.
-	File string
-	// Line is the 1-based line of the error.
-	Line int
-	// Column is the 1-based column in characters, 0 when it cannot be
-	// determined exactly (see yamlError).
-	Column int
-	// Msg describes the error.
-	Msg string
-	// Err is the underlying error, if any.
-	Err error
-}
-
-// Error formats the error as "file:line[:column]: message".
-func (e *ParseError) Error() string {
-	if e.Column > 0 {
-		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
-	}
-	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-}
-
-// Unwrap returns the underlying error.
-func (e *ParseError) Unwrap() error { return e.Err }
-
 // ErrNoHeader is returned by ParseLayer for a file without a METABEGIN block.
 var ErrNoHeader = errors.New("no # METABEGIN header")
 
@@ -306,7 +281,7 @@ func rawHeader(file string, data []byte) ([]Field, []Lint, error) {
 		}
 		if clean[0] == ' ' || clean[0] == '\t' {
 			if len(fields) == 0 {
-				return nil, nil, &ParseError{File: file, Line: n, Msg: "continuation line before any field"}
+				return nil, nil, &config.ParseError{File: file, Line: n, Msg: "continuation line before any field"}
 			}
 			f := &fields[len(fields)-1]
 			f.Value += "\n" + strings.TrimSpace(clean)
@@ -314,14 +289,14 @@ func rawHeader(file string, data []byte) ([]Field, []Lint, error) {
 		}
 		name, val, ok := strings.Cut(clean, ":")
 		if !ok {
-			return nil, nil, &ParseError{File: file, Line: n, Msg: fmt.Sprintf("%q looks like a continuation line but is not indented (continuation lines start with '#  ')", clean)}
+			return nil, nil, &config.ParseError{File: file, Line: n, Msg: fmt.Sprintf("%q looks like a continuation line but is not indented (continuation lines start with '#  ')", clean)}
 		}
 		name = strings.TrimSpace(name)
 		if !fieldNameRe.MatchString(name) {
-			return nil, nil, &ParseError{File: file, Line: n, Msg: fmt.Sprintf("invalid field name %q: use letters, digits, '-' and '_'", name)}
+			return nil, nil, &config.ParseError{File: file, Line: n, Msg: fmt.Sprintf("invalid field name %q: use letters, digits, '-' and '_'", name)}
 		}
 		if !strings.HasPrefix(name, "X-Env-") {
-			return nil, nil, &ParseError{File: file, Line: n, Msg: fmt.Sprintf("invalid field name %q: must start with X-Env-", name)}
+			return nil, nil, &config.ParseError{File: file, Line: n, Msg: fmt.Sprintf("invalid field name %q: must start with X-Env-", name)}
 		}
 		for _, f := range fields {
 			if strings.EqualFold(f.Name, name) {
@@ -361,7 +336,7 @@ func ParseLayer(file string, data []byte) (*Layer, error) {
 }
 
 func parseLayer(file string, data []byte, ph Placeholders) (*Layer, error) {
-	if err := checkUTF8(file, data); err != nil {
+	if err := config.CheckUTF8(file, data); err != nil {
 		return nil, err
 	}
 	fields, lints, err := rawHeader(file, data)
@@ -370,7 +345,7 @@ func parseLayer(file string, data []byte, ph Placeholders) (*Layer, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlError(file, data, err)
+		return nil, config.YAMLError(file, data, err)
 	}
 	for i := range fields {
 		fields[i].Value = ph.substitute(fields[i].Value)
@@ -388,7 +363,7 @@ func parseLayer(file string, data []byte, ph Placeholders) (*Layer, error) {
 	}
 	val := func(name string) string { f, _ := get(name); return f.Value }
 	fail := func(f Field, format string, args ...any) error {
-		return &ParseError{File: file, Line: f.Line, Msg: fmt.Sprintf(format, args...)}
+		return &config.ParseError{File: file, Line: f.Line, Msg: fmt.Sprintf(format, args...)}
 	}
 
 	l.Name = val("X-Env-Layer-Name")
@@ -642,7 +617,7 @@ func extVars(get func(string) (Field, bool), name, file string) ([]ExtVar, error
 				continue
 			}
 			if err != nil {
-				return nil, &ParseError{File: file, Line: rf.Line, Msg: fmt.Sprintf("%s-Valid: %v", name, err)}
+				return nil, &config.ParseError{File: file, Line: rf.Line, Msg: fmt.Sprintf("%s-Valid: %v", name, err)}
 			}
 			out[i].Valid, out[i].ValidText = r, rules[i]
 		}

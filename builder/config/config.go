@@ -1,4 +1,4 @@
-package builder
+package config
 
 import (
 	"bytes"
@@ -56,12 +56,12 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 }
 
 func (c *Config) reparse(src []byte) error {
-	if err := checkUTF8(c.Path, src); err != nil {
+	if err := CheckUTF8(c.Path, src); err != nil {
 		return err
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return yamlError(c.Path, src, err)
+		return YAMLError(c.Path, src, err)
 	}
 	if len(doc.Content) > 0 {
 		root := doc.Content[0]

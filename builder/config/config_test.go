@@ -1,4 +1,4 @@
-package builder
+package config
 
 import (
 	"bytes"
@@ -32,7 +32,7 @@ func TestConfigRoundTripGolden(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			in := filepath.Join("testdata", "configs", tc.in)
+			in := filepath.Join("..", "testdata", "configs", tc.in)
 			src, err := os.ReadFile(in)
 			if err != nil {
 				t.Fatal(err)
@@ -96,7 +96,7 @@ func TestConfigRoundTripGolden(t *testing.T) {
 func TestConfigSaveWritesBytes(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "c.yaml")
-	src, err := os.ReadFile("testdata/configs/raid.yaml")
+	src, err := os.ReadFile("../testdata/configs/raid.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestConfigSaveWritesBytes(t *testing.T) {
 }
 
 func TestConfigAccessors(t *testing.T) {
-	c, err := LoadConfig("testdata/configs/raid.yaml")
+	c, err := LoadConfig("../testdata/configs/raid.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestConfigAccessors(t *testing.T) {
 	if got := c.Layers(); len(got) != 1 || got[0] != "bookworm-minbase" {
 		t.Errorf("Layers() = %v", got)
 	}
-	cm, err := LoadConfig("testdata/configs/commented.yaml")
+	cm, err := LoadConfig("../testdata/configs/commented.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,12 +208,12 @@ func TestConfigYAMLError(t *testing.T) {
 }
 
 func TestConfigIncludes(t *testing.T) {
-	c, err := LoadConfig("testdata/configs/inc-top.yaml")
+	c, err := LoadConfig("../testdata/configs/inc-top.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	incs, err := c.Includes()
-	if err != nil || len(incs) != 1 || incs[0] != filepath.Join("testdata", "configs", "inc-mid.yaml") {
+	if err != nil || len(incs) != 1 || incs[0] != filepath.Join("..", "testdata", "configs", "inc-mid.yaml") {
 		t.Fatalf("Includes() = %v, %v", incs, err)
 	}
 	vars, err := c.Vars()
@@ -240,7 +240,7 @@ func TestConfigIncludes(t *testing.T) {
 	if got := strings.Join(TargetLayers(ordered), ","); got != "essential,testdev,testimg" {
 		t.Errorf("TargetLayers = %s", got)
 	}
-	cy, err := LoadConfig("testdata/configs/cycle-a.yaml")
+	cy, err := LoadConfig("../testdata/configs/cycle-a.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestConfigIncludes(t *testing.T) {
 
 func FuzzParseConfig(f *testing.F) {
 	for _, p := range []string{"raid.yaml", "commented.yaml", "nonl.yaml", "invalid.yaml", "inc-top.yaml"} {
-		b, err := os.ReadFile(filepath.Join("testdata", "configs", p))
+		b, err := os.ReadFile(filepath.Join("..", "testdata", "configs", p))
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package builder
+package layers
 
 import (
 	"os"
@@ -34,7 +34,7 @@ func FuzzParseSize(f *testing.F) {
 // FuzzLoadTraits feeds arbitrary trait files to the registry loader: it
 // must return a registry or an error, never panic or loop.
 func FuzzLoadTraits(f *testing.F) {
-	if seed, err := os.ReadFile(filepath.Join("testdata", "tree", "trait", "hw.deb822")); err == nil {
+	if seed, err := os.ReadFile(filepath.Join("..", "testdata", "tree", "trait", "hw.deb822")); err == nil {
 		f.Add(seed)
 	}
 	f.Add([]byte("Trait: hw:x\nDesc: a\n\nTrait: hw:y\nInclude: other.deb822\n"))

@@ -1,4 +1,4 @@
-package builder
+package layers
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"testing/fstest"
 
 	"github.com/pistudio/pistudio/assets"
+	"github.com/pistudio/pistudio/builder/config"
 )
 
 // pi5Header is the real header of device/pi5/device.yaml quoted in the spec.
@@ -80,7 +81,7 @@ func TestParseRaidLayer(t *testing.T) {
 }
 
 func TestParseTestLayers(t *testing.T) {
-	p, _ := filepath.Abs("testdata/tree/layer/misc/rules.yaml")
+	p, _ := filepath.Abs("../testdata/tree/layer/misc/rules.yaml")
 	b, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +154,7 @@ func TestParseLayerErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		_, err := ParseLayer("f.yaml", []byte(tc.src))
-		var pe *ParseError
+		var pe *config.ParseError
 		if !errors.As(err, &pe) || !strings.HasPrefix(err.Error(), tc.want[:strings.Index(tc.want, ":")+1]) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want containing %q", tc.name, err, tc.want)
 		}
@@ -164,7 +165,7 @@ func TestParseLayerErrors(t *testing.T) {
 }
 
 func TestCatalog(t *testing.T) {
-	cat, err := LoadCatalog(CatalogOptions{ToolDir: "testdata/tree", SourceDirs: []string{"testdata/src"}, Embedded: true})
+	cat, err := LoadCatalog(CatalogOptions{ToolDir: "../testdata/tree", SourceDirs: []string{"../testdata/src"}, Embedded: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,10 +173,10 @@ func TestCatalog(t *testing.T) {
 		t.Fatalf("errors: %v", cat.Errors)
 	}
 	base, ok := cat.Lookup("base-layer")
-	if !ok || base.Version != "9.9.9" || base.Source != "testdata/src" {
+	if !ok || base.Version != "9.9.9" || base.Source != "../testdata/src" {
 		t.Errorf("-S dir must win: %+v", base)
 	}
-	if len(cat.Shadowed) != 1 || cat.Shadowed[0].Source != "testdata/tree" {
+	if len(cat.Shadowed) != 1 || cat.Shadowed[0].Source != "../testdata/tree" {
 		t.Errorf("shadowed = %v", cat.Shadowed)
 	}
 	raid, ok := cat.Lookup("raid")
@@ -204,7 +205,7 @@ func TestCatalog(t *testing.T) {
 	if s := cat.Suggest("completely-different-name"); s != "" {
 		t.Errorf("Suggest far = %q", s)
 	}
-	if _, err := LoadCatalog(CatalogOptions{SourceDirs: []string{"testdata/nope"}}); err == nil {
+	if _, err := LoadCatalog(CatalogOptions{SourceDirs: []string{"../testdata/nope"}}); err == nil {
 		t.Error("missing -S dir must be an error")
 	}
 	bad := fstest.MapFS{"layer/x.yaml": {Data: []byte("# METABEGIN\n# oops\n# METAEND\n")}}
@@ -216,7 +217,7 @@ func TestCatalog(t *testing.T) {
 
 func FuzzParseLayer(f *testing.F) {
 	f.Add([]byte(pi5Header))
-	for _, p := range []string{"testdata/tree/layer/misc/rules.yaml", "testdata/tree/device/testdev/device.yaml", "testdata/tree/image/testimg/image.yaml"} {
+	for _, p := range []string{"../testdata/tree/layer/misc/rules.yaml", "../testdata/tree/device/testdev/device.yaml", "../testdata/tree/image/testimg/image.yaml"} {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)
@@ -227,7 +228,7 @@ func FuzzParseLayer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l, err := ParseLayer("fuzz.yaml", data)
 		if err != nil {
-			var pe *ParseError
+			var pe *config.ParseError
 			if !errors.Is(err, ErrNoHeader) && !errors.As(err, &pe) {
 				t.Fatalf("error of unexpected type %T: %v", err, err)
 			}
