@@ -52,7 +52,6 @@ type inputs struct {
 	lines, lines10        string
 	rpiosCfg, genimageCfg string
 	raidCfg, raid8Cfg     string
-	raidSet               string
 }
 
 func (b *bench) runAll() error {

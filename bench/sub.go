@@ -49,7 +49,7 @@ var subcommands = map[string]func(args []string) error{
 // It prints the same JSON as raidwrite.
 func runProvision(args []string) error {
 	if len(args) < 4 {
-		return errors.New("usage: provision CGROUP|- SCRATCH SET ROLE=DEV...")
+		return errors.New("usage: provision CGROUP|- SCRATCH SET ROLE=DEV [ROLE=DEV]")
 	}
 	if err := joinCgroup(args[0]); err != nil {
 		return err
@@ -350,7 +350,7 @@ type raidResult struct {
 // must be backed from, then DEVICE=IMAGE pairs.
 func runRaidWrite(args []string) error {
 	if len(args) < 3 {
-		return errors.New("usage: raidwrite CGROUP|- SCRATCH DEV=IMAGE...")
+		return errors.New("usage: raidwrite CGROUP|- SCRATCH DEV=IMAGE [DEV=IMAGE]")
 	}
 	if err := joinCgroup(args[0]); err != nil {
 		return err

@@ -350,54 +350,94 @@ func parseLayer(file string, data []byte, ph Placeholders) (*Layer, error) {
 	for i := range fields {
 		fields[i].Value = ph.substitute(fields[i].Value)
 	}
+	h := &header{file: file, fields: fields}
 	l := &Layer{File: file, Fields: fields, Version: "1.0.0", Type: "static", Warnings: lints}
-	get := func(name string) (Field, bool) {
-		var out Field
-		found := false
-		for _, f := range fields {
-			if strings.EqualFold(f.Name, name) {
-				out, found = f, true
-			}
+	steps := []func(*Layer) error{h.identity, h.deps, h.sets, h.vars, h.varAttrs,
+		func(l *Layer) error { return parseTraits(l, fields, file) },
+		h.extVars,
+	}
+	for _, step := range steps {
+		if err := step(l); err != nil {
+			return nil, err
 		}
-		return out, found
 	}
-	val := func(name string) string { f, _ := get(name); return f.Value }
-	fail := func(f Field, format string, args ...any) error {
-		return &config.ParseError{File: file, Line: f.Line, Msg: fmt.Sprintf(format, args...)}
+	if l.Name == "" && (len(l.Vars) > 0 || l.VarPrefix != "") {
+		l.Warnings = append(l.Warnings, Lint{file, 1, "header has no X-Env-Layer-Name"})
 	}
+	return l, nil
+}
 
-	l.Name = val("X-Env-Layer-Name")
-	l.Desc = strings.Join(strings.Fields(val("X-Env-Layer-Desc")), " ")
-	if v := val("X-Env-Layer-Version"); v != "" {
+// header is a layer file's raw header fields during parsing.
+type header struct {
+	file   string
+	fields []Field
+	varIdx map[string]int
+}
+
+// get returns the last field called name (case-insensitive).
+func (h *header) get(name string) (Field, bool) {
+	var out Field
+	found := false
+	for _, f := range h.fields {
+		if strings.EqualFold(f.Name, name) {
+			out, found = f, true
+		}
+	}
+	return out, found
+}
+
+func (h *header) val(name string) string { f, _ := h.get(name); return f.Value }
+
+func (h *header) fail(f Field, format string, args ...any) error {
+	return &config.ParseError{File: h.file, Line: f.Line, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (h *header) warn(l *Layer, line int, format string, args ...any) {
+	l.Warnings = append(l.Warnings, Lint{h.file, line, fmt.Sprintf(format, args...)})
+}
+
+// identity reads the layer's name, description, version, category, type,
+// generator and variable prefix.
+func (h *header) identity(l *Layer) error {
+	l.Name = h.val("X-Env-Layer-Name")
+	l.Desc = strings.Join(strings.Fields(h.val("X-Env-Layer-Desc")), " ")
+	if v := h.val("X-Env-Layer-Version"); v != "" {
 		l.Version = v
 	}
-	l.Category = val("X-Env-Layer-Category")
-	if t := strings.ToLower(val("X-Env-Layer-Type")); t != "" {
+	l.Category = h.val("X-Env-Layer-Category")
+	if t := strings.ToLower(h.val("X-Env-Layer-Type")); t != "" {
 		l.Type = t
 	}
 	if l.Type != "static" && l.Type != "dynamic" {
-		f, _ := get("X-Env-Layer-Type")
-		return nil, fail(f, "X-Env-Layer-Type %q: want static or dynamic", l.Type)
+		f, _ := h.get("X-Env-Layer-Type")
+		return h.fail(f, "X-Env-Layer-Type %q: want static or dynamic", l.Type)
 	}
-	l.Generator = val("X-Env-Layer-Generator")
-	l.VarPrefix = strings.ToLower(val("X-Env-VarPrefix"))
+	l.Generator = h.val("X-Env-Layer-Generator")
+	l.VarPrefix = strings.ToLower(h.val("X-Env-VarPrefix"))
+	return nil
+}
 
-	depList := func(name string) ([]string, error) {
-		f, _ := get(name)
-		var out []string
-		for _, d := range strings.Split(f.Value, ",") {
-			d = strings.TrimSpace(d)
-			if d == "" {
-				continue
-			}
-			if !depNameRe.MatchString(d) {
-				return nil, fail(f, "%s: invalid name %q (letters, digits, '-', '_', ':' only, comma-separated)", name, d)
-			}
-			out = append(out, d)
+// depList reads a comma-separated list of layer names.
+func (h *header) depList(name string) ([]string, error) {
+	f, _ := h.get(name)
+	var out []string
+	for _, d := range strings.Split(f.Value, ",") {
+		d = strings.TrimSpace(d)
+		if d == "" {
+			continue
 		}
-		return out, nil
+		if !depNameRe.MatchString(d) {
+			return nil, h.fail(f, "%s: invalid name %q (letters, digits, '-', '_', ':' only, comma-separated)", name, d)
+		}
+		out = append(out, d)
 	}
-	if f, ok := get("X-Env-Layer-Requires"); ok {
+	return out, nil
+}
+
+// deps reads Requires (with its "name when=cond" entries), Provides,
+// RequiresProvider, AfterProvider and Conflicts.
+func (h *header) deps(l *Layer) error {
+	if f, ok := h.get("X-Env-Layer-Requires"); ok {
 		var plain []string
 		for _, d := range strings.Split(f.Value, ",") {
 			d = strings.TrimSpace(d)
@@ -412,7 +452,7 @@ func parseLayer(file string, data []byte, ph Placeholders) (*Layer, error) {
 				continue
 			}
 			if !depNameRe.MatchString(d) {
-				return nil, fail(f, "X-Env-Layer-Requires: invalid name %q (letters, digits, '-', '_', ':' only, comma-separated)", d)
+				return h.fail(f, "X-Env-Layer-Requires: invalid name %q (letters, digits, '-', '_', ':' only, comma-separated)", d)
 			}
 			l.Requires = append(l.Requires, d)
 		}
@@ -426,27 +466,39 @@ func parseLayer(file string, data []byte, ph Placeholders) (*Layer, error) {
 		{"X-Env-Layer-AfterProvider", &l.AfterProvider},
 		{"X-Env-Layer-Conflicts", &l.Conflicts},
 	} {
-		if *p.dst, err = depList(p.name); err != nil {
-			return nil, err
+		var err error
+		if *p.dst, err = h.depList(p.name); err != nil {
+			return err
 		}
 	}
-	if f, ok := get("X-Env-Layer-Sets"); ok {
-		l.Sets = map[string]string{}
-		for _, tok := range strings.Fields(f.Value) {
-			k, v, ok := strings.Cut(tok, "=")
-			if !ok || k == "" {
-				return nil, fail(f, "X-Env-Layer-Sets: %q is not KEY=VALUE", tok)
-			}
-			if strings.HasPrefix(k, "IGconf_") {
-				return nil, fail(f, "X-Env-Layer-Sets: %q uses the IGconf_ prefix; declare it with X-Env-Var instead", k)
-			}
-			l.Sets[k] = v
-		}
-	}
+	return nil
+}
 
-	// Variables: base fields first, then attributes.
-	varIdx := map[string]int{}
-	for _, f := range fields {
+// sets reads X-Env-Layer-Sets, KEY=VALUE pairs that are not IGconf_ names.
+func (h *header) sets(l *Layer) error {
+	f, ok := h.get("X-Env-Layer-Sets")
+	if !ok {
+		return nil
+	}
+	l.Sets = map[string]string{}
+	for _, tok := range strings.Fields(f.Value) {
+		k, v, ok := strings.Cut(tok, "=")
+		if !ok || k == "" {
+			return h.fail(f, "X-Env-Layer-Sets: %q is not KEY=VALUE", tok)
+		}
+		if strings.HasPrefix(k, "IGconf_") {
+			return h.fail(f, "X-Env-Layer-Sets: %q uses the IGconf_ prefix; declare it with X-Env-Var instead", k)
+		}
+		l.Sets[k] = v
+	}
+	return nil
+}
+
+// vars reads the variables' base fields (X-Env-Var-<name>); a repeated
+// name takes the later default.
+func (h *header) vars(l *Layer) error {
+	h.varIdx = map[string]int{}
+	for _, f := range h.fields {
 		if !hasPrefixFold(f.Name, "X-Env-Var-") {
 			continue
 		}
@@ -455,96 +507,105 @@ func parseLayer(file string, data []byte, ph Placeholders) (*Layer, error) {
 			continue
 		}
 		n := strings.ToLower(rest)
-		if _, dup := varIdx[n]; dup {
-			l.Vars[varIdx[n]].Default = f.Value
-			l.Vars[varIdx[n]].Line = f.Line
+		if i, dup := h.varIdx[n]; dup {
+			l.Vars[i].Default = f.Value
+			l.Vars[i].Line = f.Line
 			continue
 		}
 		v := Var{Name: n, Default: f.Value, Line: f.Line, EnvName: n}
 		if l.VarPrefix != "" {
 			v.EnvName = "IGconf_" + l.VarPrefix + "_" + n
 		}
-		varIdx[n] = len(l.Vars)
+		h.varIdx[n] = len(l.Vars)
 		l.Vars = append(l.Vars, v)
 	}
 	if len(l.Vars) > 0 && l.VarPrefix == "" && l.Name != "" {
-		f, _ := get("X-Env-Layer-Name")
-		return nil, fail(f, "X-Env-Var-* fields are defined but X-Env-VarPrefix is missing")
+		f, _ := h.get("X-Env-Layer-Name")
+		return h.fail(f, "X-Env-Var-* fields are defined but X-Env-VarPrefix is missing")
 	}
-	for _, f := range fields {
-		lname := strings.ToLower(f.Name)
+	return nil
+}
+
+// varAttrs reads the variables' attributes (X-Env-Var-<name>-<attr>) and
+// warns about fields no layer header knows.
+func (h *header) varAttrs(l *Layer) error {
+	for _, f := range h.fields {
 		switch {
-		case layerFields[lname]:
-			continue
+		case layerFields[strings.ToLower(f.Name)], hasPrefixFold(f.Name, "X-Env-Trait-"):
+			// read elsewhere
 		case hasPrefixFold(f.Name, "X-Env-Var-"):
-			rest := f.Name[len("X-Env-Var-"):]
-			base, attr, hasAttr := strings.Cut(rest, "-")
+			base, attr, hasAttr := strings.Cut(f.Name[len("X-Env-Var-"):], "-")
 			if !hasAttr {
 				continue
 			}
-			i, ok := varIdx[strings.ToLower(base)]
+			i, ok := h.varIdx[strings.ToLower(base)]
 			if !ok {
-				l.Warnings = append(l.Warnings, Lint{file, f.Line, fmt.Sprintf("%s: attribute for variable %q which has no X-Env-Var-%s field", f.Name, base, base)})
+				h.warn(l, f.Line, "%s: attribute for variable %q which has no X-Env-Var-%s field", f.Name, base, base)
 				continue
 			}
-			v := &l.Vars[i]
-			switch strings.ToLower(attr) {
-			case "desc":
-				v.Desc = strings.Join(strings.Fields(f.Value), " ")
-			case "required":
-				switch strings.ToLower(f.Value) {
-				case "true", "1", "yes", "y":
-					v.Required = true
-				}
-			case "valid":
-				v.ValidText = f.Value
-				if f.Value != "" {
-					r, err := ParseRule(f.Value)
-					if errors.Is(err, errRegexUnsupported) {
-						l.Warnings = append(l.Warnings, Lint{file, f.Line, fmt.Sprintf("%s: %v; values are not checked", f.Name, err)})
-					} else if err != nil {
-						return nil, fail(f, "%s: %v", f.Name, err)
-					} else {
-						v.Valid = r
-					}
-				}
-			case "set":
-				p, err := ParseSetPolicy(f.Value)
-				if err != nil {
-					return nil, fail(f, "%s: %v", f.Name, err)
-				}
-				v.Set = p
-			case "anchor":
-				if f.Value != "" && !strings.HasPrefix(f.Value, "@") {
-					return nil, fail(f, "%s: anchor %q must start with '@'", f.Name, f.Value)
-				}
-				v.Anchor = f.Value
-			case "conflicts":
-				v.Conflicts = nonEmptyLines(f.Value)
-			case "triggers":
-				v.Triggers = nonEmptyLines(f.Value)
-			default:
-				l.Warnings = append(l.Warnings, Lint{file, f.Line, fmt.Sprintf("unknown field %s (variable attributes are %s)", f.Name, strings.Join(varAttrs, ", "))})
+			if err := h.varAttr(l, &l.Vars[i], strings.ToLower(attr), f); err != nil {
+				return err
 			}
-		case hasPrefixFold(f.Name, "X-Env-Trait-"):
-			// handled below
 		default:
-			l.Warnings = append(l.Warnings, Lint{file, f.Line, fmt.Sprintf("unknown field %s", f.Name)})
+			h.warn(l, f.Line, "unknown field %s", f.Name)
 		}
 	}
-	if err := parseTraits(l, fields, file); err != nil {
-		return nil, err
+	return nil
+}
+
+// varAttr applies one attribute field f to v.
+func (h *header) varAttr(l *Layer, v *Var, attr string, f Field) error {
+	switch attr {
+	case "desc":
+		v.Desc = strings.Join(strings.Fields(f.Value), " ")
+	case "required":
+		switch strings.ToLower(f.Value) {
+		case "true", "1", "yes", "y":
+			v.Required = true
+		}
+	case "valid":
+		v.ValidText = f.Value
+		if f.Value == "" {
+			return nil
+		}
+		r, err := ParseRule(f.Value)
+		switch {
+		case errors.Is(err, errRegexUnsupported):
+			h.warn(l, f.Line, "%s: %v; values are not checked", f.Name, err)
+		case err != nil:
+			return h.fail(f, "%s: %v", f.Name, err)
+		default:
+			v.Valid = r
+		}
+	case "set":
+		p, err := ParseSetPolicy(f.Value)
+		if err != nil {
+			return h.fail(f, "%s: %v", f.Name, err)
+		}
+		v.Set = p
+	case "anchor":
+		if f.Value != "" && !strings.HasPrefix(f.Value, "@") {
+			return h.fail(f, "%s: anchor %q must start with '@'", f.Name, f.Value)
+		}
+		v.Anchor = f.Value
+	case "conflicts":
+		v.Conflicts = nonEmptyLines(f.Value)
+	case "triggers":
+		v.Triggers = nonEmptyLines(f.Value)
+	default:
+		h.warn(l, f.Line, "unknown field %s (variable attributes are %s)", f.Name, strings.Join(varAttrs, ", "))
 	}
-	if l.VarRequires, err = extVars(get, "X-Env-VarRequires", file); err != nil {
-		return nil, err
+	return nil
+}
+
+// extVars reads X-Env-VarRequires and X-Env-VarOptional.
+func (h *header) extVars(l *Layer) error {
+	var err error
+	if l.VarRequires, err = extVars(h.get, "X-Env-VarRequires", h.file); err != nil {
+		return err
 	}
-	if l.VarOptional, err = extVars(get, "X-Env-VarOptional", file); err != nil {
-		return nil, err
-	}
-	if l.Name == "" && (len(l.Vars) > 0 || l.VarPrefix != "") {
-		l.Warnings = append(l.Warnings, Lint{file, 1, "header has no X-Env-Layer-Name"})
-	}
-	return l, nil
+	l.VarOptional, err = extVars(h.get, "X-Env-VarOptional", h.file)
+	return err
 }
 
 func parseTraits(l *Layer, fields []Field, file string) error {
