@@ -202,164 +202,193 @@ func winner(defs []varDef) varDef {
 // ValidatePlan validates merged config values (OrderedVars) against a
 // resolved plan; file names the config for problems without a line.
 func ValidatePlan(plan *Plan, vars []config.VarValue, file string) []Problem {
-	cfgVals := map[string]config.VarValue{}
+	c := &planCheck{plan: plan, file: file, cfgVals: map[string]config.VarValue{},
+		effective: map[string]string{}, isSet: map[string]bool{}, sets: map[string]string{}}
 	for _, v := range vars {
-		cfgVals[v.Name] = v
+		c.cfgVals[v.Name] = v
+	}
+	for _, l := range plan.Layers {
+		for k, v := range l.Sets {
+			c.sets[k] = v
+		}
 	}
 	pvars := plan.Variables()
 	sort.SliceStable(pvars, func(i, j int) bool { return pvars[i].Var.EnvName < pvars[j].Var.EnvName })
-	var probs []Problem
-	// effective holds what each declared variable resolves to.
-	effective := map[string]string{}
-	isSet := map[string]bool{}
 	for _, pv := range pvars {
-		w := varDef{pv.Layer, pv.Var}
-		name := pv.Var.EnvName
-		cv, inCfg := cfgVals[name]
-		p := Problem{File: file, Key: pv.Key, Var: name, Layer: w.layer.Name, Rule: w.v.ValidText}
-		var value string
-		set := true
-		switch {
-		case w.v.Set == SetForce:
-			value = w.v.Default
-		case inCfg:
-			value = cv.Value
-			p.File, p.Line, p.Key = cv.File, cv.Line, cv.Section+"."+cv.Key
-		case w.v.Set != SetSkip:
-			value = w.v.Default
-		default:
-			set = false
-		}
-		p.Value = value
-		effective[name], isSet[name] = value, set
-		if w.v.Required && (!set || value == "") {
-			p.Msg = "required but not set"
-			probs = append(probs, p)
-			continue
-		}
-		if !set || IsDynamic(value) || w.v.Valid.Kind() == KindNone {
-			continue
-		}
-		if err := w.v.Valid.Check(value, true); err != nil {
-			p.Msg = err.Error()
-			if !inCfg {
-				p.Msg += " (layer default)"
-			}
-			probs = append(probs, p)
+		c.declared(pv)
+	}
+	c.conflicts(pvars)
+	for _, l := range plan.Layers {
+		for _, ov := range l.VarOptional {
+			c.optional(l, ov)
 		}
 	}
-	// Conflicts expressions, evaluated against the resolved values and the
-	// build's provider tokens; expressions that need a value only the build
-	// knows are skipped.
-	lookup := func(n string) (string, bool) {
-		v, ok := effective[n]
-		if !ok {
-			cv, inCfg := cfgVals[n]
-			v, ok = cv.Value, inCfg
-		} else {
-			ok = isSet[n]
+	for _, l := range plan.Layers {
+		for _, rv := range l.VarRequires {
+			c.required(l, rv)
 		}
-		return v, ok && !IsDynamic(v)
 	}
-	canHas := len(plan.traits.Tokens()) > 0
+	sort.SliceStable(c.probs, func(i, j int) bool {
+		if c.probs[i].File != c.probs[j].File {
+			return c.probs[i].File < c.probs[j].File
+		}
+		return c.probs[i].Line < c.probs[j].Line
+	})
+	return c.probs
+}
+
+// planCheck is one ValidatePlan run: the config's values, what each
+// declared variable resolves to, and the problems found.
+type planCheck struct {
+	plan    *Plan
+	file    string
+	cfgVals map[string]config.VarValue
+	// effective holds what each declared variable resolves to; isSet
+	// whether it is set at all.
+	effective map[string]string
+	isSet     map[string]bool
+	// sets holds the build's X-Env-Layer-Sets.
+	sets  map[string]string
+	probs []Problem
+}
+
+// at points p at the config line that sets cv.
+func at(p *Problem, cv config.VarValue) {
+	p.File, p.Line, p.Key = cv.File, cv.Line, cv.Section+"."+cv.Key
+}
+
+// declared resolves a variable a layer declares (force, config, default,
+// skip) and checks Required and the -Valid rule.
+func (c *planCheck) declared(pv PlanVar) {
+	w := varDef{pv.Layer, pv.Var}
+	name := pv.Var.EnvName
+	cv, inCfg := c.cfgVals[name]
+	p := Problem{File: c.file, Key: pv.Key, Var: name, Layer: w.layer.Name, Rule: w.v.ValidText}
+	var value string
+	set := true
+	switch {
+	case w.v.Set == SetForce:
+		value = w.v.Default
+	case inCfg:
+		value = cv.Value
+		at(&p, cv)
+	case w.v.Set != SetSkip:
+		value = w.v.Default
+	default:
+		set = false
+	}
+	p.Value = value
+	c.effective[name], c.isSet[name] = value, set
+	if w.v.Required && (!set || value == "") {
+		p.Msg = "required but not set"
+		c.probs = append(c.probs, p)
+		return
+	}
+	if !set || IsDynamic(value) || w.v.Valid.Kind() == KindNone {
+		return
+	}
+	if err := w.v.Valid.Check(value, true); err != nil {
+		p.Msg = err.Error()
+		if !inCfg {
+			p.Msg += " (layer default)"
+		}
+		c.probs = append(c.probs, p)
+	}
+}
+
+// lookup is a variable's value for Conflicts expressions; values only
+// the build knows count as unknown.
+func (c *planCheck) lookup(n string) (string, bool) {
+	v, ok := c.effective[n]
+	if !ok {
+		cv, inCfg := c.cfgVals[n]
+		v, ok = cv.Value, inCfg
+	} else {
+		ok = c.isSet[n]
+	}
+	return v, ok && !IsDynamic(v)
+}
+
+// conflicts evaluates the variables' Conflicts expressions against the
+// resolved values and the build's provider tokens; expressions that need
+// a value only the build knows are skipped.
+func (c *planCheck) conflicts(pvars []PlanVar) {
+	canHas := len(c.plan.traits.Tokens()) > 0
 	for _, pv := range pvars {
 		for _, expr := range pv.Var.Conflicts {
 			cond, err := ParseCondition(expr)
 			if err != nil || (!canHas && strings.Contains(expr, "has(")) {
 				continue
 			}
-			hit, err := cond.Eval(lookup, plan.HasToken)
+			hit, err := cond.Eval(c.lookup, c.plan.HasToken)
 			if err != nil || !hit {
 				continue
 			}
-			p := Problem{File: file, Key: pv.Key, Var: pv.Var.EnvName, Layer: pv.Layer.Name, Value: effective[pv.Var.EnvName],
-				Msg: fmt.Sprintf("'%s' conflicts with the build: %s", effective[pv.Var.EnvName], expr)}
-			if cv, ok := cfgVals[pv.Var.EnvName]; ok {
+			name := pv.Var.EnvName
+			p := Problem{File: c.file, Key: pv.Key, Var: name, Layer: pv.Layer.Name, Value: c.effective[name],
+				Msg: fmt.Sprintf("'%s' conflicts with the build: %s", c.effective[name], expr)}
+			if cv, ok := c.cfgVals[name]; ok {
 				p.File, p.Line = cv.File, cv.Line
 			}
-			probs = append(probs, p)
+			c.probs = append(c.probs, p)
 		}
 	}
-	sets := map[string]string{} // X-Env-Layer-Sets of the build
-	for _, l := range plan.Layers {
-		for k, v := range l.Sets {
-			sets[k] = v
-		}
+}
+
+// external resolves a variable a layer names in X-Env-VarOptional or
+// X-Env-VarRequires: what a declaring layer resolves it to, else the
+// config's value, else the build's X-Env-Layer-Sets.
+func (c *planCheck) external(name string) (value string, set bool, cv config.VarValue, inCfg bool) {
+	if c.isSet[name] {
+		cv, inCfg = c.cfgVals[name]
+		return c.effective[name], true, cv, inCfg
 	}
-	// X-Env-VarOptional: an unset variable is fine; a set one (config,
-	// override, layer default, X-Env-Layer-Sets) must pass its rule.
-	for _, l := range plan.Layers {
-		for _, ov := range l.VarOptional {
-			var value string
-			var cv config.VarValue
-			inCfg := false
-			switch {
-			case isSet[ov.Name]: // declared by a layer: what it resolves to
-				value = effective[ov.Name]
-				cv, inCfg = cfgVals[ov.Name]
-			case func() bool { cv, inCfg = cfgVals[ov.Name]; return inCfg }():
-				value = cv.Value
-			default:
-				v, ok := sets[ov.Name]
-				if !ok {
-					continue
-				}
-				value = v
-			}
-			if IsDynamic(value) || ov.Valid.Kind() == KindNone {
-				continue
-			}
-			if err := ov.Valid.Check(value, true); err != nil {
-				p := Problem{File: file, Var: ov.Name, Layer: l.Name, Rule: ov.ValidText, Value: value, Msg: err.Error()}
-				if inCfg {
-					p.File, p.Line, p.Key = cv.File, cv.Line, cv.Section+"."+cv.Key
-				}
-				p.Msg += " (rule " + ov.ValidText + ")"
-				probs = append(probs, p)
-			}
-		}
+	if cv, inCfg = c.cfgVals[name]; inCfg {
+		return cv.Value, true, cv, true
 	}
-	for _, l := range plan.Layers {
-		for _, rv := range l.VarRequires {
-			value, set := "", false
-			var cv config.VarValue
-			inCfg := false
-			switch {
-			case isSet[rv.Name]:
-				value, set = effective[rv.Name], true
-				cv, inCfg = cfgVals[rv.Name]
-			case func() bool { cv, inCfg = cfgVals[rv.Name]; return inCfg }():
-				value, set = cv.Value, true
-			default:
-				if v, ok := sets[rv.Name]; ok {
-					value, set = v, true
-				} else if slices.Contains(ToolProvidedVars, rv.Name) {
-					continue
-				}
-			}
-			p := Problem{File: file, Var: rv.Name, Layer: l.Name, Rule: rv.ValidText, Value: value}
-			if inCfg {
-				p.File, p.Line, p.Key = cv.File, cv.Line, cv.Section+"."+cv.Key
-			}
-			if !set {
-				p.Msg = "required by the layer but not set"
-				probs = append(probs, p)
-				continue
-			}
-			if IsDynamic(value) || rv.Valid.Kind() == KindNone {
-				continue
-			}
-			if err := rv.Valid.Check(value, true); err != nil {
-				p.Msg = err.Error()
-				probs = append(probs, p)
-			}
-		}
+	value, set = c.sets[name]
+	return value, set, cv, false
+}
+
+// optional checks an X-Env-VarOptional variable: an unset variable is
+// fine; a set one (config, override, layer default, X-Env-Layer-Sets)
+// must pass its rule.
+func (c *planCheck) optional(l *Layer, ov ExtVar) {
+	value, set, cv, inCfg := c.external(ov.Name)
+	if !set || IsDynamic(value) || ov.Valid.Kind() == KindNone {
+		return
 	}
-	sort.SliceStable(probs, func(i, j int) bool {
-		if probs[i].File != probs[j].File {
-			return probs[i].File < probs[j].File
+	if err := ov.Valid.Check(value, true); err != nil {
+		p := Problem{File: c.file, Var: ov.Name, Layer: l.Name, Rule: ov.ValidText, Value: value, Msg: err.Error()}
+		if inCfg {
+			at(&p, cv)
 		}
-		return probs[i].Line < probs[j].Line
-	})
-	return probs
+		p.Msg += " (rule " + ov.ValidText + ")"
+		c.probs = append(c.probs, p)
+	}
+}
+
+// required checks an X-Env-VarRequires variable: it must be set (the
+// tool's own variables are), and pass its rule.
+func (c *planCheck) required(l *Layer, rv ExtVar) {
+	value, set, cv, inCfg := c.external(rv.Name)
+	if !set && slices.Contains(ToolProvidedVars, rv.Name) {
+		return
+	}
+	p := Problem{File: c.file, Var: rv.Name, Layer: l.Name, Rule: rv.ValidText, Value: value}
+	if inCfg {
+		at(&p, cv)
+	}
+	if !set {
+		p.Msg = "required by the layer but not set"
+		c.probs = append(c.probs, p)
+		return
+	}
+	if IsDynamic(value) || rv.Valid.Kind() == KindNone {
+		return
+	}
+	if err := rv.Valid.Check(value, true); err != nil {
+		p.Msg = err.Error()
+		c.probs = append(c.probs, p)
+	}
 }
