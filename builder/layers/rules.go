@@ -287,53 +287,16 @@ func (r Rule) Check(value string, set bool) error {
 	}
 	switch r.kind {
 	case KindBool:
-		switch strings.ToLower(value) {
-		case "true", "1", "yes", "y", "false", "0", "no", "n":
-			return nil
-		}
-		return fmt.Errorf("'%s' is not a boolean (true/false, 1/0, yes/no, y/n)", value)
+		return checkBool(value)
 	case KindInt:
-		n, err := pyInt(value)
-		if err != nil {
-			return fmt.Errorf("'%s' is not an integer", value)
-		}
-		if r.ranged && n.Cmp(r.bigMin) < 0 {
-			return fmt.Errorf("'%s' is below the minimum %s", value, r.bigMin)
-		}
-		if r.ranged && n.Cmp(r.bigMax) > 0 {
-			return fmt.Errorf("'%s' is above the maximum %s", value, r.bigMax)
-		}
-		return nil
+		return r.checkInt(value)
 	case KindEnum:
-		for _, c := range r.choices {
-			if c == value {
-				return nil
-			}
+		if slices.Contains(r.choices, value) {
+			return nil
 		}
 		return fmt.Errorf("'%s' is not one of %s", value, strings.Join(r.choices, ", "))
 	case KindList:
-		items := strings.Split(value, ",")
-		if len(items) == 1 && strings.TrimSpace(items[0]) == "" {
-			return errors.New("value is empty")
-		}
-		seen := map[string]bool{}
-		var errs []string
-		for _, it := range items {
-			it = strings.TrimSpace(it)
-			switch {
-			case it == "":
-				errs = append(errs, "the list has an empty entry")
-			case !slices.Contains(r.choices, it):
-				errs = append(errs, fmt.Sprintf("'%s' is not one of %s", it, strings.Join(r.choices, ", ")))
-			case seen[it]:
-				errs = append(errs, fmt.Sprintf("'%s' is listed more than once", it))
-			}
-			seen[it] = true
-		}
-		if errs != nil {
-			return errors.New(strings.Join(errs, "; "))
-		}
-		return nil
+		return r.checkList(value)
 	case KindRegex:
 		if !r.matchRegex(value) {
 			return fmt.Errorf("'%s' does not match %s", value, strings.TrimPrefix(r.text, "regex:"))
@@ -352,21 +315,76 @@ func (r Rule) Check(value string, set bool) error {
 		}
 		return nil
 	case KindFile, KindDir:
-		p := os.ExpandEnv(expandHome(value))
-		st, err := os.Stat(p)
-		if r.kind == KindDir {
-			if err != nil || !st.IsDir() {
-				return fmt.Errorf("'%s' is not an existing directory", p)
-			}
-			return nil
+		return r.checkPath(value)
+	}
+	return nil
+}
+
+func checkBool(value string) error {
+	switch strings.ToLower(value) {
+	case "true", "1", "yes", "y", "false", "0", "no", "n":
+		return nil
+	}
+	return fmt.Errorf("'%s' is not a boolean (true/false, 1/0, yes/no, y/n)", value)
+}
+
+func (r Rule) checkInt(value string) error {
+	n, err := pyInt(value)
+	if err != nil {
+		return fmt.Errorf("'%s' is not an integer", value)
+	}
+	if r.ranged && n.Cmp(r.bigMin) < 0 {
+		return fmt.Errorf("'%s' is below the minimum %s", value, r.bigMin)
+	}
+	if r.ranged && n.Cmp(r.bigMax) > 0 {
+		return fmt.Errorf("'%s' is above the maximum %s", value, r.bigMax)
+	}
+	return nil
+}
+
+// checkList checks a comma-separated list of choices: no empty entries,
+// no unknown ones, none twice; every finding is reported.
+func (r Rule) checkList(value string) error {
+	items := strings.Split(value, ",")
+	if len(items) == 1 && strings.TrimSpace(items[0]) == "" {
+		return errors.New("value is empty")
+	}
+	seen := map[string]bool{}
+	var errs []string
+	for _, it := range items {
+		it = strings.TrimSpace(it)
+		switch {
+		case it == "":
+			errs = append(errs, "the list has an empty entry")
+		case !slices.Contains(r.choices, it):
+			errs = append(errs, fmt.Sprintf("'%s' is not one of %s", it, strings.Join(r.choices, ", ")))
+		case seen[it]:
+			errs = append(errs, fmt.Sprintf("'%s' is listed more than once", it))
 		}
-		if err != nil || !st.Mode().IsRegular() {
-			return fmt.Errorf("'%s' is not an existing regular file", p)
-		}
-		if r.nonZero && st.Size() == 0 {
-			return fmt.Errorf("file '%s' is empty", p)
+		seen[it] = true
+	}
+	if errs != nil {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// checkPath checks a file or directory rule against the file system,
+// with ~ and $VARS expanded.
+func (r Rule) checkPath(value string) error {
+	p := os.ExpandEnv(expandHome(value))
+	st, err := os.Stat(p)
+	if r.kind == KindDir {
+		if err != nil || !st.IsDir() {
+			return fmt.Errorf("'%s' is not an existing directory", p)
 		}
 		return nil
+	}
+	if err != nil || !st.Mode().IsRegular() {
+		return fmt.Errorf("'%s' is not an existing regular file", p)
+	}
+	if r.nonZero && st.Size() == 0 {
+		return fmt.Errorf("file '%s' is empty", p)
 	}
 	return nil
 }
