@@ -14,7 +14,7 @@ import (
 // holding one of imagePaths, read-only, ...). On the running system it
 // also checks that the device node still has the expected numbers.
 func Guard(root, devPath string, expect Identity, imagePaths []string) (Disk, error) {
-	d, err := scanOne(root, devPath, imagePaths)
+	d, err := scanOne(root, devPath, imagePaths, false)
 	if err != nil {
 		return Disk{}, err
 	}
@@ -34,9 +34,10 @@ func Guard(root, devPath string, expect Identity, imagePaths []string) (Disk, er
 
 // CheckPath scans and classifies the one disk at devPath on the running
 // system, for callers without a prior scan. It returns the disk together
-// with a *ProtectedError when the disk is protected, or ErrNotFound.
+// with a *ProtectedError when the disk is protected, or ErrNotFound. Like
+// Scan, it finds a disk the kernel holds busy (see Scan).
 func CheckPath(devPath string, imagePaths ...string) (Disk, error) {
-	d, err := scanOne("/", devPath, imagePaths)
+	d, err := scanOne("/", devPath, imagePaths, true)
 	if err != nil {
 		return Disk{}, err
 	}
@@ -59,12 +60,14 @@ func diskName(root, devPath string) string {
 	return strings.TrimPrefix(devPath, "/dev/")
 }
 
-func scanOne(root, devPath string, imagePaths []string) (Disk, error) {
+// scanOne scans the one disk at devPath; busyProbe runs the exclusive
+// open probe (Guard leaves it to the writer's own exclusive open).
+func scanOne(root, devPath string, imagePaths []string, busyProbe bool) (Disk, error) {
 	name := diskName(root, devPath)
 	if name == "" || strings.Contains(name, "/") {
 		return Disk{}, fmt.Errorf("%s: %w", devPath, ErrNotFound)
 	}
-	s, err := newScanner(ScanOptions{Root: root, ImagePaths: imagePaths, NoProbe: true, only: name})
+	s, err := newScanner(ScanOptions{Root: root, ImagePaths: imagePaths, NoProbe: true, only: name, noBusyProbe: !busyProbe})
 	if err != nil {
 		return Disk{}, err
 	}
