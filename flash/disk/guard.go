@@ -1,7 +1,9 @@
 package disk
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -47,6 +49,29 @@ func CheckPath(devPath string, imagePaths ...string) (Disk, error) {
 	return d, nil
 }
 
+// ErrNotDevPath means a disk was named by a path outside /dev.
+var ErrNotDevPath = errors.New("name the disk by its device path in /dev")
+
+// checkInDev refuses an absolute path outside /dev, saying where a link
+// there points: "disk not found" would hide that the path exists.
+func checkInDev(devPath string) error {
+	if !filepath.IsAbs(devPath) || strings.HasPrefix(filepath.Clean(devPath), "/dev/") {
+		return nil
+	}
+	st, err := os.Lstat(devPath)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: %w", devPath, ErrNotFound)
+	case st.Mode()&os.ModeSymlink != 0:
+		to, _ := filepath.EvalSymlinks(devPath)
+		if to == "" {
+			to, _ = os.Readlink(devPath)
+		}
+		return fmt.Errorf("%s is a symlink outside /dev (to %s): %w", devPath, to, ErrNotDevPath)
+	}
+	return fmt.Errorf("%s is not in /dev: %w", devPath, ErrNotDevPath)
+}
+
 func isReal(root string) bool { return root == "" || filepath.Clean(root) == "/" }
 
 // diskName turns "/dev/sdb", "sdb" or (on the running system) a symlink
@@ -63,6 +88,11 @@ func diskName(root, devPath string) string {
 // scanOne scans the one disk at devPath; busyProbe runs the exclusive
 // open probe (Guard leaves it to the writer's own exclusive open).
 func scanOne(root, devPath string, imagePaths []string, busyProbe bool) (Disk, error) {
+	if isReal(root) {
+		if err := checkInDev(devPath); err != nil {
+			return Disk{}, err
+		}
+	}
 	name := diskName(root, devPath)
 	if name == "" || strings.Contains(name, "/") {
 		return Disk{}, fmt.Errorf("%s: %w", devPath, ErrNotFound)

@@ -72,3 +72,34 @@ func TestTwoLoopsOneFile(t *testing.T) {
 		t.Errorf("CheckDistinct(%s, %s) = %v, want nil", a.Dev, c.Dev, err)
 	}
 }
+
+// TestTargetOutsideDev: a disk named by a path outside /dev is refused
+// with what it is, not "disk not found".
+func TestTargetOutsideDev(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(dir, "stick")
+	if err := os.Symlink("/dev/null", link); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		want error
+		msg  string
+	}{
+		{link, ErrNotDevPath, "is a symlink outside /dev (to /dev/null)"},
+		{file, ErrNotDevPath, "is not in /dev"},
+		{filepath.Join(dir, "missing"), ErrNotFound, "disk not found"},
+	} {
+		_, err := CheckPath(tc.path)
+		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("CheckPath(%s) = %v, want %v saying %q", tc.path, err, tc.want, tc.msg)
+		}
+		if _, err := Guard("/", tc.path, Identity{}, nil); !errors.Is(err, tc.want) {
+			t.Errorf("Guard(%s) = %v, want %v", tc.path, err, tc.want)
+		}
+	}
+}
