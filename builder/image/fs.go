@@ -217,6 +217,38 @@ type rootEdit struct {
 	Link string
 }
 
+// UnsafeNameError refuses a file name that a debugfs script cannot
+// carry: debugfs reads one command per line, so a newline or carriage
+// return in a name would end the command (and start another).
+type UnsafeNameError struct {
+	// Path is the file's path inside the root filesystem.
+	Path string
+}
+
+func (e *UnsafeNameError) Error() string {
+	return fmt.Sprintf("image: cannot edit %q in the root filesystem image: its name holds a line break", e.Path)
+}
+
+// maxDebugfsArg bounds a quoted argument, so that a command line stays
+// well within the line debugfs reads (BUFSIZ, 8 KiB).
+const maxDebugfsArg = 3 * 1024
+
+// debugfsQuote quotes p for a debugfs command line the way debugfs's
+// parser (e2fsprogs' ss library) reads it: inside double quotes every
+// byte stands for itself, and "" stands for one double quote. Line
+// breaks cannot be quoted and are refused, as are names too long for a
+// command line.
+func debugfsQuote(p string) (string, error) {
+	if strings.ContainsAny(p, "\n\r") {
+		return "", &UnsafeNameError{Path: p}
+	}
+	q := `"` + strings.ReplaceAll(p, `"`, `""`) + `"`
+	if len(q) > maxDebugfsArg {
+		return "", fmt.Errorf("image: cannot edit %q in the root filesystem image: the name is too long for debugfs", p)
+	}
+	return q, nil
+}
+
 // makeExt4 creates an ext4 image file of size bytes from srcDir with
 // mke2fs -d, then applies edits and empties the directories in empty
 // (relative paths, e.g. boot/firmware: another partition is mounted there)
@@ -236,7 +268,14 @@ func makeExt4(ctx context.Context, file string, size int64, label, uuid, srcDir 
 		return err
 	}
 	var cmds []string
-	q := func(p string) string { return `"` + p + `"` }
+	var qerr error // the first name debugfs cannot be given
+	q := func(p string) string {
+		s, err := debugfsQuote(p)
+		if err != nil && qerr == nil {
+			qerr = err
+		}
+		return s
+	}
 	for _, e := range empty {
 		root := filepath.Join(srcDir, e)
 		var dirs []string
@@ -292,6 +331,9 @@ func makeExt4(ctx context.Context, file string, size int64, label, uuid, srcDir 
 		cmds = append(cmds, "write "+q(local)+" "+q(e.Path),
 			"sif "+q(e.Path)+" uid 0", "sif "+q(e.Path)+" gid 0",
 			fmt.Sprintf("sif %s mode 0%o", q(e.Path), 0o100000|e.Mode))
+	}
+	if qerr != nil {
+		return qerr
 	}
 	if len(cmds) == 0 {
 		return nil

@@ -65,6 +65,7 @@ func (s *scanner) classify(d *Disk) {
 	if back, ok := s.loopBlock[d.Name]; ok {
 		reasons = append(reasons, "backed by block device "+back)
 	}
+	reasons = append(reasons, s.unresolvedReasons(d, devs[1:])...)
 	if d.Bus == "loop" && d.Serial != "" {
 		for _, img := range s.opts.ImagePaths {
 			if sameFile(img, d.Serial) {

@@ -39,6 +39,11 @@ type Disk struct {
 	// Serial is the serial number if known; for a loop device it is the
 	// backing file, so re-attaching another file reads as a different disk.
 	Serial string `json:"serial"`
+	// WWN is the World Wide Name the disk reports, if any.
+	WWN string `json:"wwn,omitempty"`
+	// Loop is what the kernel says backs a loop device (nil for other
+	// disks, and when it could not be read).
+	Loop *LoopBacking `json:"loop,omitempty"`
 	// DiskSeq is the kernel's media sequence number (0 when unknown); it
 	// changes whenever a new medium or device appears under the name.
 	DiskSeq uint64 `json:"diskseq"`
@@ -62,6 +67,27 @@ type Disk struct {
 	// the user must type the disk's name before it is written.
 	NeedsTypedConfirm bool `json:"needs_typed_confirm"`
 }
+
+// LoopBacking is what backs a loop device, as the kernel reports it
+// (LOOP_GET_STATUS64), not as a path: the backing inode's device and
+// number, and for a block device node the device it is.
+type LoopBacking struct {
+	// DevMajor and DevMinor are the device holding the backing inode
+	// (its st_dev; an anonymous 0:N for tmpfs, btrfs, overlayfs).
+	DevMajor uint32 `json:"dev_major"`
+	DevMinor uint32 `json:"dev_minor"`
+	// Inode is the backing inode's number on that device.
+	Inode uint64 `json:"inode"`
+	// RdevMajor and RdevMinor are the block device the backing node
+	// stands for; both 0 when the backing is a regular file.
+	RdevMajor uint32 `json:"rdev_major,omitempty"`
+	RdevMinor uint32 `json:"rdev_minor,omitempty"`
+	// Offset is where the loop device starts in its backing.
+	Offset uint64 `json:"offset,omitempty"`
+}
+
+// IsBlock reports whether the loop device is backed by a block device.
+func (b LoopBacking) IsBlock() bool { return b.RdevMajor != 0 || b.RdevMinor != 0 }
 
 // Partition is one partition of a Disk.
 type Partition struct {

@@ -1,7 +1,9 @@
 package disk
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -14,7 +16,7 @@ import (
 // holding one of imagePaths, read-only, ...). On the running system it
 // also checks that the device node still has the expected numbers.
 func Guard(root, devPath string, expect Identity, imagePaths []string) (Disk, error) {
-	d, err := scanOne(root, devPath, imagePaths)
+	d, err := scanOne(root, devPath, imagePaths, false)
 	if err != nil {
 		return Disk{}, err
 	}
@@ -34,9 +36,10 @@ func Guard(root, devPath string, expect Identity, imagePaths []string) (Disk, er
 
 // CheckPath scans and classifies the one disk at devPath on the running
 // system, for callers without a prior scan. It returns the disk together
-// with a *ProtectedError when the disk is protected, or ErrNotFound.
+// with a *ProtectedError when the disk is protected, or ErrNotFound. Like
+// Scan, it finds a disk the kernel holds busy (see Scan).
 func CheckPath(devPath string, imagePaths ...string) (Disk, error) {
-	d, err := scanOne("/", devPath, imagePaths)
+	d, err := scanOne("/", devPath, imagePaths, true)
 	if err != nil {
 		return Disk{}, err
 	}
@@ -44,6 +47,29 @@ func CheckPath(devPath string, imagePaths ...string) (Disk, error) {
 		return d, &ProtectedError{Path: d.Path, Reason: d.Reason}
 	}
 	return d, nil
+}
+
+// ErrNotDevPath means a disk was named by a path outside /dev.
+var ErrNotDevPath = errors.New("name the disk by its device path in /dev")
+
+// checkInDev refuses an absolute path outside /dev, saying where a link
+// there points: "disk not found" would hide that the path exists.
+func checkInDev(devPath string) error {
+	if !filepath.IsAbs(devPath) || strings.HasPrefix(filepath.Clean(devPath), "/dev/") {
+		return nil
+	}
+	st, err := os.Lstat(devPath)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: %w", devPath, ErrNotFound)
+	case st.Mode()&os.ModeSymlink != 0:
+		to, _ := filepath.EvalSymlinks(devPath)
+		if to == "" {
+			to, _ = os.Readlink(devPath)
+		}
+		return fmt.Errorf("%s is a symlink outside /dev (to %s): %w", devPath, to, ErrNotDevPath)
+	}
+	return fmt.Errorf("%s is not in /dev: %w", devPath, ErrNotDevPath)
 }
 
 func isReal(root string) bool { return root == "" || filepath.Clean(root) == "/" }
@@ -59,12 +85,19 @@ func diskName(root, devPath string) string {
 	return strings.TrimPrefix(devPath, "/dev/")
 }
 
-func scanOne(root, devPath string, imagePaths []string) (Disk, error) {
+// scanOne scans the one disk at devPath; busyProbe runs the exclusive
+// open probe (Guard leaves it to the writer's own exclusive open).
+func scanOne(root, devPath string, imagePaths []string, busyProbe bool) (Disk, error) {
+	if isReal(root) {
+		if err := checkInDev(devPath); err != nil {
+			return Disk{}, err
+		}
+	}
 	name := diskName(root, devPath)
 	if name == "" || strings.Contains(name, "/") {
 		return Disk{}, fmt.Errorf("%s: %w", devPath, ErrNotFound)
 	}
-	s, err := newScanner(ScanOptions{Root: root, ImagePaths: imagePaths, NoProbe: true, only: name})
+	s, err := newScanner(ScanOptions{Root: root, ImagePaths: imagePaths, NoProbe: true, only: name, noBusyProbe: !busyProbe})
 	if err != nil {
 		return Disk{}, err
 	}

@@ -30,7 +30,8 @@ type ScanOptions struct {
 	// NoProbe skips superblock reads entirely.
 	NoProbe bool
 
-	only string // scan just this disk name (Guard)
+	only        string // scan just this disk name (Guard)
+	noBusyProbe bool   // Guard: the writer's exclusive open follows
 }
 
 // criticalOrder lists the mount points that make a disk the running
@@ -75,10 +76,22 @@ type scanner struct {
 	// loopBlock maps a loop device backed by a block device to that
 	// device's path.
 	loopBlock map[string]string
+	// loops holds what the kernel says backs each loop device.
+	loops map[string]LoopBacking
+	// unresolved maps a loop device whose backing could not be read to
+	// why: the disks it could sit on are protected.
+	unresolved map[string]string
 }
 
 // Scan lists the block devices under opts.Root and classifies each one.
 // Unused loop devices are left out. The result is sorted by name.
+//
+// On the running system Scan also asks the kernel what backs each loop
+// device (see LoopBacking) and opens each eligible disk — or each of its
+// partitions not mounted here — O_RDONLY|O_EXCL|O_NONBLOCK, closing it at
+// once: a disk the kernel holds busy (mounted in another mount namespace,
+// under an overlay, a RAID or btrfs member) is listed as protected, "in
+// use by the system".
 func Scan(opts ScanOptions) ([]Disk, error) {
 	s, err := newScanner(opts)
 	if err != nil {
@@ -98,6 +111,7 @@ func newScanner(opts ScanOptions) (*scanner, error) {
 		devs: map[string]*sysDev{}, byNum: map[[2]uint32]string{}, dmNames: map[string]string{},
 		mounts: map[string][]string{}, swaps: map[string]bool{}, images: map[string]string{},
 		loopOn: map[string][]string{}, loopBlock: map[string]string{},
+		loops: map[string]LoopBacking{}, unresolved: map[string]string{},
 	}
 	if err := s.index(); err != nil {
 		return nil, err
@@ -109,43 +123,6 @@ func newScanner(opts ScanOptions) (*scanner, error) {
 	s.findImages()
 	s.findLoops()
 	return s, nil
-}
-
-// findLoops records what backs each loop device: a block device (the loop
-// is then protected) or a file, whose device counts the loop among its
-// holders — so the disk under a live system's squashfs loop mounted at /
-// holds the running system.
-func (s *scanner) findLoops() {
-	names := make([]string, 0, len(s.devs))
-	for n := range s.devs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		d := s.devs[name]
-		if d.parent != "" || !strings.HasPrefix(name, "loop") {
-			continue
-		}
-		back := readTrim(filepath.Join(d.dir, "loop", "backing_file"))
-		back = strings.TrimSuffix(back, " (deleted)")
-		if back == "" {
-			continue
-		}
-		dev, isBlock := s.blockDev(back)
-		if isBlock {
-			s.loopBlock[name] = back
-			if dev != "" {
-				s.loopBlock[name] = "/dev/" + dev
-			}
-		} else if s.real {
-			dev = s.deviceOfPath(back)
-		} else if filepath.IsAbs(back) {
-			dev = s.mountDevOf(filepath.Clean(back))
-		}
-		if dev != "" && dev != name && !contains(s.loopOn[dev], name) {
-			s.loopOn[dev] = append(s.loopOn[dev], name)
-		}
-	}
 }
 
 // blockDev reports whether p names a block device and, when known, its
@@ -430,6 +407,9 @@ func (s *scanner) scan() ([]Disk, error) {
 		}
 		d := s.disk(sd, gd)
 		s.classify(&d)
+		if !s.opts.noBusyProbe {
+			s.checkBusy(&d)
+		}
 		if d.Eligible && !s.opts.NoProbe {
 			s.probe(&d)
 		}
@@ -511,8 +491,12 @@ func (s *scanner) disk(sd *sysDev, gd *ghw.Disk) Disk {
 	if d.Serial == "" {
 		d.Serial = readTrim(filepath.Join(sd.dir, "serial"))
 	}
+	d.WWN = known(gd.WWN)
 	if d.Bus == "loop" {
 		d.Serial = readTrim(filepath.Join(sd.dir, "loop", "backing_file"))
+		if b, ok := s.loops[sd.name]; ok {
+			d.Loop = &b
+		}
 	}
 
 	d.Partitions = []Partition{}

@@ -20,7 +20,7 @@ import (
 	"github.com/pistudio/pistudio/internal/units"
 )
 
-const flashUsage = "IMAGE TARGET [--no-verify] [--sha256] [--yes] [--allow-unmount] [--json]"
+const flashUsage = "IMAGE TARGET [--no-verify] [--sha256] [--yes] [--allow-unmount] [--allow-loop] [--json]"
 
 func init() {
 	register(cli.Command{
@@ -53,6 +53,7 @@ func runFlash(ctx context.Context, env *cli.Env, args []string) error {
 	withSHA := fs.Bool("sha256", false, "also compute the SHA-256 of the expanded image (slower than most disks)")
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
 	allowUnmount := fs.Bool("allow-unmount", false, "unmount the disk's mounted partitions")
+	allowLoop := fs.Bool("allow-loop", false, "write a loop device whose backing file belongs to another user")
 	asJSON := fs.Bool("json", false, "print progress and the result as JSON lines")
 	pos, err := cli.ParseInterspersed(fs, env, flashUsage, args)
 	if err != nil {
@@ -101,6 +102,9 @@ func runFlash(ctx context.Context, env *cli.Env, args []string) error {
 		return err
 	}
 	defer fl.Close()
+	if c, ok := fl.(*helper.Client); ok {
+		c.AllowLoop = *allowLoop
+	}
 	pr := newPrinter(env, *asJSON)
 	res, err := fl.Flash(ctx, image, tgt, flash.Options{NoVerify: *noVerify, SHA256: *withSHA, AllowUnmount: *allowUnmount, Progress: pr.progress})
 	pr.end()

@@ -71,6 +71,10 @@ var ErrHelperExited = errors.New("the privileged helper exited")
 
 // Client talks to a helper over a pair of streams.
 type Client struct {
+	// AllowLoop lets the helper list and write loop devices whose backing
+	// file belongs to another user (the user asked: --allow-loop).
+	AllowLoop bool
+
 	w    io.Writer
 	wmu  sync.Mutex
 	mu   sync.Mutex
@@ -227,7 +231,7 @@ func (c *Client) call(ctx context.Context, req Request, cancel bool, on func(Eve
 func (c *Client) Disks(ctx context.Context) ([]disk.Disk, error) {
 	var disks []disk.Disk
 	var rerr error
-	err := c.call(ctx, Request{Op: OpDisks}, false, func(ev Event) bool {
+	err := c.call(ctx, Request{Op: OpDisks, AllowLoop: c.AllowLoop}, false, func(ev Event) bool {
 		switch ev.Type {
 		case EventResult:
 			disks = ev.Disks
@@ -249,7 +253,8 @@ func (c *Client) Disks(ctx context.Context) ([]disk.Disk, error) {
 // write in the helper.
 func (c *Client) Flash(ctx context.Context, image string, target flash.Target, opts flash.Options) (*flash.Result, error) {
 	verify := !opts.NoVerify
-	req := Request{Op: OpFlash, Image: image, Device: target.Path, Verify: &verify, SHA256: opts.SHA256, AllowUnmount: opts.AllowUnmount}
+	req := Request{Op: OpFlash, Image: image, Device: target.Path, Verify: &verify, SHA256: opts.SHA256,
+		AllowUnmount: opts.AllowUnmount, AllowLoop: c.AllowLoop}
 	if target.Identity != (disk.Identity{}) {
 		req.Identity = WireIdentity(target.Identity)
 	}

@@ -216,7 +216,7 @@ func TestHelperRefusesBadRequests(t *testing.T) {
 		wantMsg  string
 		needRoot bool
 	}{
-		{"not under /dev", -1, img, flash.Target{Path: out}, "not under /dev", false},
+		{"not under /dev", -1, img, flash.Target{Path: out}, "not a block device in /dev", false},
 		{"not a block device", -1, img, flash.Target{Path: "/dev/null", Identity: disk.Identity{Major: 1, Minor: 3}}, "not a block device", false},
 		{"unreadable image", 4242, private, flash.Target{Path: "/dev/null"}, "may not read", true},
 		{"missing image", -1, "/nonexistent.img", flash.Target{Path: "/dev/null"}, "no such file", false},

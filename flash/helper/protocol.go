@@ -18,9 +18,14 @@
 // The helper trusts nothing it is told: the image (and its block map) is
 // opened with the file-system credentials of the calling user
 // (PKEXEC_UID) and read only through those open files; the device path
-// must resolve to a block device node directly under /dev, which is the
-// node written (never a file, never through a link); and every write
-// re-runs the disk guard (disk.Guard) on that exact device. A request may
+// must lie under /dev, and so must every link it goes through, and resolve
+// to a block device node directly under /dev, which is the node written
+// (never a file, never through a link) — any other path gets one and the
+// same refusal, so nothing about paths outside /dev is learnt; a loop
+// device is written only when its backing file belongs to the user (or
+// the request says allow_loop); two running writes are never one medium
+// (disk.SameMedium); and every write re-runs the disk guard (disk.Guard)
+// on that exact device. A request may
 // carry the image's size as the client measured it by decoding
 // (source.Measure); the helper uses it only for the file it opened, as it
 // is now, and the writer checks the stream against it. Closing stdin
@@ -76,6 +81,10 @@ type Request struct {
 	SHA256 bool `json:"sha256,omitempty"`
 	// AllowUnmount lets the helper unmount the disk's partitions.
 	AllowUnmount bool `json:"allow_unmount,omitempty"`
+	// AllowLoop lets the helper list as eligible (disks) and write (flash)
+	// a loop device whose backing file belongs to another user than the
+	// one the helper acts for.
+	AllowLoop bool `json:"allow_loop,omitempty"`
 	// Measure is what the client learnt by decoding the image (its size,
 	// for containers that do not record it); the helper uses it only if
 	// it names the file the helper opened, as it is now.
@@ -117,13 +126,14 @@ type Event struct {
 	Error string `json:"error,omitempty"`
 	// Kind classifies an error so the client can rebuild a typed error:
 	// "cancelled", "verify", "too_small", "mounted", "protected",
-	// "changed", "not_found", "request" or "" (other).
+	// "changed", "not_found", "same_medium", "request" or "" (other).
 	Kind string `json:"kind,omitempty"`
 	// Offset is the first bad byte of a "verify" error.
 	Offset int64 `json:"offset,omitempty"`
-	// Path, Reason, MountPoint, ImageSize and DeviceSize detail the
-	// typed errors that have them.
+	// Path, Other, Reason, MountPoint, ImageSize and DeviceSize detail
+	// the typed errors that have them.
 	Path       string `json:"path,omitempty"`
+	Other      string `json:"other,omitempty"`
 	Reason     string `json:"reason,omitempty"`
 	MountPoint string `json:"mount_point,omitempty"`
 	ImageSize  int64  `json:"image_size,omitempty"`
@@ -141,6 +151,7 @@ func ErrorEvent(id string, err error) Event {
 	var ts *flash.TooSmallError
 	var me *flash.MountedError
 	var pe *disk.ProtectedError
+	var sm *disk.SameMediumError
 	switch {
 	case errors.Is(err, context.Canceled):
 		ev.Kind = "cancelled"
@@ -152,6 +163,8 @@ func ErrorEvent(id string, err error) Event {
 		ev.Kind, ev.Path, ev.MountPoint = "mounted", me.Device, me.MountPoint
 	case errors.As(err, &pe):
 		ev.Kind, ev.Path, ev.Reason = "protected", pe.Path, pe.Reason
+	case errors.As(err, &sm):
+		ev.Kind, ev.Path, ev.Other, ev.Reason = "same_medium", sm.A, sm.B, sm.Why
 	case errors.Is(err, disk.ErrChanged):
 		ev.Kind = "changed"
 	case errors.Is(err, disk.ErrNotFound):
@@ -187,6 +200,8 @@ func (ev Event) asError() error {
 		typed = &flash.MountedError{Device: ev.Path, MountPoint: ev.MountPoint}
 	case "protected":
 		typed = &disk.ProtectedError{Path: ev.Path, Reason: ev.Reason}
+	case "same_medium":
+		typed = &disk.SameMediumError{A: ev.Path, B: ev.Other, Why: ev.Reason}
 	case "changed":
 		typed = disk.ErrChanged
 	case "not_found":

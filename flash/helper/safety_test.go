@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,17 +135,20 @@ func TestHelperOpensImageAsUser(t *testing.T) {
 }
 
 // TestCheckDeviceResolves: the helper writes the resolved node under /dev
-// and tells the writer it must be a device; a link elsewhere is refused.
+// and tells the writer it must be a device; a link outside /dev, or one in
+// /dev that leads out of it, is refused.
 func TestCheckDeviceResolves(t *testing.T) {
 	needRoot(t)
 	backing := filepath.Join(t.TempDir(), "disk")
 	os.WriteFile(backing, make([]byte, 4<<20), 0o644)
 	dev := disktest.Attach(t, backing).Dev
-	dir := t.TempDir()
+	dir := devShmDir(t)
 	link := filepath.Join(dir, "disk-link")
 	os.Symlink(dev, link)
 	fileLink := filepath.Join(dir, "file-link")
 	os.Symlink(backing, fileLink)
+	outside := filepath.Join(t.TempDir(), "disk-link")
+	os.Symlink(dev, outside)
 	img, _ := image(t, 4096)
 
 	var got []flash.Target
@@ -167,7 +171,8 @@ func TestCheckDeviceResolves(t *testing.T) {
 		target flash.Target
 		msg    string
 	}{
-		{flash.Target{Path: fileLink, Identity: id}, "not under /dev"},
+		{flash.Target{Path: fileLink, Identity: id}, "not a block device in /dev"},
+		{flash.Target{Path: outside, Identity: id}, "not a block device in /dev"},
 		{flash.Target{Path: dev}, "no identity"},
 	} {
 		_, err := c.Flash(context.Background(), img, tc.target, flash.Options{})
@@ -218,5 +223,155 @@ func TestHelperDecodesAsUser(t *testing.T) {
 		if b, _ := os.ReadFile(out); !bytes.Equal(b, data) {
 			t.Errorf("%s: output differs", img)
 		}
+	}
+}
+
+// devShmDir makes a directory in /dev/shm (removed at cleanup), where
+// tests may put links that lie under /dev.
+func devShmDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/dev/shm", "pistudio-test-")
+	if err != nil {
+		t.Skipf("no /dev/shm: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// TestDevicePathLeaksNothing: every device path outside /dev, or leading
+// out of it through a link, gets the same answer, whether what it names
+// exists or not, so the helper tells nothing about root-only paths.
+func TestDevicePathLeaksNothing(t *testing.T) {
+	img, _ := image(t, 4096)
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.Mkdir(secret, 0o700)
+	os.Symlink("/dev/null", filepath.Join(secret, "to-null"))
+	shm := devShmDir(t)
+	for name, target := range map[string]string{"existing": filepath.Join(secret, "to-null"), "missing": filepath.Join(secret, "nothing")} {
+		os.Symlink(target, filepath.Join(shm, name))
+	}
+	c := pair(t, ServeOptions{UID: -1})
+	id := disk.Identity{Major: 1, Minor: 3}
+	for _, p := range []string{
+		filepath.Join(secret, "to-null"), filepath.Join(secret, "nothing"),
+		filepath.Join(shm, "existing"), filepath.Join(shm, "missing"),
+		"/dev/../" + secret[1:] + "/to-null", "relative/path", "/dev/fd/0",
+	} {
+		_, err := c.Flash(context.Background(), img, flash.Target{Path: p, Identity: id}, flash.Options{})
+		want := fmt.Sprintf("bad helper request: device %q is not a block device in /dev", p)
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %q", p, err, want)
+		}
+	}
+}
+
+// TestLoopOfAnotherUser: through the helper, a loop device is listed as
+// eligible and written only when its backing file belongs to the user the
+// helper acts for, or when the user allows it (AllowLoop).
+func TestLoopOfAnotherUser(t *testing.T) {
+	needRoot(t)
+	pub := openDir(t)
+	img := filepath.Join(pub, "img")
+	write(t, img, bytes.Repeat([]byte{7}, 4096), 0o644)
+	backing := filepath.Join(pub, "root.disk")
+	write(t, backing, make([]byte, 4<<20), 0o644) // root's
+	dev := disktest.Attach(t, backing).Dev
+	d, err := disk.CheckPath(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := func(c *Client) disk.Disk {
+		t.Helper()
+		disks, err := c.Disks(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range disks {
+			if x.Path == dev {
+				return x
+			}
+		}
+		t.Fatalf("%s not listed", dev)
+		return disk.Disk{}
+	}
+	wrote := 0
+	fake := func(context.Context, source.Source, flash.Target, flash.Options) (*flash.Result, error) {
+		wrote++
+		return &flash.Result{}, nil
+	}
+	for _, tc := range []struct {
+		name      string
+		uid       int
+		owner     int
+		allowLoop bool
+		eligible  bool
+	}{
+		{"root's file, for a user", nobody, 0, false, false},
+		{"root's file, --allow-loop", nobody, 0, true, true},
+		{"the user's own file", nobody, nobody, false, true},
+		{"root's file, for root", 0, 0, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.Chown(backing, tc.owner, tc.owner); err != nil {
+				t.Fatal(err)
+			}
+			c := pair(t, ServeOptions{UID: tc.uid, write: fake})
+			c.AllowLoop = tc.allowLoop
+			got := listed(c)
+			if got.Eligible != tc.eligible || (!tc.eligible && !strings.Contains(got.Reason, "another user (uid 0)")) {
+				t.Errorf("listed eligible=%v reason=%q, want %v", got.Eligible, got.Reason, tc.eligible)
+			}
+			before := wrote
+			_, err := c.Flash(context.Background(), img, flash.Target{Path: dev, Identity: d.Identity()}, flash.Options{})
+			if tc.eligible && (err != nil || wrote != before+1) {
+				t.Errorf("Flash = %v, want written", err)
+			}
+			if !tc.eligible && (!errors.Is(err, disk.ErrProtected) || wrote != before) {
+				t.Errorf("Flash = %v, want ErrProtected and nothing written", err)
+			}
+		})
+	}
+}
+
+// TestHelperOneMediumAtOnce: while a loop device is being written, a
+// write to another loop device on the same file is refused.
+func TestHelperOneMediumAtOnce(t *testing.T) {
+	needRoot(t)
+	img, _ := image(t, 4096)
+	backing := filepath.Join(t.TempDir(), "one.disk")
+	write(t, backing, make([]byte, 4<<20), 0o644)
+	link := filepath.Join(t.TempDir(), "link.disk")
+	if err := os.Link(backing, link); err != nil {
+		t.Fatal(err)
+	}
+	a, b := disktest.Attach(t, backing).Dev, disktest.Attach(t, link).Dev
+	release, started := make(chan struct{}), make(chan struct{}, 2)
+	c := pair(t, ServeOptions{UID: -1, write: func(context.Context, source.Source, flash.Target, flash.Options) (*flash.Result, error) {
+		started <- struct{}{}
+		<-release
+		return &flash.Result{}, nil
+	}})
+	ids := map[string]disk.Identity{}
+	for _, dev := range []string{a, b} {
+		d, err := disk.CheckPath(dev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[dev] = d.Identity()
+	}
+	first := make(chan error, 1)
+	go func() {
+		_, err := c.Flash(context.Background(), img, flash.Target{Path: a, Identity: ids[a]}, flash.Options{})
+		first <- err
+	}()
+	<-started
+	_, err := c.Flash(context.Background(), img, flash.Target{Path: b, Identity: ids[b]}, flash.Options{})
+	close(release)
+	var sm *disk.SameMediumError
+	if !errors.As(err, &sm) || sm.A != a || sm.B != b {
+		t.Errorf("second write: %v, want a refusal naming %s and %s as one medium", err, a, b)
+	}
+	if err := <-first; err != nil {
+		t.Errorf("first write: %v", err)
 	}
 }

@@ -8,8 +8,6 @@ import (
 	"io"
 	"os"
 	"os/user"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,7 +42,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts ServeOptions) 
 	if opts.write == nil {
 		opts.write = flash.Write
 	}
-	s := &server{opts: opts, out: out, running: map[string]context.CancelFunc{}, busy: map[string]bool{}}
+	s := &server{opts: opts, out: out, running: map[string]context.CancelFunc{}, busy: map[string]bool{}, writing: map[string]disk.Disk{}}
 	ctx, cancelAll := context.WithCancel(ctx)
 	defer cancelAll()
 	sc := bufio.NewScanner(in)
@@ -91,6 +89,7 @@ type server struct {
 	out     io.Writer
 	running map[string]context.CancelFunc
 	busy    map[string]bool // devices being written
+	writing map[string]disk.Disk
 	wg      sync.WaitGroup
 }
 
@@ -114,6 +113,9 @@ func (s *server) handle(ctx context.Context, req Request) {
 		}
 		if disks == nil {
 			disks = []disk.Disk{}
+		}
+		for i := range disks {
+			s.protectLoop(&disks[i], req.AllowLoop)
 		}
 		s.send(Event{ID: req.ID, Type: EventResult, Disks: disks})
 	case OpCancel:
@@ -148,6 +150,10 @@ func (s *server) flash(ctx context.Context, req Request) {
 		source.Remember(files.Image, *req.Measure)
 	}
 	dev, isFile, err := s.checkDevice(req)
+	var d disk.Disk
+	if err == nil && !isFile {
+		d, err = s.checkDisk(dev, req)
+	}
 	if err != nil {
 		files.Close()
 		s.send(ErrorEvent(req.ID, err))
@@ -160,9 +166,18 @@ func (s *server) flash(ctx context.Context, req Request) {
 		s.fail(req.ID, "request %q or device %s is already being written", req.ID, dev)
 		return
 	}
+	if err := s.distinctFromRunning(d); err != nil {
+		s.mu.Unlock()
+		files.Close()
+		s.send(ErrorEvent(req.ID, err))
+		return
+	}
 	wctx, cancel := context.WithCancel(ctx)
 	s.running[req.ID] = cancel
 	s.busy[dev] = true
+	if !isFile {
+		s.writing[dev] = d
+	}
 	s.mu.Unlock()
 	s.wg.Add(1)
 	go func() {
@@ -171,6 +186,7 @@ func (s *server) flash(ctx context.Context, req Request) {
 			s.mu.Lock()
 			delete(s.running, req.ID)
 			delete(s.busy, dev)
+			delete(s.writing, dev)
 			s.mu.Unlock()
 			cancel()
 		}()
@@ -202,43 +218,6 @@ func (s *server) flash(ctx context.Context, req Request) {
 		}
 		s.send(Event{ID: req.ID, Type: EventResult, Result: res})
 	}()
-}
-
-// devNodeRe is what a device path must resolve to: a node directly in
-// /dev (no directory below it, where users may create files).
-var devNodeRe = regexp.MustCompile(`^/dev/[^/]+$`)
-
-// checkDevice resolves the requested device and accepts only a block
-// device node directly under /dev, with an identity. It returns the
-// resolved path, which is what gets written. With AllowFiles (tests) a
-// regular file (not a symlink) is accepted as is, and isFile is set.
-func (s *server) checkDevice(req Request) (dev string, isFile bool, err error) {
-	if s.opts.AllowFiles {
-		if st, err := os.Lstat(req.Device); err == nil && st.Mode().IsRegular() {
-			return req.Device, true, nil
-		}
-	}
-	real, err := filepath.EvalSymlinks(req.Device)
-	if err != nil {
-		if !strings.HasPrefix(filepath.Clean(req.Device), "/dev/") {
-			return "", false, fmt.Errorf("%w: device %q is not under /dev", ErrRequest, req.Device)
-		}
-		return "", false, fmt.Errorf("%w: device %w", ErrRequest, err)
-	}
-	if !devNodeRe.MatchString(real) {
-		return "", false, fmt.Errorf("%w: device %q is not under /dev (it is %s)", ErrRequest, req.Device, real)
-	}
-	st, err := os.Lstat(real)
-	if err != nil {
-		return "", false, fmt.Errorf("%w: device %w", ErrRequest, err)
-	}
-	if st.Mode()&os.ModeDevice == 0 || st.Mode()&os.ModeCharDevice != 0 {
-		return "", false, fmt.Errorf("%w: %s is not a block device", ErrRequest, req.Device)
-	}
-	if req.Identity == nil {
-		return "", false, fmt.Errorf("%w: no identity for %s: choose the disk from the disk list", ErrRequest, req.Device)
-	}
-	return real, false, nil
 }
 
 // creds are the file-system credentials of the user the helper acts for.

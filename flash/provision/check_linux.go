@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -45,4 +46,16 @@ func checkTarget(path string, id disk.Identity, isFile bool, imageSize int64) er
 		return fmt.Errorf("size of %s: %w", path, err)
 	}
 	return CheckClean(f, size, imageSize)
+}
+
+// fileID returns the device and inode numbers of the file st.
+func fileID(st os.FileInfo) (major, minor uint32, ino uint64, ok bool) {
+	sys, ok := st.Sys().(*unix.Stat_t)
+	if !ok {
+		if s2, ok2 := st.Sys().(*syscall.Stat_t); ok2 {
+			return unix.Major(s2.Dev), unix.Minor(s2.Dev), s2.Ino, true
+		}
+		return 0, 0, 0, false
+	}
+	return unix.Major(sys.Dev), unix.Minor(sys.Dev), sys.Ino, true
 }

@@ -85,6 +85,9 @@ func (e *InUseError) Is(t error) bool { return t == ErrInUse }
 type NotReadyError struct {
 	// Problems holds one "role: why" line per unfilled role.
 	Problems []string
+	// Err, when set, is the typed error behind a problem: a
+	// *disk.SameMediumError for two targets that are one medium.
+	Err error
 }
 
 // Error implements error.
@@ -94,6 +97,9 @@ func (e *NotReadyError) Error() string {
 
 // Is makes errors.Is(err, ErrNotReady) true.
 func (e *NotReadyError) Is(t error) bool { return t == ErrNotReady }
+
+// Unwrap returns Err.
+func (e *NotReadyError) Unwrap() error { return e.Err }
 
 // RoleAssignment is one role of the set and the disk proposed or chosen for it.
 type RoleAssignment struct {
@@ -335,7 +341,7 @@ func (p *Plan) pick(ra *RoleAssignment, used map[string]string) (*disk.Disk, str
 			continue
 		}
 		eligible++
-		if _, ok := used[d.Path]; !ok {
+		if _, ok := used[d.Path]; !ok && !p.sameAsUsed(d, used) {
 			free = append(free, d)
 		}
 	}
@@ -377,6 +383,19 @@ func (p *Plan) pick(ra *RoleAssignment, used map[string]string) (*disk.Disk, str
 	big := kinds[len(kinds)-1]
 	return nil, "", fmt.Sprintf("no free disk is big enough: %s needs %s, the largest free one is %s (%s, %s)",
 		ra.Artifact, need, big.Path, describe(big), human(big.SizeBytes))
+}
+
+// sameAsUsed reports whether d is one medium with a disk already used.
+func (p *Plan) sameAsUsed(d *disk.Disk, used map[string]string) bool {
+	for _, ra := range p.Roles {
+		if ra.Disk == nil || ra.IsFile() || used[ra.Disk.Path] == "" {
+			continue
+		}
+		if same, _ := disk.SameMedium(*ra.Disk, *d); same {
+			return true
+		}
+	}
+	return false
 }
 
 // notes tells what the user must know about an eligible disk before it is
@@ -463,6 +482,9 @@ func (p *Plan) Assign(role, diskPath string) error {
 	if err := p.checkUnused(role, d.Path); err != nil {
 		return err
 	}
+	if err := p.checkMedium(role, d); err != nil {
+		return err
+	}
 	cp := *d
 	ra.Disk, ra.Chosen, ra.Problem = &cp, true, ""
 	ra.Reason = fmt.Sprintf("chosen by the user: %s (%s, %s)", d.Path, describe(d), human(d.SizeBytes)) + notes(d)
@@ -484,6 +506,20 @@ func (p *Plan) checkUnused(role, path string) error {
 	for _, o := range p.Roles {
 		if o.Role != role && o.Chosen && o.Disk != nil && o.Disk.Path == path {
 			return &InUseError{Path: path, Role: o.Role}
+		}
+	}
+	return nil
+}
+
+// checkMedium refuses d for role when it is one medium with a disk chosen
+// by the user for another role (disk.SameMedium).
+func (p *Plan) checkMedium(role string, d *disk.Disk) error {
+	for _, o := range p.Roles {
+		if o.Role == role || !o.Chosen || o.Disk == nil || o.IsFile() {
+			continue
+		}
+		if same, why := disk.SameMedium(*o.Disk, *d); same {
+			return &disk.SameMediumError{A: o.Disk.Path, B: d.Path, Why: why + ", chosen for " + o.Role}
 		}
 	}
 	return nil
@@ -558,8 +594,14 @@ func (p *Plan) Ready() error {
 	if len(p.Roles) == 0 {
 		probs = append(probs, "the set has no roles")
 	}
+	var err error
+	if len(probs) == 0 {
+		if err = distinct(p.Roles, nil); err != nil {
+			probs = append(probs, err.Error())
+		}
+	}
 	if len(probs) > 0 {
-		return &NotReadyError{Problems: probs}
+		return &NotReadyError{Problems: probs, Err: err}
 	}
 	return nil
 }

@@ -232,12 +232,17 @@ var ErrHashMismatch = errors.New("the image does not match image.json")
 // naming every failed target. A plan that is not Ready returns its
 // *NotReadyError and writes nothing; so does a plan with a disk that needs
 // a typed confirmation missing from opts.Confirmations
-// (*NotConfirmedError).
+// (*NotConfirmedError), and one two of whose targets are one medium as
+// the disks are now (*disk.SameMediumError: a loop device may have been
+// re-attached since the plan was made).
 func Run(ctx context.Context, p *Plan, opts Options) (*Summary, error) {
 	if err := p.Ready(); err != nil {
 		return nil, err
 	}
 	if err := checkConfirmations(p, opts.Confirmations); err != nil {
+		return nil, err
+	}
+	if err := distinct(p.Roles, freshDisks(p, opts.Root)); err != nil {
 		return nil, err
 	}
 	start := time.Now()

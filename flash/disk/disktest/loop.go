@@ -9,7 +9,14 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pistudio/pistudio/flash/disk/internal/devscope"
 )
+
+// A test binary that uses this package opens (scans, probes) only the
+// loop devices its tests attached: other loop devices on the machine may
+// belong to someone else.
+func init() { devscope.Restrict() }
 
 // loopDev is what a loop device node looks like.
 var loopDev = regexp.MustCompile(`^/dev/loop[0-9]+$`)
@@ -43,7 +50,10 @@ type Loop struct {
 // Attach attaches a free loop device to backing (`losetup -f --show
 // [flags] BACKING`) and detaches it at cleanup. backing must be a regular
 // file the test created, or a loop device it attached: no other block
-// device is ever handed to losetup. It skips the test when not root.
+// device is ever handed to losetup. A loop device node may lie outside
+// /dev (made with mknod in a test's directory); it must not be a link.
+// It skips the test when not root. The disk scan of the test binary may
+// open the device while it is attached (see devscope).
 func Attach(t testing.TB, backing string, flags ...string) *Loop {
 	t.Helper()
 	NeedRoot(t)
@@ -67,6 +77,7 @@ func Attach(t testing.TB, backing string, flags ...string) *Loop {
 	if !loopDev.MatchString(l.Dev) {
 		t.Fatalf("losetup gave %q, not a loop device", l.Dev)
 	}
+	devscope.Allow(l.Dev)
 	t.Cleanup(l.Detach)
 	return l
 }
@@ -74,10 +85,11 @@ func Attach(t testing.TB, backing string, flags ...string) *Loop {
 // loopMajor is the block major number of loop devices.
 const loopMajor = 7
 
-// isLoopDevice reports whether path (not a link) is a loop device node.
+// isLoopDevice reports whether path (not a link) is a loop device node:
+// /dev/loopN, or a node of major 7 a test made elsewhere.
 func isLoopDevice(path string, st os.FileInfo) bool {
 	sys, ok := st.Sys().(*syscall.Stat_t)
-	return ok && loopDev.MatchString(path) && st.Mode()&os.ModeDevice != 0 &&
+	return ok && st.Mode()&os.ModeDevice != 0 &&
 		st.Mode()&os.ModeCharDevice == 0 && unix.Major(uint64(sys.Rdev)) == loopMajor
 }
 
@@ -87,6 +99,7 @@ func (l *Loop) Detach() {
 		return
 	}
 	l.attached = false
+	defer devscope.Forget(l.Dev)
 	if out, err := exec.Command("losetup", "-d", l.Dev).CombinedOutput(); err != nil {
 		l.t.Errorf("losetup -d %s: %v %s", l.Dev, err, out)
 	}
