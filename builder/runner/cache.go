@@ -105,7 +105,8 @@ type CacheState struct {
 	// Cached are the tree's tarballs present in the cache with the
 	// expected digest.
 	Cached []HostTool
-	// Missing names the required packages with no cached tarball.
+	// Missing names the required packages the tree lists with no cached
+	// tarball.
 	Missing []string
 }
 
@@ -119,15 +120,16 @@ func (c Cache) State(toolDir string) (CacheState, error) {
 		return CacheState{}, err
 	}
 	var st CacheState
-	have := map[string]bool{}
+	have, listed := map[string]bool{}, map[string]bool{}
 	for _, t := range tools {
+		listed[t.Package] = true
 		if ok, _ := fileHasDigest(filepath.Join(c.HostToolsDir(), t.Archive), t.SHA256); ok {
 			st.Cached = append(st.Cached, t)
 			have[t.Package] = true
 		}
 	}
 	for _, p := range requiredHostTools {
-		if !have[p] {
+		if listed[p] && !have[p] {
 			st.Missing = append(st.Missing, p)
 		}
 	}
