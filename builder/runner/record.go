@@ -27,14 +27,14 @@ type StageTiming struct {
 
 // Record is the JSON file written beside each run's log.
 type Record struct {
-	Config          string        `json:"config"`
-	ConfigSHA256    string        `json:"config_sha256"`
-	Stage           string        `json:"stage"`
-	ToolDir         string        `json:"tool_dir"`
-	WorkDir         string        `json:"work_dir"`
-	ImageName       string        `json:"image_name,omitempty"`
-	ArtefactVersion string        `json:"artefact_version,omitempty"`
-	Argv            []string      `json:"argv"`
+	Config          string   `json:"config"`
+	ConfigSHA256    string   `json:"config_sha256"`
+	Stage           string   `json:"stage"`
+	ToolDir         string   `json:"tool_dir"`
+	WorkDir         string   `json:"work_dir"`
+	ImageName       string   `json:"image_name,omitempty"`
+	ArtefactVersion string   `json:"artefact_version,omitempty"`
+	Argv            []string `json:"argv"`
 	// Overrides are the job's KEY=VALUE overrides (also in Argv).
 	Overrides []string `json:"overrides,omitempty"`
 	// Env holds the environment variables the tool reads that are not
@@ -43,18 +43,18 @@ type Record struct {
 	Env map[string]string `json:"env,omitempty"`
 	// PID is the process that ran the build; History uses it to tell a
 	// running build from one whose process died.
-	PID int `json:"pid,omitempty"`
-	Start           time.Time     `json:"start"`
-	End             time.Time     `json:"end"`
-	ExitStatus      int           `json:"exit_status"`
-	State           State         `json:"state"`
-	Error           string        `json:"error,omitempty"`
-	Hints           []string      `json:"hints,omitempty"`
+	PID        int       `json:"pid,omitempty"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	ExitStatus int       `json:"exit_status"`
+	State      State     `json:"state"`
+	Error      string    `json:"error,omitempty"`
+	Hints      []string  `json:"hints,omitempty"`
 	// Cause is the one reason a failed run failed.
-	Cause *cause.Cause `json:"cause,omitempty"`
-	Stages          []StageTiming `json:"stages"`
-	Artifacts       []Artifact    `json:"artifacts"`
-	Log             string        `json:"log"`
+	Cause     *cause.Cause  `json:"cause,omitempty"`
+	Stages    []StageTiming `json:"stages"`
+	Artifacts []Artifact    `json:"artifacts"`
+	Log       string        `json:"log"`
 	// Path is where the record was read from; not stored.
 	Path string `json:"-"`
 }
