@@ -96,6 +96,18 @@ type Options struct {
 	Host runner.Host
 	// Progress, when set, is called with each check as it completes.
 	Progress func(Check)
+	// Skip names checks to leave out: an ID (IDBinfmt, "network:github.com")
+	// or "network" for every host.
+	Skip []string
+}
+
+func (o Options) skipped(id string) bool {
+	for _, s := range o.Skip {
+		if s == id || (s == "network" && strings.HasPrefix(id, NetworkID)) {
+			return true
+		}
+	}
+	return false
 }
 
 // Report is the outcome of Run.
@@ -188,18 +200,26 @@ func Run(ctx context.Context, o Options) Report {
 	}
 	var rep Report
 	add := func(c Check) {
+		if o.skipped(c.ID) {
+			return
+		}
 		rep.Checks = append(rep.Checks, c)
 		if o.Progress != nil {
 			o.Progress(c)
 		}
 	}
 	add(checkTool(o.ToolDir))
-	add(checkPackages(ctx, o, plan))
+	if !o.skipped(IDPackages) {
+		add(checkPackages(ctx, o, plan))
+	}
 	add(checkBinfmt(o.Host, plan.Arch))
 	add(checkPrivileges(o.Host))
 	add(checkSpace(o, plan))
 	cacheCheck, cacheComplete := checkCache(o)
 	add(cacheCheck)
+	if o.skipped("network") {
+		return rep
+	}
 	for _, c := range checkHosts(ctx, o, plan, cacheComplete) {
 		add(c)
 	}
