@@ -91,26 +91,9 @@ func runDoctor(ctx context.Context, env *cli.Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	toolDir, err := builder.FindTool(f.tool, env.Env)
-	if err != nil && f.getTool {
-		if toolDir, err = getTool(ctx, env, f.tool); err != nil {
-			return cli.Exit(1, err)
-		}
-	}
+	opts, err := doctorOptions(ctx, env, f, overrides)
 	if err != nil {
-		toolDir = ""
-	}
-	opts := doctor.Options{ToolDir: toolDir, WorkDir: f.work, Cache: f.cache(env), Stage: f.stage, Skip: f.skip}
-	if len(f.configs) > 0 {
-		if toolDir == "" {
-			fmt.Fprintln(env.Stderr, "pistudio doctor: no rpi-image-gen tree: checking for a default build, not the config's layers")
-		} else {
-			plan, err := doctor.PlanFromConfig(f.configs[0], toolDir, f.sources, overrides)
-			if err != nil {
-				return cli.Exit(2, err)
-			}
-			opts.Plan = &plan
-		}
+		return err
 	}
 	if !f.asJSON {
 		opts.Progress = func(c doctor.Check) { fmt.Fprint(env.Stdout, doctor.Report{Checks: []doctor.Check{c}}) }
@@ -132,6 +115,33 @@ func runDoctor(ctx context.Context, env *cli.Env, args []string) error {
 		return cli.Exit(1, nil)
 	}
 	return nil
+}
+
+// doctorOptions finds (or gets) the tree and reads the config's plan.
+func doctorOptions(ctx context.Context, env *cli.Env, f *doctorFlags, overrides []string) (doctor.Options, error) {
+	toolDir, err := builder.FindTool(f.tool, env.Env)
+	if err != nil && f.getTool {
+		if toolDir, err = getTool(ctx, env, f.tool); err != nil {
+			return doctor.Options{}, cli.Exit(1, err)
+		}
+	}
+	if err != nil {
+		toolDir = ""
+	}
+	opts := doctor.Options{ToolDir: toolDir, WorkDir: f.work, Cache: f.cache(env), Stage: f.stage, Skip: f.skip}
+	if len(f.configs) == 0 {
+		return opts, nil
+	}
+	if toolDir == "" {
+		fmt.Fprintln(env.Stderr, "pistudio doctor: no rpi-image-gen tree: checking for a default build, not the config's layers")
+		return opts, nil
+	}
+	plan, err := doctor.PlanFromConfig(f.configs[0], toolDir, f.sources, overrides)
+	if err != nil {
+		return opts, cli.Exit(2, err)
+	}
+	opts.Plan = &plan
+	return opts, nil
 }
 
 // getTool clones the tree into dir (or the default place) with progress.

@@ -126,35 +126,13 @@ func checkPackages(ctx context.Context, o Options, plan Plan) Check {
 	for _, p := range append(ExtraPackages, plan.Packages...) {
 		deps = append(deps, Dependency{Category: "all", Package: p})
 	}
-	var ask []string
-	seen := map[string]bool{}
-	for _, d := range deps {
-		if !seen[d.Package] {
-			seen[d.Package] = true
-			ask = append(ask, d.Package)
-		}
-	}
+	ask := packageNames(deps)
 	installed, err := o.Installed(ctx, ask)
 	if err != nil {
 		c.Status, c.Detail = Warn, fmt.Sprintf("cannot ask dpkg which packages are installed: %v", err)
 		return c
 	}
-	missing := map[string]bool{}
-	for _, d := range deps {
-		if installed[d.Package] {
-			continue
-		}
-		if d.Program != "" {
-			if _, err := o.Host.LookPath(d.Program); err == nil {
-				continue
-			}
-		}
-		missing[d.Package] = true
-	}
-	for p := range missing {
-		c.Packages = append(c.Packages, p)
-	}
-	sort.Strings(c.Packages)
+	c.Packages = missingPackages(deps, installed, o.Host.LookPath)
 	if len(c.Packages) == 0 {
 		if c.Status == "" {
 			c.Status = OK
@@ -167,6 +145,43 @@ func checkPackages(ctx context.Context, o Options, plan Plan) Check {
 	c.Fix = "install them (Pi Image Studio can run apt-get through its helper)"
 	c.Command = InstallCommand(c.Packages)
 	return c
+}
+
+// packageNames lists the packages of deps once each, in order.
+func packageNames(deps []Dependency) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, d := range deps {
+		if !seen[d.Package] {
+			seen[d.Package] = true
+			out = append(out, d.Package)
+		}
+	}
+	return out
+}
+
+// missingPackages returns, sorted, the packages of deps that are not
+// installed and whose program (when they name one) is not on PATH either,
+// as the tree's own check decides.
+func missingPackages(deps []Dependency, installed map[string]bool, lookPath func(string) (string, error)) []string {
+	missing := map[string]bool{}
+	for _, d := range deps {
+		if installed[d.Package] {
+			continue
+		}
+		if d.Program != "" {
+			if _, err := lookPath(d.Program); err == nil {
+				continue
+			}
+		}
+		missing[d.Package] = true
+	}
+	out := make([]string, 0, len(missing))
+	for p := range missing {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // dpkgInstalled asks dpkg-query which of pkgs are installed.

@@ -61,26 +61,7 @@ func PlanFromConfig(configPath, toolDir string, sourceDirs, overrides []string) 
 		return Plan{}, fmt.Errorf("doctor: %w", err)
 	}
 	p := Plan{Config: configPath, Arch: "arm64", Layers: rp.Names()}
-	hosts := map[string]bool{}
-	for _, l := range rp.Layers {
-		b, err := os.ReadFile(l.File)
-		if err != nil {
-			continue // embedded layers have no file on disk, and no mirrors
-		}
-		archs, mirrors := layerMirrors(b)
-		if len(archs) > 0 {
-			p.Arch = archs[0]
-		}
-		for _, m := range mirrors {
-			for _, h := range mirrorHosts(m, toolDir) {
-				hosts[h] = true
-			}
-		}
-	}
-	for h := range hosts {
-		p.Hosts = append(p.Hosts, h)
-	}
-	sort.Strings(p.Hosts)
+	p.Arch, p.Hosts = layersArchAndHosts(rp.Layers, toolDir, p.Arch)
 	get := func(key string) (string, bool) {
 		env := "IGconf_" + strings.ReplaceAll(key, ".", "_")
 		v, ok := "", false
@@ -94,19 +75,55 @@ func PlanFromConfig(configPath, toolDir string, sourceDirs, overrides []string) 
 		}
 		return cfg.Get(key)
 	}
-	if rp.Has("sbom-base") {
-		p.SBOM = true
-		for _, pv := range rp.Variables() {
-			if pv.Key == SBOMKey {
-				p.SBOM = truthy(pv.Var.Default)
-			}
-		}
-		if v, ok := get(SBOMKey); ok {
-			p.SBOM = truthy(v)
-		}
-	}
+	p.SBOM = sbomOn(rp, get)
 	p.ImageBytes = imageBytes(get)
 	return p, nil
+}
+
+// layersArchAndHosts reads the layers' mmdebstrap architectures (the
+// last layer naming one wins) and the hosts of their mirrors, sorted.
+func layersArchAndHosts(layers []*builder.Layer, toolDir, arch string) (string, []string) {
+	set := map[string]bool{}
+	for _, l := range layers {
+		b, err := os.ReadFile(l.File)
+		if err != nil {
+			continue // embedded layers have no file on disk, and no mirrors
+		}
+		archs, mirrors := layerMirrors(b)
+		if len(archs) > 0 {
+			arch = archs[0]
+		}
+		for _, m := range mirrors {
+			for _, h := range mirrorHosts(m, toolDir) {
+				set[h] = true
+			}
+		}
+	}
+	hosts := make([]string, 0, len(set))
+	for h := range set {
+		hosts = append(hosts, h)
+	}
+	sort.Strings(hosts)
+	return arch, hosts
+}
+
+// sbomOn reports whether the build's SBOM step runs: the sbom-base layer
+// is in the build and sbom.enable (its default, the config, an override)
+// is true.
+func sbomOn(rp *builder.Plan, get func(string) (string, bool)) bool {
+	if !rp.Has("sbom-base") {
+		return false
+	}
+	on := true
+	for _, pv := range rp.Variables() {
+		if pv.Key == SBOMKey {
+			on = truthy(pv.Var.Default)
+		}
+	}
+	if v, ok := get(SBOMKey); ok {
+		on = truthy(v)
+	}
+	return on
 }
 
 func truthy(s string) bool {

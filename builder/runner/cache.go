@@ -174,19 +174,9 @@ func (c Cache) prepare(job Job, env *[]string, argv *[]string) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
-	seeded := 0
-	for _, t := range st.Cached {
-		dst := hostToolWorkPath(job.WorkDir, t)
-		if ok, _ := fileHasDigest(dst, t.SHA256); ok {
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return nil, fmt.Errorf("seeding host tools: %w", err)
-		}
-		if err := copyFile(filepath.Join(c.HostToolsDir(), t.Archive), dst); err != nil {
-			return nil, fmt.Errorf("seeding host tools: %w", err)
-		}
-		seeded++
+	seeded, err := c.seed(job.WorkDir, st)
+	if err != nil {
+		return nil, err
 	}
 	if seeded > 0 {
 		notes = append(notes, fmt.Sprintf("cache: %d host-tool tarballs copied from %s", seeded, c.HostToolsDir()))
@@ -207,6 +197,26 @@ func (c Cache) prepare(job Job, env *[]string, argv *[]string) ([]string, error)
 		*argv = appendOverride(*argv, AptCacheKey+"="+c.AptDir())
 	}
 	return notes, nil
+}
+
+// seed copies the cached tarballs into the work dir where the tree's
+// package build looks for them, and returns how many it copied.
+func (c Cache) seed(workDir string, st CacheState) (int, error) {
+	n := 0
+	for _, t := range st.Cached {
+		dst := hostToolWorkPath(workDir, t)
+		if ok, _ := fileHasDigest(dst, t.SHA256); ok {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return n, fmt.Errorf("seeding host tools: %w", err)
+		}
+		if err := copyFile(filepath.Join(c.HostToolsDir(), t.Archive), dst); err != nil {
+			return n, fmt.Errorf("seeding host tools: %w", err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // cachedGenimage returns the genimage version to build when the cache

@@ -250,21 +250,9 @@ func Start(ctx context.Context, job Job, opts Options) (*Run, error) {
 		return nil, fmt.Errorf("%w: reading config: %w", ErrInvalidJob, err)
 	}
 	needTool := !(job.Stage == StageImage && job.NativeImage != nil)
-	var checks []Check
-	if !opts.SkipPreflight {
-		skip := append([]string(nil), opts.SkipChecks...)
-		if !needTool {
-			skip = append(skip, CheckTool)
-		}
-		if job.Stage == StageClean {
-			skip = append(skip, CheckBinfmt)
-		}
-		checks = Preflight(job, opts.Host, skip...)
-		for _, c := range checks {
-			if !c.OK {
-				return nil, &PreflightError{Checks: checks}
-			}
-		}
+	checks, err := preflightJob(job, opts, needTool)
+	if err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(job.WorkDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating work dir: %w", err)
@@ -277,25 +265,9 @@ func Start(ctx context.Context, job Job, opts Options) (*Run, error) {
 		return nil, err
 	}
 	if needTool {
-		src, err := prepareSourceDir(job.WorkDir, job.SourceDirs)
-		if err != nil {
+		if err := r.prepareTool(); err != nil {
 			return nil, err
 		}
-		if r.argv, err = Argv(job, src, r.ver); err != nil {
-			return nil, err
-		}
-		var mk [8]byte
-		_, _ = rand.Read(mk[:])
-		r.marker = hex.EncodeToString(mk[:])
-		env := opts.Environ
-		if env == nil {
-			env = os.Environ()
-		}
-		r.env = ToolEnv(env)
-		if r.cacheNote, err = opts.Cache.prepare(job, &r.env, &r.argv); err != nil {
-			return nil, err
-		}
-		r.env = append(r.env, markerVar+"="+r.marker)
 	}
 	logPath, recPath, err := newLogPaths(job.WorkDir, job.Stage.String(), start)
 	if err != nil {
@@ -341,6 +313,53 @@ func Start(ctx context.Context, job Job, opts Options) (*Run, error) {
 	}
 	go r.run(cmd, outR, errR)
 	return r, nil
+}
+
+// preflightJob runs the preflight checks a job needs and fails with a
+// PreflightError when one fails.
+func preflightJob(job Job, opts Options, needTool bool) ([]Check, error) {
+	if opts.SkipPreflight {
+		return nil, nil
+	}
+	skip := append([]string(nil), opts.SkipChecks...)
+	if !needTool {
+		skip = append(skip, CheckTool)
+	}
+	if job.Stage == StageClean {
+		skip = append(skip, CheckBinfmt)
+	}
+	checks := Preflight(job, opts.Host, skip...)
+	for _, c := range checks {
+		if !c.OK {
+			return nil, &PreflightError{Checks: checks}
+		}
+	}
+	return checks, nil
+}
+
+// prepareTool writes the merged source dir, builds the tool's argv and
+// environment (with the run marker) and applies the cache.
+func (r *Run) prepareTool() error {
+	src, err := prepareSourceDir(r.job.WorkDir, r.job.SourceDirs)
+	if err != nil {
+		return err
+	}
+	if r.argv, err = Argv(r.job, src, r.ver); err != nil {
+		return err
+	}
+	var mk [8]byte
+	_, _ = rand.Read(mk[:])
+	r.marker = hex.EncodeToString(mk[:])
+	env := r.opts.Environ
+	if env == nil {
+		env = os.Environ()
+	}
+	r.env = ToolEnv(env)
+	if r.cacheNote, err = r.opts.Cache.prepare(r.job, &r.env, &r.argv); err != nil {
+		return err
+	}
+	r.env = append(r.env, markerVar+"="+r.marker)
+	return nil
 }
 
 func fixSuffix(fix string) string {
