@@ -97,7 +97,7 @@ func NewClient(r io.Reader, w io.Writer) *Client {
 
 // Start launches `pkexec <this program> helper` and returns a client for
 // it. The user is asked for authorization by polkit (action
-// io.github.pistudio.helper).
+// io.github.pistudio.PiImageStudio.helper).
 func Start(ctx context.Context) (*Client, error) {
 	self, err := os.Executable()
 	if err != nil {
