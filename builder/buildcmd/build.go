@@ -16,6 +16,7 @@ import (
 	"github.com/pistudio/pistudio/builder"
 	"github.com/pistudio/pistudio/builder/buildjob"
 	"github.com/pistudio/pistudio/builder/cli"
+	"github.com/pistudio/pistudio/builder/doctor"
 	"github.com/pistudio/pistudio/builder/runner"
 	"github.com/pistudio/pistudio/builder/units"
 )
@@ -78,7 +79,7 @@ func jobFor(env *cli.Env, f *buildFlags, cfgPath string, stage runner.Stage, ove
 	case err == nil:
 		return job, nil
 	case errors.Is(err, builder.ErrToolNotFound):
-		return runner.Job{}, cli.Exit(1, err)
+		return runner.Job{}, cli.Exit(1, fmt.Errorf("%w\nor let pistudio get it (%s into ~/rpi-image-gen) and check this machine: pistudio doctor --get-tool", err, doctor.UpstreamRelease))
 	}
 	return runner.Job{}, cli.Exit(2, err)
 }

@@ -204,6 +204,10 @@ func firstNonEmpty(s ...string) string {
 
 var genericRe = regexp.MustCompile(`^(?:Error|ERROR|E|error|Fatal|FATAL): (.+)$`)
 
+// IsEnvironmentLine reports whether line is the tool's environment dump
+// ("Error: [IG_...=... IGconf_...=...] (N)"), which is never a cause.
+func IsEnvironmentLine(line string) bool { return envLine.MatchString(clean(line)) }
+
 // Match returns the cause a single log line shows, if it shows one.
 // Generic error lines are not matched here; see Finder.
 func Match(line string) (Cause, bool) {
