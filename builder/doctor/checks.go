@@ -225,6 +225,31 @@ var binfmtHandlers = map[string]struct {
 	"armel": {"qemu-arm", []string{"arm", "arm64"}},
 }
 
+// checkBinfmts checks every architecture and reports the first that
+// fails (or warns), else the first. A foreign (multiarch) architecture
+// without a handler only warns: its packages rarely run programs while
+// they install.
+func checkBinfmts(h runner.Host, archs []string) Check {
+	var first Check
+	for i, a := range archs {
+		c := checkBinfmt(h, a)
+		if c.Status == Fail && i > 0 {
+			c.Status = Warn
+			c.Detail = "foreign architecture " + a + " of a multiarch layer: " + c.Detail
+		}
+		if c.Status != OK {
+			return c
+		}
+		if i == 0 {
+			first = c
+		}
+	}
+	if len(archs) > 1 {
+		first.Name = "binfmt (" + strings.Join(archs, ", ") + ")"
+	}
+	return first
+}
+
 func checkBinfmt(h runner.Host, arch string) Check {
 	c := Check{ID: IDBinfmt, Name: "binfmt (" + arch + ")"}
 	bh, known := binfmtHandlers[arch]

@@ -212,7 +212,7 @@ func Run(ctx context.Context, o Options) Report {
 	if !o.skipped(IDPackages) {
 		add(checkPackages(ctx, o, plan))
 	}
-	add(checkBinfmt(o.Host, plan.Arch))
+	add(checkBinfmts(o.Host, append([]string{plan.Arch}, plan.ForeignArchs...)))
 	add(checkPrivileges(o.Host))
 	add(checkSpace(o, plan))
 	cacheCheck, cacheComplete := checkCache(o)

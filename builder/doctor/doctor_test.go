@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pistudio/pistudio/builder"
 	"github.com/pistudio/pistudio/builder/runner"
 )
 
@@ -241,6 +242,40 @@ func TestPlanFromConfig(t *testing.T) {
 		if p.SBOM != tc.sbom || p.Arch != "armhf" || !reflect.DeepEqual(p.Hosts, []string{"archive.example.org", "deb.debian.org"}) {
 			t.Errorf("%s %v: %+v", tc.config, tc.overrides, p)
 		}
+	}
+}
+
+// A multiarch layer ("arm64 armhf") needs both handlers on x86_64.
+func TestBinfmtMultiarch(t *testing.T) {
+	tests := []struct {
+		name     string
+		handlers map[string]string
+		want     Status
+	}{
+		{"both", map[string]string{"qemu-aarch64": "enabled\n", "qemu-arm": "enabled\n"}, OK},
+		{"foreign missing", map[string]string{"qemu-aarch64": "enabled\n"}, Warn},
+		{"primary missing", map[string]string{"qemu-arm": "enabled\n"}, Fail},
+		{"primary disabled", map[string]string{"qemu-aarch64": "disabled\n", "qemu-arm": "enabled\n"}, Fail},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := fakeHost(t, tc.handlers, GiB)
+			if c := checkBinfmts(h, []string{"arm64", "armhf"}); c.Status != tc.want {
+				t.Errorf("%+v, want %s", c, tc.want)
+			}
+		})
+	}
+}
+
+func TestLayersArchAndHostsMultiarch(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "l.yaml")
+	if err := os.WriteFile(p, []byte("# METABEGIN\n# METAEND\n---\nmmdebstrap:\n  architectures:\n    - arm64 armhf\n  mirrors:\n    - deb http://deb.example.org/x trixie main\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	archs, hosts := layersArchAndHosts([]*builder.Layer{{Name: "l", File: p}, {Name: "embedded", File: "/nonexistent"}}, dir)
+	if !reflect.DeepEqual(archs, []string{"arm64", "armhf"}) || !reflect.DeepEqual(hosts, []string{"deb.example.org"}) {
+		t.Errorf("archs %q hosts %q", archs, hosts)
 	}
 }
 

@@ -23,6 +23,9 @@ type Plan struct {
 	Config string
 	// Arch is the Debian architecture of the image (arm64, armhf).
 	Arch string
+	// ForeignArchs are further architectures a multiarch layer adds
+	// ("arm64 armhf" in mmdebstrap's architectures).
+	ForeignArchs []string
 	// SBOM is true when the build's SBOM step runs (it downloads syft).
 	SBOM bool
 	// Hosts are the apt archives the layers install from.
@@ -61,7 +64,11 @@ func PlanFromConfig(configPath, toolDir string, sourceDirs, overrides []string) 
 		return Plan{}, fmt.Errorf("doctor: %w", err)
 	}
 	p := Plan{Config: configPath, Arch: "arm64", Layers: rp.Names()}
-	p.Arch, p.Hosts = layersArchAndHosts(rp.Layers, toolDir, p.Arch)
+	var archs []string
+	archs, p.Hosts = layersArchAndHosts(rp.Layers, toolDir)
+	if len(archs) > 0 {
+		p.Arch, p.ForeignArchs = archs[0], archs[1:]
+	}
 	get := func(key string) (string, bool) {
 		env := "IGconf_" + strings.ReplaceAll(key, ".", "_")
 		v, ok := "", false
@@ -81,8 +88,10 @@ func PlanFromConfig(configPath, toolDir string, sourceDirs, overrides []string) 
 }
 
 // layersArchAndHosts reads the layers' mmdebstrap architectures (the
-// last layer naming one wins) and the hosts of their mirrors, sorted.
-func layersArchAndHosts(layers []*builder.Layer, toolDir, arch string) (string, []string) {
+// last layer naming some wins; an entry may name several, "arm64 armhf")
+// and the hosts of their mirrors, sorted.
+func layersArchAndHosts(layers []*builder.Layer, toolDir string) ([]string, []string) {
+	var arch []string
 	set := map[string]bool{}
 	for _, l := range layers {
 		b, err := os.ReadFile(l.File)
@@ -91,7 +100,10 @@ func layersArchAndHosts(layers []*builder.Layer, toolDir, arch string) (string, 
 		}
 		archs, mirrors := layerMirrors(b)
 		if len(archs) > 0 {
-			arch = archs[0]
+			arch = nil
+			for _, a := range archs {
+				arch = append(arch, strings.FieldsFunc(a, func(r rune) bool { return r == ' ' || r == ',' })...)
+			}
 		}
 		for _, m := range mirrors {
 			for _, h := range mirrorHosts(m, toolDir) {
