@@ -231,8 +231,9 @@ func doctorGate(ctx context.Context, env *cli.Env, f *buildFlags, jobs []runner.
 		}
 		failed = true
 		fmt.Fprintf(env.Stderr, "pistudio build: %s: this build would fail:\n", j.Config)
-		fmt.Fprint(env.Stderr, doctor.Report{Checks: rep.Failures()})
-		if pk := rep.MissingPackages(); len(pk) > 0 {
+		failures := doctor.Report{Checks: rep.Failures()}
+		fmt.Fprint(env.Stderr, failures)
+		if pk := failures.MissingPackages(); len(pk) > 0 {
 			fmt.Fprintf(env.Stderr, "install the missing packages with:\n  %s\n", doctor.InstallCommand(pk))
 		}
 	}
