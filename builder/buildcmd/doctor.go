@@ -214,17 +214,7 @@ func doctorGate(ctx context.Context, env *cli.Env, f *buildFlags, jobs []runner.
 	}
 	failed := false
 	for _, j := range jobs {
-		stageSkip := skip
-		if j.Stage == runner.StageImage || j.Stage == runner.StageClean {
-			stageSkip = append(stageSkip, doctor.IDBinfmt, "network", doctor.IDPackages)
-		}
-		o := doctor.Options{ToolDir: j.ToolDir, WorkDir: j.WorkDir, Cache: f.cache(env), Stage: j.Stage, Skip: stageSkip}
-		if j.ToolDir == "" {
-			o.Skip = append(o.Skip, doctor.IDTool) // the native image stage runs alone
-		}
-		if plan, err := doctor.PlanFromConfig(j.Config, j.ToolDir, j.SourceDirs, j.Overrides); err == nil {
-			o.Plan = &plan
-		}
+		o := doctor.ForJob(j, doctor.Options{Cache: f.cache(env), Skip: skip})
 		rep := doctor.Run(ctx, withMachine(o))
 		if !rep.Failed() {
 			continue

@@ -294,3 +294,25 @@ func lookup(ctx context.Context, o Options, host, why string, sbom bool) Check {
 	}
 	return c
 }
+
+// ForJob returns base completed for a build of job: its tree, work
+// folder, stage and the plan of its config (DefaultPlan when the config's
+// layers cannot be resolved; the validation reports that). Stages that
+// run no emulation and download nothing (image, clean) skip the binfmt,
+// package and network checks. The CLI's build and the GUI's Build button
+// call Run with it before starting a job.
+func ForJob(job runner.Job, base Options) Options {
+	o := base
+	o.ToolDir, o.WorkDir, o.Stage = job.ToolDir, job.WorkDir, job.Stage
+	o.Skip = append([]string(nil), base.Skip...)
+	if job.Stage == runner.StageImage || job.Stage == runner.StageClean {
+		o.Skip = append(o.Skip, IDBinfmt, "network", IDPackages)
+	}
+	if job.ToolDir == "" {
+		o.Skip = append(o.Skip, IDTool) // the native image stage runs alone
+	}
+	if plan, err := PlanFromConfig(job.Config, job.ToolDir, job.SourceDirs, job.Overrides); err == nil {
+		o.Plan = &plan
+	}
+	return o
+}

@@ -320,3 +320,33 @@ func TestInstallArgv(t *testing.T) {
 		t.Errorf("InstallArgv = %q", got)
 	}
 }
+
+func TestForJob(t *testing.T) {
+	tree, _ := filepath.Abs(filepath.Join("testdata", "tree"))
+	cfg := filepath.Join("testdata", "sbom-off.yaml")
+	tests := []struct {
+		name     string
+		job      runner.Job
+		skips    []string
+		planArch string
+	}{
+		{"full", runner.Job{Config: cfg, ToolDir: tree, Stage: runner.StageFull}, nil, "armhf"},
+		{"image", runner.Job{Config: cfg, ToolDir: tree, Stage: runner.StageImage}, []string{IDBinfmt, "network", IDPackages}, "armhf"},
+		{"native image alone", runner.Job{Config: cfg, Stage: runner.StageImage}, []string{IDBinfmt, "network", IDPackages, IDTool}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := ForJob(tc.job, Options{Skip: []string{"x"}})
+			if !reflect.DeepEqual(o.Skip, append([]string{"x"}, tc.skips...)) {
+				t.Errorf("skip = %q", o.Skip)
+			}
+			arch := ""
+			if o.Plan != nil {
+				arch = o.Plan.Arch
+			}
+			if arch != tc.planArch {
+				t.Errorf("plan arch %q, want %q", arch, tc.planArch)
+			}
+		})
+	}
+}
