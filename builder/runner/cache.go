@@ -190,13 +190,23 @@ func (c Cache) prepare(job Job, env *[]string, argv *[]string) ([]string, error)
 		*env = append(*env, "IG_OFFLINE=y")
 		notes = append(notes, "cache: IG_OFFLINE=y (host tools come from the cache, nothing is downloaded from GitHub)")
 	}
-	if !c.NoAptCache && !hasOverride(job.Overrides, AptCacheKey) {
-		if err := os.MkdirAll(c.AptDir(), 0o755); err != nil {
-			return nil, fmt.Errorf("creating the apt cache: %w", err)
-		}
-		*argv = appendOverride(*argv, AptCacheKey+"="+c.AptDir())
+	if err := c.aptCache(job, argv); err != nil {
+		return nil, err
 	}
 	return notes, nil
+}
+
+// aptCache points the tool's apt cache into the cache, unless the job's
+// overrides choose one or the cache is told not to.
+func (c Cache) aptCache(job Job, argv *[]string) error {
+	if c.NoAptCache || hasOverride(job.Overrides, AptCacheKey) {
+		return nil
+	}
+	if err := os.MkdirAll(c.AptDir(), 0o755); err != nil {
+		return fmt.Errorf("creating the apt cache: %w", err)
+	}
+	*argv = appendOverride(*argv, AptCacheKey+"="+c.AptDir())
+	return nil
 }
 
 // seed copies the cached tarballs into the work dir where the tree's

@@ -552,12 +552,8 @@ func (r *Run) run(cmd *exec.Cmd, outR, errR *os.File) {
 	if cmd != nil {
 		exit, runErr = r.superviseTool(cmd, outR, errR)
 	}
-	if cmd != nil && r.opts.Cache.Dir != "" {
-		if added, err := r.opts.Cache.Keep(r.job.ToolDir, r.job.WorkDir); err != nil {
-			r.internal("warning: " + err.Error())
-		} else if len(added) > 0 {
-			r.internal("cache: kept " + strings.Join(added, ", ") + " in " + r.opts.Cache.HostToolsDir())
-		}
+	if cmd != nil {
+		r.keepHostTools()
 	}
 	var artifacts []Artifact
 	if runErr == nil && !r.isCancelled() && r.job.NativeImage != nil &&
@@ -598,6 +594,20 @@ func (r *Run) run(cmd *exec.Cmd, outR, errR *os.File) {
 		}
 	}
 	r.finish(exit, runErr, artifacts)
+}
+
+// keepHostTools copies the host tools the run downloaded into the cache.
+func (r *Run) keepHostTools() {
+	if r.opts.Cache.Dir == "" {
+		return
+	}
+	added, err := r.opts.Cache.Keep(r.job.ToolDir, r.job.WorkDir)
+	switch {
+	case err != nil:
+		r.internal("warning: " + err.Error())
+	case len(added) > 0:
+		r.internal("cache: kept " + strings.Join(added, ", ") + " in " + r.opts.Cache.HostToolsDir())
+	}
 }
 
 func (r *Run) isCancelled() bool {
