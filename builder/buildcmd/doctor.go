@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 
 	"github.com/pistudio/pistudio/builder"
@@ -60,7 +58,7 @@ func parseDoctor(env *cli.Env, args []string) (*doctorFlags, []string, error) {
 	fs.StringVar(&f.work, "B", "work", "work (build) `DIR`")
 	fs.Var(&f.skip, "skip-check", "leave out a check `NAME` (packages, binfmt, privileges, space, cache, network, network:HOST)")
 	fs.BoolVar(&f.getTool, "get-tool", false, "when no rpi-image-gen tree is found, clone "+doctor.UpstreamRelease+" into ~/rpi-image-gen (or --rpi-image-gen DIR)")
-	fs.BoolVar(&f.install, "install", false, "install the missing Debian packages with apt-get (as root; otherwise print the command)")
+	fs.BoolVar(&f.install, "install", false, "install the missing Debian packages with apt-get (as root, else through pkexec)")
 	fs.BoolVar(&f.asJSON, "json", false, "print the checks as JSON")
 	f.addCacheFlags(fs)
 	if err := cli.Parse(fs, env, doctorUsage, args); err != nil {
@@ -168,24 +166,22 @@ func getTool(ctx context.Context, env *cli.Env, dir string) (string, error) {
 	return dir, nil
 }
 
-// offerInstall shows the missing packages and installs them as root when
-// asked, else prints the command.
+// offerInstall shows the missing packages and, when asked, installs them
+// (as root directly, else through pkexec); otherwise, or without a polkit
+// agent, it prints the command.
 func offerInstall(ctx context.Context, env *cli.Env, pkgs []string, install bool) error {
 	fmt.Fprintf(env.Stdout, "\nmissing Debian packages: %s\n", strings.Join(pkgs, " "))
-	if !install || os.Geteuid() != 0 {
-		fmt.Fprintf(env.Stdout, "install them with:\n  %s\n", doctor.InstallCommand(pkgs))
+	if !install {
+		fmt.Fprintf(env.Stdout, "install them with:\n  %s\n(or: pistudio doctor --install)\n", doctor.InstallCommand(pkgs))
 		return nil
 	}
-	for _, argv := range [][]string{{"apt-get", "update"}, doctor.InstallArgv(pkgs)} {
-		fmt.Fprintf(env.Stdout, "running: %s\n", strings.Join(argv, " "))
-		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-		cmd.Stdout, cmd.Stderr = env.Stdout, env.Stderr
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("%s: %w", argv[0], err)
-		}
+	fmt.Fprintf(env.Stdout, "installing: %s\n", strings.Join(doctor.InstallArgv(pkgs), " "))
+	err := doctor.Install(ctx, pkgs, doctor.InstallOptions{Out: env.Stdout})
+	var ns *doctor.NeedsSudoError
+	if errors.As(err, &ns) {
+		fmt.Fprintf(env.Stdout, "no polkit authentication agent is running, so the password cannot be asked for here; run:\n  %s\n", ns.Command)
 	}
-	return nil
+	return err
 }
 
 // ErrDoctorFailed is wrapped by the error a build refused by the doctor
