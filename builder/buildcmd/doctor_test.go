@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pistudio/pistudio/builder/cli"
 	"github.com/pistudio/pistudio/builder/doctor"
 	"github.com/pistudio/pistudio/builder/runner"
 )
@@ -124,5 +125,32 @@ func TestHistoryRunning(t *testing.T) {
 	}
 	if dead[3] != "died" || dead[4] != "-" {
 		t.Errorf("dead row %q", lines[3])
+	}
+}
+
+func TestCacheFlags(t *testing.T) {
+	env := func(m map[string]string) *cli.Env {
+		return &cli.Env{Getenv: func(k string) string { return m[k] }}
+	}
+	tests := []struct {
+		name string
+		f    buildFlags
+		env  map[string]string
+		want runner.Cache
+	}{
+		{"xdg", buildFlags{offline: "auto"}, map[string]string{"XDG_CACHE_HOME": "/x", "HOME": "/h"}, runner.Cache{Dir: "/x/pistudio", Offline: "auto"}},
+		{"home", buildFlags{offline: "on"}, map[string]string{"HOME": "/h"}, runner.Cache{Dir: "/h/.cache/pistudio", Offline: "on"}},
+		{"relative xdg ignored", buildFlags{}, map[string]string{"XDG_CACHE_HOME": "rel", "HOME": "/h"}, runner.Cache{Dir: "/h/.cache/pistudio"}},
+		{"flag", buildFlags{cacheDir: "/c"}, map[string]string{"HOME": "/h"}, runner.Cache{Dir: "/c"}},
+		{"no cache", buildFlags{noCache: true, cacheDir: "/c"}, map[string]string{"HOME": "/h"}, runner.Cache{}},
+		{"nothing known", buildFlags{}, nil, runner.Cache{}},
+	}
+	for _, tc := range tests {
+		if got := tc.f.cache(env(tc.env)); got != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+	if code, _, errs := runCmd(t, context.Background(), "", "build", "-c", "x.yaml", "--offline", "sometimes"); code != 2 || !strings.Contains(errs, "--offline") {
+		t.Errorf("bad --offline: exit %d %s", code, errs)
 	}
 }
