@@ -390,7 +390,16 @@ func historyRow(r runner.Record, now time.Time) (state, exit, dur string) {
 		}
 		return "running", "-", r.Elapsed(now).Round(time.Second).String() + "+"
 	}
-	return string(r.State), strconv.Itoa(r.ExitStatus), r.Elapsed(now).Round(time.Second).String()
+	return string(r.State), strconv.Itoa(r.ExitStatus), roundDuration(r.Elapsed(now)).String()
+}
+
+// roundDuration keeps milliseconds under a second (a run that failed at
+// once shows "1ms", not "0s") and whole seconds above.
+func roundDuration(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Second)
 }
 
 func runClean(ctx context.Context, env *cli.Env, args []string) error {
