@@ -189,6 +189,11 @@ func (c Cache) prepare(job Job, env *[]string, argv *[]string) ([]string, error)
 	if offline && envValue(*env, "IG_OFFLINE") == "" {
 		*env = append(*env, "IG_OFFLINE=y")
 		notes = append(notes, "cache: IG_OFFLINE=y (host tools come from the cache, nothing is downloaded from GitHub)")
+		if envValue(*env, "PIP_NO_DEPS") == "" {
+			// bdebstrap's Python dependencies come from Debian
+			// (python3-yaml...), not from PyPI, which offline cannot be reached.
+			*env = append(*env, "PIP_NO_DEPS=1")
+		}
 	}
 	if err := c.aptCache(job, argv); err != nil {
 		return nil, err

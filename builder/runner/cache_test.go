@@ -41,8 +41,8 @@ func TestCacheMakesSecondBuildOffline(t *testing.T) {
 		t.Errorf("second build downloaded %q", got)
 	}
 	env := strings.Join(lines(t, filepath.Join(second.WorkDir, ".standin", "0.env")), "\n")
-	if !strings.Contains(env, "\nIG_OFFLINE=y") {
-		t.Error("IG_OFFLINE=y not in the tool's environment")
+	if !strings.Contains(env, "\nIG_OFFLINE=y") || !strings.Contains(env, "\nPIP_NO_DEPS=1") {
+		t.Error("IG_OFFLINE=y or PIP_NO_DEPS=1 not in the tool's environment")
 	}
 	if !contains(res.Argv, AptCacheKey+"="+opts.Cache.AptDir()) {
 		t.Errorf("apt cache not passed: %q", res.Argv)
