@@ -110,25 +110,64 @@ package: build
 	  cp $(DIST)/FyneApp.toml.orig FyneApp.toml; rm -f $(DIST)/FyneApp.toml.orig; exit $$rc
 	mv "Pi Image Studio.tar.xz" $(DIST)/pistudio.tar.xz
 
-# install: install the bundle system-wide (as root) or for the current
-# user (~/.local), using the Makefile fyne puts into the bundle.
-# As root it also installs the polkit policy that lets `pkexec pistudio
-# helper` (the privileged disk writer) ask for authorization, naming the
-# installed binary.
+# install: as root, install the binary into $(PREFIX)/bin with the desktop
+# files (.desktop, AppStream metainfo, hicolor icons) under $(PREFIX)/share
+# and the polkit policy that lets `pkexec pistudio helper` (the privileged
+# disk writer) ask for authorization, naming the installed binary. As a
+# user, install fyne's bundle into ~/.local (writing disks then needs the
+# policy from a root install or the .deb, or sudo).
 PREFIX ?= /usr/local
-POLKIT_DIR ?= /usr/share/polkit-1/actions
-install: package
-	rm -rf $(DIST)/bundle && mkdir -p $(DIST)/bundle
-	tar -xJf $(DIST)/pistudio.tar.xz -C $(DIST)/bundle
+install: build
 	if [ "$$(id -u)" = 0 ]; then \
-	  $(MAKE) -C $(DIST)/bundle/pistudio install PREFIX=$(PREFIX) && \
-	  mkdir -p $(DESTDIR)$(POLKIT_DIR) && \
-	  sed 's#/usr/bin/pistudio#$(PREFIX)/bin/pistudio#' assets/polkit/io.github.pistudio.helper.policy \
-	    > $(DESTDIR)$(POLKIT_DIR)/io.github.pistudio.helper.policy; \
+	  install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pistudio && \
+	  $(GO) run ./assets/cmd/pkgtree -root "$(DESTDIR)/" -prefix $(PREFIX) -version $(DEB_VERSION); \
 	else \
+	  $(MAKE) package && rm -rf $(DIST)/bundle && mkdir -p $(DIST)/bundle && \
+	  tar -xJf $(DIST)/pistudio.tar.xz -C $(DIST)/bundle && \
 	  $(MAKE) -C $(DIST)/bundle/pistudio user-install && \
-	  echo "Installed for $$USER. Writing disks asks for the administrator password through pkexec."; \
+	  echo "Installed for $$USER. Writing disks asks for the administrator password through pkexec once the polkit policy is installed (sudo make install, or the .deb)."; \
 	fi
+
+# deb: a Debian package $(DIST)/pistudio_<version>_<arch>.deb with the
+# binary in /usr/bin, the polkit policy, the .desktop file, hicolor icons
+# (16-512 px and scalable) and the AppStream metainfo, all named by the one
+# app ID (assets.AppID). test-deb checks its contents, the metainfo
+# (appstreamcli) and the .desktop file; it is not part of `make test`
+# because it builds the GUI binary.
+DEB_VERSION ?= $(shell echo '$(VERSION)' | sed -E 's/^v//; s/-/+/g; /^[0-9]/!s/^/0.1.0+/')
+DEB_ARCH ?= $(shell dpkg --print-architecture)
+DEB := $(DIST)/pistudio_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_DEPENDS := libc6, libgl1, libx11-6, libxcursor1, libxrandr2, libxinerama1, libxi6, libxxf86vm1, pkexec | policykit-1
+DEB_RECOMMENDS := git, xz-utils, zstd, qemu-user-static, binfmt-support
+.PHONY: deb test-deb
+deb: build
+	rm -rf $(DIST)/deb && mkdir -p $(DIST)/deb/DEBIAN
+	install -D -m 0755 $(BIN) $(DIST)/deb/usr/bin/pistudio
+	$(GO) run ./assets/cmd/pkgtree -root $(DIST)/deb -prefix /usr -version $(DEB_VERSION)
+	printf '%s\n' 'Package: pistudio' 'Version: $(DEB_VERSION)' 'Architecture: $(DEB_ARCH)' \
+	  'Maintainer: Pi Image Studio developers <pistudio@users.noreply.github.com>' \
+	  'Depends: $(DEB_DEPENDS)' 'Recommends: $(DEB_RECOMMENDS)' 'Suggests: podman, uidmap' \
+	  'Section: utils' 'Priority: optional' 'Homepage: https://github.com/pistudio/pistudio' \
+	  "Installed-Size: $$(du -sk --exclude=DEBIAN $(DIST)/deb | cut -f1)" \
+	  'Description: build Raspberry Pi images and write them to SD cards and USB disks' \
+	  ' Pi Image Studio builds Raspberry Pi OS images with rpi-image-gen, checks the host' \
+	  ' before a build, and writes images to removable disks, verifying what it wrote.' \
+	  > $(DIST)/deb/DEBIAN/control
+	dpkg-deb --build --root-owner-group $(DIST)/deb $(DEB)
+	@echo "built $(DEB)"
+
+test-deb: deb
+	$(call ensure-packages,appstream desktop-file-utils)
+	@contents=$$(dpkg-deb --contents $(DEB)); id=io.github.pistudio.PiImageStudio; \
+	for f in ./usr/bin/pistudio ./usr/share/polkit-1/actions/$$id.policy ./usr/share/applications/$$id.desktop \
+	  ./usr/share/metainfo/$$id.metainfo.xml ./usr/share/icons/hicolor/scalable/apps/$$id.svg \
+	  $$(for s in 16 22 24 32 48 64 128 256 512; do echo ./usr/share/icons/hicolor/$${s}x$${s}/apps/$$id.png; done); do \
+	  echo "$$contents" | grep -q " $$f$$" || { echo "missing in the .deb: $$f"; exit 1; }; \
+	done
+	rm -rf $(DIST)/deb-check && mkdir -p $(DIST)/deb-check && dpkg-deb -x $(DEB) $(DIST)/deb-check
+	appstreamcli validate --no-net $(DIST)/deb-check/usr/share/metainfo/*.metainfo.xml
+	desktop-file-validate $(DIST)/deb-check/usr/share/applications/*.desktop
+	@echo "test-deb: $(DEB) is complete"
 
 # test-vm boots Debian's kernel in qemu (software emulation) to check that it
 # assembles the RAID sets the native image stage writes (builder/image/vmtest).

@@ -21,7 +21,7 @@ import (
 )
 
 // AppID is the application ID; preferences are stored under it.
-const AppID = "io.github.pistudio"
+const AppID = "io.github.pistudio.PiImageStudio"
 
 // Title is the main window's title.
 const Title = "Pi Image Studio"

@@ -69,7 +69,7 @@ func runCmd(t *testing.T, ctx context.Context, stdin string, args ...string) (in
 
 func buildArgs(t *testing.T, work string, rest ...string) []string {
 	args := []string{"build", "--rpi-image-gen", standinDir(t), "-B", work, "--kill-grace", "200ms",
-		"--skip-check", "binfmt", "--skip-check", "privileges", "--skip-check", "workdir"}
+		"--skip-check", "binfmt", "--skip-check", "privileges", "--skip-check", "workdir", "--skip-check", "doctor"}
 	return append(args, rest...)
 }
 

@@ -3,6 +3,8 @@ package runner
 import (
 	"regexp"
 	"strings"
+
+	"github.com/pistudio/pistudio/builder/runner/cause"
 )
 
 type explainer struct {
@@ -48,7 +50,7 @@ var explainers = []explainer{
 // whether line is one.
 func Explain(line string) (string, bool) {
 	line = strings.TrimSpace(line)
-	if line == "" || !mayExplain(line) {
+	if line == "" || !mayExplain(line) || cause.IsEnvironmentLine(line) {
 		return "", false
 	}
 	for _, e := range explainers {

@@ -121,19 +121,76 @@ func RecordedConfigVersion(workDir, configPath string) (string, bool) {
 	return RecordedVersion(workDir)
 }
 
+// readVersion reads a version file: the version on its first line, and
+// the absolute config path on the second (files of older releases have
+// none).
 func readVersion(file string) (string, bool) {
+	v, _, ok := readVersionFile(file)
+	return v, ok
+}
+
+func readVersionFile(file string) (ver, config string, ok bool) {
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return "", false
+		return "", "", false
 	}
-	v := strings.TrimSpace(string(b))
-	return v, ValidVersion(v)
+	first, rest, _ := strings.Cut(string(b), "\n")
+	ver = strings.TrimSpace(first)
+	config, _, _ = strings.Cut(rest, "\n")
+	return ver, strings.TrimSpace(config), ValidVersion(ver)
+}
+
+// ErrVersionInUse is wrapped when a filesystem build would pin an artefact
+// version another config already uses in the same work dir: the second
+// build would overwrite the first one's chroot-<ver>.
+var ErrVersionInUse = errors.New("artefact version already used by another config in this work dir")
+
+// versionOwner returns the config (other than configPath) recorded in
+// workDir with version v, if any.
+func versionOwner(workDir, configPath, v string) (string, bool) {
+	mine := ConfigVersionFile(workDir, configPath)
+	files, _ := filepath.Glob(filepath.Join(stateDir(workDir), "artefact-version-*"))
+	for _, f := range files {
+		if f == mine || strings.HasSuffix(f, ".tmp") {
+			continue
+		}
+		if ov, cfg, ok := readVersionFile(f); ok && ov == v && cfg != "" && cfg != configPath {
+			return cfg, true
+		}
+	}
+	return "", false
+}
+
+// DefaultVersion is the artefact version of a config that sets none and
+// has none recorded: the UTC date and the config's file name, so that two
+// configs built into one work dir on the same day get their own
+// chroot-<ver> folders ("2026-12-07-raid").
+func DefaultVersion(configPath string, now time.Time) string {
+	stem := strings.TrimSuffix(filepath.Base(configPath), filepath.Ext(configPath))
+	var b strings.Builder
+	for _, r := range stem {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+		if b.Len() >= 40 {
+			break
+		}
+	}
+	v := now.UTC().Format("2006-01-02")
+	if s := strings.Trim(b.String(), "-."); s != "" {
+		v += "-" + s
+	}
+	return v
 }
 
 // resolveVersion decides the artefact version of a run: the job's (from
 // the config), else the one recorded for the config in the work dir, else for an
-// image-only run the newest chroot-<ver> folder, else today's UTC date
-// (the tool's own fallback). Runs that build a filesystem record it.
+// image-only run the newest chroot-<ver> folder, else DefaultVersion.
+// Runs that build a filesystem record it, and refuse a version another
+// config of the work dir has recorded (ErrVersionInUse).
 func resolveVersion(job Job, now time.Time) (string, error) {
 	v := job.ArtefactVersion
 	for _, o := range job.Overrides {
@@ -150,16 +207,20 @@ func resolveVersion(job Job, now time.Time) (string, error) {
 		v = newestChrootVersion(job.WorkDir)
 	}
 	if v == "" {
-		v = now.UTC().Format("2006-01-02")
+		v = DefaultVersion(job.Config, now)
 	}
 	if !ValidVersion(v) {
 		return "", fmt.Errorf("%w: artefact version %q is not usable in a folder name", ErrInvalidJob, v)
 	}
 	if job.Stage == StageFull || job.Stage == StageFilesystem {
+		if other, ok := versionOwner(job.WorkDir, job.Config, v); ok {
+			return "", fmt.Errorf("%w: %w: %s also builds chroot-%s in %s; set a different artefact_version in one config or use another work dir (-B)",
+				ErrInvalidJob, ErrVersionInUse, other, v, job.WorkDir)
+		}
 		if err := os.MkdirAll(stateDir(job.WorkDir), 0o755); err != nil {
 			return "", fmt.Errorf("recording artefact version: %w", err)
 		}
-		if err := os.WriteFile(ConfigVersionFile(job.WorkDir, job.Config), []byte(v+"\n"), 0o644); err != nil {
+		if err := os.WriteFile(ConfigVersionFile(job.WorkDir, job.Config), []byte(v+"\n"+job.Config+"\n"), 0o644); err != nil {
 			return "", fmt.Errorf("recording artefact version: %w", err)
 		}
 	}

@@ -250,3 +250,6 @@ var ErrPreflight = errors.New("preflight failed")
 
 // Is makes errors.Is(err, ErrPreflight) true.
 func (e *PreflightError) Is(target error) bool { return target == ErrPreflight }
+
+// WithDefaults returns h with every zero field set to the real machine.
+func (h Host) WithDefaults() Host { return h.withDefaults() }

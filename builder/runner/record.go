@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pistudio/pistudio/builder/runner/cause"
 	"github.com/pistudio/pistudio/internal/atomicfile"
 )
 
@@ -27,23 +28,34 @@ type StageTiming struct {
 
 // Record is the JSON file written beside each run's log.
 type Record struct {
-	Config          string        `json:"config"`
-	ConfigSHA256    string        `json:"config_sha256"`
-	Stage           string        `json:"stage"`
-	ToolDir         string        `json:"tool_dir"`
-	WorkDir         string        `json:"work_dir"`
-	ImageName       string        `json:"image_name,omitempty"`
-	ArtefactVersion string        `json:"artefact_version,omitempty"`
-	Argv            []string      `json:"argv"`
-	Start           time.Time     `json:"start"`
-	End             time.Time     `json:"end"`
-	ExitStatus      int           `json:"exit_status"`
-	State           State         `json:"state"`
-	Error           string        `json:"error,omitempty"`
-	Hints           []string      `json:"hints,omitempty"`
-	Stages          []StageTiming `json:"stages"`
-	Artifacts       []Artifact    `json:"artifacts"`
-	Log             string        `json:"log"`
+	Config          string   `json:"config"`
+	ConfigSHA256    string   `json:"config_sha256"`
+	Stage           string   `json:"stage"`
+	ToolDir         string   `json:"tool_dir"`
+	WorkDir         string   `json:"work_dir"`
+	ImageName       string   `json:"image_name,omitempty"`
+	ArtefactVersion string   `json:"artefact_version,omitempty"`
+	Argv            []string `json:"argv"`
+	// Overrides are the job's KEY=VALUE overrides (also in Argv).
+	Overrides []string `json:"overrides,omitempty"`
+	// Env holds the environment variables the tool reads that are not
+	// IGconf_* (GENIMAGE_VER, IG_OFFLINE, PIP_NO_DEPS, IG_*...): with Argv
+	// they reproduce the run.
+	Env map[string]string `json:"env,omitempty"`
+	// PID is the process that ran the build; History uses it to tell a
+	// running build from one whose process died.
+	PID        int       `json:"pid,omitempty"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	ExitStatus int       `json:"exit_status"`
+	State      State     `json:"state"`
+	Error      string    `json:"error,omitempty"`
+	Hints      []string  `json:"hints,omitempty"`
+	// Cause is the one reason a failed run failed.
+	Cause     *cause.Cause  `json:"cause,omitempty"`
+	Stages    []StageTiming `json:"stages"`
+	Artifacts []Artifact    `json:"artifacts"`
+	Log       string        `json:"log"`
 	// Path is where the record was read from; not stored.
 	Path string `json:"-"`
 }
@@ -118,4 +130,47 @@ func History(workDir string) ([]Record, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
 	return out, nil
+}
+
+// recordedEnvNames are variables outside IG_* the tool reads.
+var recordedEnvNames = map[string]bool{"GENIMAGE_VER": true, "PIP_NO_DEPS": true, "PIP_INDEX_URL": true, "SOURCE_DATE_EPOCH": true}
+
+// RecordedEnv picks from env (KEY=VALUE) the variables that change what
+// the tool does: IG_* (IG_OFFLINE...) and those in recordedEnvNames.
+// IGconf_* are never passed to the tool and are not recorded.
+func RecordedEnv(env []string) map[string]string {
+	out := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if (strings.HasPrefix(k, "IG_") || recordedEnvNames[k]) && k != markerVar {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// Elapsed is how long the run took, or for a run still going, how long it
+// has run until now.
+func (r Record) Elapsed(now time.Time) time.Duration {
+	if r.End.IsZero() {
+		return now.Sub(r.Start)
+	}
+	return r.End.Sub(r.Start)
+}
+
+// Live reports whether a record in state Running belongs to a build whose
+// process is still alive (its PID exists). Records of older releases
+// without a PID count as live.
+func (r Record) Live() bool {
+	if r.State != Running {
+		return false
+	}
+	if r.PID <= 0 {
+		return true
+	}
+	_, err := os.Stat(fmt.Sprintf("/proc/%d", r.PID))
+	return err == nil
 }

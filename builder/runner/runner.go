@@ -39,6 +39,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/pistudio/pistudio/builder/runner/cause"
 )
 
 // Stage selects what a job builds.
@@ -140,6 +142,9 @@ type Options struct {
 	Environ []string
 	// Dir is the tool's working directory; the tool dir when empty.
 	Dir string
+	// Cache is the per-user cache of host tools and apt packages shared by
+	// every work dir; the zero value uses none.
+	Cache Cache
 }
 
 // State is how a run ended (or that it has not yet).
@@ -170,6 +175,10 @@ type Result struct {
 	// Hints are the distinct explanations of known failure lines seen
 	// during the run, in order (at most 10).
 	Hints []string
+	// Cause is the one reason a failed run failed (the first real cause
+	// in the tool's output, else the runner's own error); nil when the
+	// run succeeded or was cancelled.
+	Cause *cause.Cause
 	// Err says why a run did not succeed.
 	Err error
 }
@@ -190,7 +199,10 @@ type Run struct {
 	hub    hub
 	events *Subscription
 
+	cacheNote []string
+
 	mu        sync.Mutex // guards log writing and stage state
+	finder    cause.Finder
 	logf      *os.File
 	logw      *bufio.Writer
 	nlines    int
@@ -238,46 +250,24 @@ func Start(ctx context.Context, job Job, opts Options) (*Run, error) {
 		return nil, fmt.Errorf("%w: reading config: %w", ErrInvalidJob, err)
 	}
 	needTool := !(job.Stage == StageImage && job.NativeImage != nil)
-	var checks []Check
-	if !opts.SkipPreflight {
-		skip := append([]string(nil), opts.SkipChecks...)
-		if !needTool {
-			skip = append(skip, CheckTool)
-		}
-		if job.Stage == StageClean {
-			skip = append(skip, CheckBinfmt)
-		}
-		checks = Preflight(job, opts.Host, skip...)
-		for _, c := range checks {
-			if !c.OK {
-				return nil, &PreflightError{Checks: checks}
-			}
-		}
+	checks, err := preflightJob(job, opts, needTool)
+	if err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(job.WorkDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating work dir: %w", err)
 	}
 	start := time.Now()
 	r := &Run{job: job, opts: opts, checks: checks, done: make(chan struct{})}
+	// The version is resolved even when only the native image hook runs:
+	// it names the chroot-<ver> folder the hook reads.
+	if r.ver, err = resolveVersion(job, start); err != nil {
+		return nil, err
+	}
 	if needTool {
-		if r.ver, err = resolveVersion(job, start); err != nil {
+		if err := r.prepareTool(); err != nil {
 			return nil, err
 		}
-		src, err := prepareSourceDir(job.WorkDir, job.SourceDirs)
-		if err != nil {
-			return nil, err
-		}
-		if r.argv, err = Argv(job, src, r.ver); err != nil {
-			return nil, err
-		}
-		var mk [8]byte
-		_, _ = rand.Read(mk[:])
-		r.marker = hex.EncodeToString(mk[:])
-		env := opts.Environ
-		if env == nil {
-			env = os.Environ()
-		}
-		r.env = append(ToolEnv(env), markerVar+"="+r.marker)
 	}
 	logPath, recPath, err := newLogPaths(job.WorkDir, job.Stage.String(), start)
 	if err != nil {
@@ -292,12 +282,16 @@ func Start(ctx context.Context, job Job, opts Options) (*Run, error) {
 		Config: job.Config, ConfigSHA256: hex.EncodeToString(sum[:]), Stage: job.Stage.String(),
 		ToolDir: job.ToolDir, WorkDir: job.WorkDir, ImageName: job.ImageName, ArtefactVersion: r.ver,
 		Argv: r.argv, Start: start, State: Running, Log: filepath.Base(logPath), Path: recPath,
+		Overrides: job.Overrides, Env: RecordedEnv(r.env), PID: os.Getpid(),
 	}
 	r.result = Result{State: Running, Start: start, Argv: r.argv, LogPath: logPath, RecordPath: recPath}
 	_ = writeRecord(recPath, &r.rec)
 	r.events = r.hub.subscribe(opts.EventBuffer)
 	r.ctx, r.cancel = context.WithCancel(ctx)
 
+	for _, n := range r.cacheNote {
+		r.internal(n)
+	}
 	for _, c := range checks {
 		if c.Warning {
 			r.internal("warning: " + c.Msg + fixSuffix(c.Fix))
@@ -309,6 +303,7 @@ func Start(ctx context.Context, job Job, opts Options) (*Run, error) {
 		r.internal("running " + quoteArgv(r.argv))
 		cmd, outR, errR, err = r.startTool()
 		if err != nil {
+			r.internal("error: " + err.Error())
 			r.closeLog()
 			r.rec.State, r.rec.Error, r.rec.End = Failed, err.Error(), time.Now()
 			_ = writeRecord(recPath, &r.rec)
@@ -318,6 +313,53 @@ func Start(ctx context.Context, job Job, opts Options) (*Run, error) {
 	}
 	go r.run(cmd, outR, errR)
 	return r, nil
+}
+
+// preflightJob runs the preflight checks a job needs and fails with a
+// PreflightError when one fails.
+func preflightJob(job Job, opts Options, needTool bool) ([]Check, error) {
+	if opts.SkipPreflight {
+		return nil, nil
+	}
+	skip := append([]string(nil), opts.SkipChecks...)
+	if !needTool {
+		skip = append(skip, CheckTool)
+	}
+	if job.Stage == StageClean {
+		skip = append(skip, CheckBinfmt)
+	}
+	checks := Preflight(job, opts.Host, skip...)
+	for _, c := range checks {
+		if !c.OK {
+			return nil, &PreflightError{Checks: checks}
+		}
+	}
+	return checks, nil
+}
+
+// prepareTool writes the merged source dir, builds the tool's argv and
+// environment (with the run marker) and applies the cache.
+func (r *Run) prepareTool() error {
+	src, err := prepareSourceDir(r.job.WorkDir, r.job.SourceDirs)
+	if err != nil {
+		return err
+	}
+	if r.argv, err = Argv(r.job, src, r.ver); err != nil {
+		return err
+	}
+	var mk [8]byte
+	_, _ = rand.Read(mk[:])
+	r.marker = hex.EncodeToString(mk[:])
+	env := r.opts.Environ
+	if env == nil {
+		env = os.Environ()
+	}
+	r.env = ToolEnv(env)
+	if r.cacheNote, err = r.opts.Cache.prepare(r.job, &r.env, &r.argv); err != nil {
+		return err
+	}
+	r.env = append(r.env, markerVar+"="+r.marker)
+	return nil
 }
 
 func fixSuffix(fix string) string {
@@ -434,6 +476,7 @@ func (r *Run) line(stream Stream, raw string) {
 	}
 	ev := Event{Kind: EventLog, Time: now, Stream: stream, Text: text}
 	if stream != Internal {
+		r.finder.Line(text)
 		if ex, ok := Explain(text); ok {
 			ev.Explain = ex
 			r.addHintLocked(ex)
@@ -509,6 +552,9 @@ func (r *Run) run(cmd *exec.Cmd, outR, errR *os.File) {
 	if cmd != nil {
 		exit, runErr = r.superviseTool(cmd, outR, errR)
 	}
+	if cmd != nil {
+		r.keepHostTools()
+	}
 	var artifacts []Artifact
 	if runErr == nil && !r.isCancelled() && r.job.NativeImage != nil &&
 		(r.job.Stage == StageFull || r.job.Stage == StageImage) {
@@ -548,6 +594,20 @@ func (r *Run) run(cmd *exec.Cmd, outR, errR *os.File) {
 		}
 	}
 	r.finish(exit, runErr, artifacts)
+}
+
+// keepHostTools copies the host tools the run downloaded into the cache.
+func (r *Run) keepHostTools() {
+	if r.opts.Cache.Dir == "" {
+		return
+	}
+	added, err := r.opts.Cache.Keep(r.job.ToolDir, r.job.WorkDir)
+	switch {
+	case err != nil:
+		r.internal("warning: " + err.Error())
+	case len(added) > 0:
+		r.internal("cache: kept " + strings.Join(added, ", ") + " in " + r.opts.Cache.HostToolsDir())
+	}
 }
 
 func (r *Run) isCancelled() bool {
@@ -670,6 +730,7 @@ func (r *Run) finish(exit int, runErr error, artifacts []Artifact) {
 	r.endStageLocked(end, runErr == nil && !cancelled, cancelled)
 	stages := append([]StageTiming(nil), r.stages...)
 	hints := append([]string(nil), r.hints...)
+	found, foundOK := r.finder.Cause()
 	r.mu.Unlock()
 
 	state := Succeeded
@@ -679,12 +740,17 @@ func (r *Run) finish(exit int, runErr error, artifacts []Artifact) {
 	case runErr != nil:
 		state = Failed
 	}
-	r.internal(fmt.Sprintf("finished: %s (exit status %d) in %s", state, exit, end.Sub(r.result.Start).Round(time.Millisecond)))
+	var why *cause.Cause
+	if state == Failed {
+		why = runCause(runErr, found, foundOK)
+	}
+	r.logEnd(state, exit, end.Sub(r.result.Start), runErr, why)
 	r.closeLog()
 	r.result.State, r.result.ExitStatus, r.result.End = state, exit, end
 	r.result.Duration = end.Sub(r.result.Start)
 	r.result.Stages, r.result.Artifacts, r.result.Err = stages, artifacts, runErr
 	r.result.Hints, r.rec.Hints = hints, hints
+	r.result.Cause, r.rec.Cause = why, why
 	r.rec.End, r.rec.ExitStatus, r.rec.State = end, exit, state
 	r.rec.Stages, r.rec.Artifacts = stages, artifacts
 	if r.rec.Stages == nil {
@@ -704,4 +770,46 @@ func (r *Run) finish(exit int, runErr error, artifacts []Artifact) {
 	r.hub.close()
 	r.cancel()
 	close(r.done)
+}
+
+// runCause is the cause of a failed run: the first real cause in the
+// tool's output, else one made of the runner's own error.
+func runCause(runErr error, found cause.Cause, ok bool) *cause.Cause {
+	if ok {
+		return &found
+	}
+	c := cause.Cause{Kind: cause.Runner, Summary: "the build failed", Fix: "Read the log for the lines before the failure."}
+	if runErr != nil {
+		c.Summary = runErr.Error()
+	}
+	var rf interface{ Fix() string }
+	if errors.As(runErr, &rf) && rf.Fix() != "" {
+		c.Fix = rf.Fix()
+	}
+	return &c
+}
+
+// logEnd writes the run's last lines: the outcome once, and for a failure
+// the error, its cause and the fix, so the terminal, the log and the
+// record all say why.
+func (r *Run) logEnd(state State, exit int, d time.Duration, runErr error, why *cause.Cause) {
+	d = d.Round(time.Millisecond)
+	switch state {
+	case Succeeded:
+		r.internal(fmt.Sprintf("build succeeded in %s", d))
+		return
+	case Cancelled:
+		r.internal(fmt.Sprintf("build cancelled after %s", d))
+		return
+	}
+	r.internal(fmt.Sprintf("build failed (exit status %d) after %s", exit, d))
+	if runErr != nil {
+		r.internal("error: " + runErr.Error())
+	}
+	if why != nil {
+		if why.Kind != cause.Runner {
+			r.internal("cause: " + why.Summary)
+		}
+		r.internal("fix: " + why.Fix)
+	}
 }

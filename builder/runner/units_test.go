@@ -69,6 +69,7 @@ func TestExplain(t *testing.T) {
 		{"Error: Overrides must be provided as key=value pairs.", "KEY=VALUE"},
 		{"Required dependencies (all) not installed", "install_deps.sh"},
 		{"[SET] IGconf_image_name=x", ""},
+		{"Error: [IG_ENABLE_HOST_BDEBSTRAP=y IGconf_device_layer=rpi5 IGconf_sys_workroot=/w] (2)", ""},
 		{"", ""},
 	}
 	for _, tc := range tests {

@@ -84,6 +84,11 @@ type Client struct {
 	done chan struct{}
 	cmd  *exec.Cmd
 	in   io.Closer
+
+	self     string      // this program, for the sudo command line
+	stderr   *tailBuffer // the end of the helper's stderr
+	exitOnce sync.Once
+	exitErr  error
 }
 
 // NewClient returns a client reading events from r and writing requests
@@ -96,7 +101,7 @@ func NewClient(r io.Reader, w io.Writer) *Client {
 
 // Start launches `pkexec <this program> helper` and returns a client for
 // it. The user is asked for authorization by polkit (action
-// io.github.pistudio.helper).
+// io.github.pistudio.PiImageStudio.helper).
 func Start(ctx context.Context) (*Client, error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -106,7 +111,11 @@ func Start(ctx context.Context) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("writing disks needs root: pkexec not found (install polkit, or run as root): %w", err)
 	}
-	return StartCommand(ctx, exec.Command(pk, self, "helper"))
+	c, err := StartCommand(ctx, exec.Command(pk, self, "helper"))
+	if c != nil {
+		c.self = self
+	}
+	return c, err
 }
 
 // StartCommand starts cmd as the helper and returns a client for it.
@@ -119,12 +128,13 @@ func StartCommand(ctx context.Context, cmd *exec.Cmd) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stderr = os.Stderr
+	tail := &tailBuffer{max: 8 << 10}
+	cmd.Stderr = io.MultiWriter(os.Stderr, tail)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the helper: %w", err)
 	}
-	c := NewClient(out, in)
-	c.cmd, c.in = cmd, in
+	c := &Client{w: in, wait: map[string]chan Event{}, done: make(chan struct{}), cmd: cmd, in: in, stderr: tail}
+	go c.readLoop(out)
 	return c, nil
 }
 
@@ -148,6 +158,11 @@ func (c *Client) readLoop(r io.Reader) {
 		err = ErrHelperExited
 	} else {
 		err = fmt.Errorf("%w: %w", ErrHelperExited, err)
+	}
+	if c.cmd != nil {
+		if aerr := authError(c.waitExit(), c.stderr.String()); aerr != nil {
+			err = aerr
+		}
 	}
 	c.mu.Lock()
 	c.err = err
@@ -187,7 +202,7 @@ func (c *Client) call(ctx context.Context, req Request, cancel bool, on func(Eve
 		}
 	}()
 	if err := c.send(req); err != nil {
-		return err
+		return c.exitReason(ctx, err)
 	}
 	cancelled := false
 	ctxDone := ctx.Done()
@@ -243,7 +258,7 @@ func (c *Client) Disks(ctx context.Context) ([]disk.Disk, error) {
 		return false
 	})
 	if err != nil {
-		return nil, err
+		return nil, c.withSudo(err, "disks")
 	}
 	return disks, rerr
 }
@@ -279,7 +294,7 @@ func (c *Client) Flash(ctx context.Context, image string, target flash.Target, o
 		return false
 	})
 	if err != nil {
-		return nil, err
+		return nil, c.withSudo(err, "flash", image, target.Path)
 	}
 	if rerr != nil {
 		return nil, rerr
@@ -297,7 +312,35 @@ func (c *Client) Close() error {
 		c.in.Close()
 	}
 	if c.cmd != nil {
-		return c.cmd.Wait()
+		return c.waitExit()
 	}
 	return nil
+}
+
+// exitReason returns, for a failed write to a helper process that has
+// gone away, why it went: an authorization error from pkexec when it was
+// one, else err.
+func (c *Client) exitReason(ctx context.Context, err error) error {
+	if c.cmd == nil {
+		return err
+	}
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return err
+	}
+	c.mu.Lock()
+	exitErr := c.err
+	c.mu.Unlock()
+	if errors.Is(exitErr, ErrNoAgent) || errors.Is(exitErr, ErrNotAuthorized) {
+		return exitErr
+	}
+	return err
+}
+
+// waitExit waits for the helper process once; later calls return the
+// same result.
+func (c *Client) waitExit() error {
+	c.exitOnce.Do(func() { c.exitErr = c.cmd.Wait() })
+	return c.exitErr
 }
