@@ -222,6 +222,16 @@ func TestBusyElsewhere(t *testing.T) {
 			}
 		})
 	}
+	t.Run("mounted here stays eligible", func(t *testing.T) {
+		// Busy for a reason the user sees: the writer may unmount it
+		// (--allow-unmount), so the probe leaves it alone.
+		disktest.NeedRoot(t, "mke2fs")
+		l := ext4Loop(t)
+		mountT(t, l.Dev, t.TempDir(), "ext4", "")
+		if d := scanFor(t, l.Dev); !d.Eligible {
+			t.Errorf("%s: protected (%s), want eligible", l.Dev, d.Reason)
+		}
+	})
 	t.Run("idle loop stays eligible", func(t *testing.T) {
 		disktest.NeedRoot(t, "mke2fs")
 		l := ext4Loop(t)
