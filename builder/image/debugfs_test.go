@@ -48,6 +48,9 @@ func TestDebugfsNames(t *testing.T) {
 				if !errors.As(err, &ue) || !strings.HasSuffix(ue.Path, tc.refused) {
 					t.Fatalf("makeExt4 = %v, want an UnsafeNameError naming %q", err, tc.refused)
 				}
+				if _, err := os.Stat(img); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("%s left behind: %v", img, err)
+				}
 				return
 			}
 			if err != nil {

@@ -249,33 +249,11 @@ func debugfsQuote(p string) (string, error) {
 	return q, nil
 }
 
-// makeExt4 creates an ext4 image file of size bytes from srcDir with
-// mke2fs -d, then applies edits and empties the directories in empty
-// (relative paths, e.g. boot/firmware: another partition is mounted there)
-// with debugfs, inside the image only.
-func makeExt4(ctx context.Context, file string, size int64, label, uuid, srcDir string, edits []rootEdit, empty []string) error {
-	tmp, err := os.MkdirTemp(filepath.Dir(file), ".ext4-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	conf := filepath.Join(tmp, "mke2fs.conf")
-	if err := os.WriteFile(conf, []byte(mke2fsConf), 0o600); err != nil {
-		return err
-	}
-	if _, err := runTool(ctx, []string{"MKE2FS_CONFIG=" + conf}, "mke2fs", "-q", "-F", "-t", "ext4",
-		"-L", label, "-U", uuid, "-d", srcDir, file, fmt.Sprint(size/1024)); err != nil {
-		return err
-	}
+// emptyCmds returns the debugfs commands that empty the directories in
+// empty (relative to srcDir) inside the image: files first, then the
+// directories below, deepest first. q quotes a path.
+func emptyCmds(srcDir string, empty []string, q func(string) string) ([]string, error) {
 	var cmds []string
-	var qerr error // the first name debugfs cannot be given
-	q := func(p string) string {
-		s, err := debugfsQuote(p)
-		if err != nil && qerr == nil {
-			qerr = err
-		}
-		return s
-	}
 	for _, e := range empty {
 		root := filepath.Join(srcDir, e)
 		var dirs []string
@@ -296,11 +274,40 @@ func makeExt4(ctx context.Context, file string, size int64, label, uuid, srcDir 
 			return nil
 		})
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("image: reading %s: %w", root, err)
+			return nil, fmt.Errorf("image: reading %s: %w", root, err)
 		}
 		for i := len(dirs) - 1; i >= 0; i-- {
 			cmds = append(cmds, "rmdir "+q(dirs[i]))
 		}
+	}
+	return cmds, nil
+}
+
+// makeExt4 creates an ext4 image file of size bytes from srcDir with
+// mke2fs -d, then applies edits and empties the directories in empty
+// (relative paths, e.g. boot/firmware: another partition is mounted there)
+// with debugfs, inside the image only.
+func makeExt4(ctx context.Context, file string, size int64, label, uuid, srcDir string, edits []rootEdit, empty []string) error {
+	tmp, err := os.MkdirTemp(filepath.Dir(file), ".ext4-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	conf := filepath.Join(tmp, "mke2fs.conf")
+	if err := os.WriteFile(conf, []byte(mke2fsConf), 0o600); err != nil {
+		return err
+	}
+	var qerr error // the first name debugfs cannot be given
+	q := func(p string) string {
+		s, err := debugfsQuote(p)
+		if err != nil && qerr == nil {
+			qerr = err
+		}
+		return s
+	}
+	cmds, err := emptyCmds(srcDir, empty, q)
+	if err != nil {
+		return err
 	}
 	made := map[string]bool{}
 	var mkdirs func(dir string)
@@ -333,7 +340,11 @@ func makeExt4(ctx context.Context, file string, size int64, label, uuid, srcDir 
 			fmt.Sprintf("sif %s mode 0%o", q(e.Path), 0o100000|e.Mode))
 	}
 	if qerr != nil {
-		return qerr
+		return qerr // before the image exists
+	}
+	if _, err := runTool(ctx, []string{"MKE2FS_CONFIG=" + conf}, "mke2fs", "-q", "-F", "-t", "ext4",
+		"-L", label, "-U", uuid, "-d", srcDir, file, fmt.Sprint(size/1024)); err != nil {
+		return err
 	}
 	if len(cmds) == 0 {
 		return nil

@@ -9,10 +9,15 @@
 // mounted or re-plugged since the user chose it is refused. Watch reports
 // disks as they come and go.
 //
-// Every function reads only sysfs, procfs and the udev database under a
-// root directory, so tests run on fake trees; the only device nodes ever
-// opened are partitions of eligible disks, read-only, to identify their
-// filesystems when udev has no record of them (see ScanOptions.Open).
+// Every function reads sysfs, procfs and the udev database under a root
+// directory, so tests run on fake trees. On the running system the only
+// device nodes ever opened, each checked by its numbers first and closed
+// at once, are: loop devices, read-only, to ask the kernel what backs
+// them (LOOP_GET_STATUS64); eligible disks and their partitions not
+// mounted here, O_RDONLY|O_EXCL|O_NONBLOCK, to find those the kernel holds
+// busy (Scan and CheckPath, not Guard); and partitions of eligible disks,
+// read-only, to identify their filesystems when udev has no record of
+// them (see ScanOptions.Open).
 package disk
 
 import (

@@ -42,6 +42,11 @@ func SameMedium(a, b Disk) (bool, string) {
 	if backs(a, b) || backs(b, a) {
 		return true, "one is a loop device backed by the other"
 	}
+	return sameIDs(a, b)
+}
+
+// sameIDs compares what two disks report of themselves: WWN and serial.
+func sameIDs(a, b Disk) (bool, string) {
 	switch {
 	case a.WWN != "" && a.WWN == b.WWN:
 		return true, "the same World Wide Name " + a.WWN

@@ -186,6 +186,7 @@ func TestBusyElsewhere(t *testing.T) {
 			return l.Dev
 		}},
 		{"overlay lower layer", []string{"mke2fs"}, func(t *testing.T) string {
+			needFS(t, "overlay")
 			l := ext4Loop(t)
 			dir := t.TempDir()
 			lower, upper, work, merged := filepath.Join(dir, "lower"), filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "merged")
@@ -203,6 +204,7 @@ func TestBusyElsewhere(t *testing.T) {
 			return l.Dev
 		}},
 		{"second btrfs RAID1 member", []string{"mkfs.btrfs"}, func(t *testing.T) string {
+			needFS(t, "btrfs")
 			a := disktest.Attach(t, sparseFile(t, 256<<20))
 			b := disktest.Attach(t, sparseFile(t, 256<<20))
 			run(t, "mkfs.btrfs", "-q", "-f", "-d", "raid1", "-m", "raid1", a.Dev, b.Dev)
@@ -222,6 +224,16 @@ func TestBusyElsewhere(t *testing.T) {
 			}
 		})
 	}
+	t.Run("mounted here stays eligible", func(t *testing.T) {
+		// Busy for a reason the user sees: the writer may unmount it
+		// (--allow-unmount), so the probe leaves it alone.
+		disktest.NeedRoot(t, "mke2fs")
+		l := ext4Loop(t)
+		mountT(t, l.Dev, t.TempDir(), "ext4", "")
+		if d := scanFor(t, l.Dev); !d.Eligible {
+			t.Errorf("%s: protected (%s), want eligible", l.Dev, d.Reason)
+		}
+	})
 	t.Run("idle loop stays eligible", func(t *testing.T) {
 		disktest.NeedRoot(t, "mke2fs")
 		l := ext4Loop(t)
@@ -253,4 +265,19 @@ func mountInNamespace(t *testing.T, dev, dir string) {
 	if strings.TrimSpace(line) != "mounted" {
 		t.Fatalf("mounting %s in another namespace failed", dev)
 	}
+}
+
+// needFS skips the test when the kernel does not offer filesystem fs.
+func needFS(t *testing.T, fs string) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/filesystems")
+	if err != nil {
+		t.Skipf("reading /proc/filesystems: %v", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 0 && f[len(f)-1] == fs {
+			return
+		}
+	}
+	t.Skipf("the kernel has no %s", fs)
 }

@@ -44,7 +44,7 @@ func TestProvisionTypedName(t *testing.T) {
 			t.Cleanup(func() { provDeps = old })
 			provDeps = provisionDeps{
 				scan: func([]string) ([]disk.Disk, error) { return []disk.Disk{mmc, big}, nil },
-				flasher: func(context.Context) (provision.FlashFunc, func() error, error) {
+				flasher: func(context.Context, bool) (provision.FlashFunc, func() error, error) {
 					return func(ctx context.Context, img string, tgt flash.Target, o flash.Options) (*flash.Result, error) {
 						b, err := os.ReadFile(img)
 						if err != nil {

@@ -21,7 +21,7 @@ import (
 	"github.com/pistudio/pistudio/internal/units"
 )
 
-const provisionUsage = "SETDIR [--sd DEV] [--external DEV[,DEV...]] [--no-verify] [--skip-holes] [--allow-unmount] [--yes] [--json]"
+const provisionUsage = "SETDIR [--sd DEV] [--external DEV[,DEV...]] [--no-verify] [--skip-holes] [--allow-unmount] [--allow-loop] [--yes] [--json]"
 
 func init() {
 	register(cli.Command{
@@ -36,21 +36,24 @@ func init() {
 type provisionDeps struct {
 	scan func(images []string) ([]disk.Disk, error)
 	// flasher returns the write function for device targets (nil: write
-	// in-process) and a function releasing it.
-	flasher func(ctx context.Context) (provision.FlashFunc, func() error, error)
+	// in-process) and a function releasing it; allowLoop is --allow-loop.
+	flasher func(ctx context.Context, allowLoop bool) (provision.FlashFunc, func() error, error)
 }
 
 var provDeps = provisionDeps{
 	scan: func(images []string) ([]disk.Disk, error) {
 		return disk.Scan(disk.ScanOptions{ImagePaths: images})
 	},
-	flasher: func(ctx context.Context) (provision.FlashFunc, func() error, error) {
+	flasher: func(ctx context.Context, allowLoop bool) (provision.FlashFunc, func() error, error) {
 		if os.Geteuid() == 0 {
 			return nil, func() error { return nil }, nil
 		}
 		fl, err := helper.New(ctx)
 		if err != nil {
 			return nil, nil, err
+		}
+		if c, ok := fl.(*helper.Client); ok {
+			c.AllowLoop = allowLoop
 		}
 		return fl.Flash, fl.Close, nil
 	},
@@ -83,6 +86,7 @@ func runProvision(ctx context.Context, env *cli.Env, args []string) error {
 	noVerify := fs.Bool("no-verify", false, "do not read the written data back")
 	skipHoles := fs.Bool("skip-holes", false, "write only the images' data (their sparse twins): faster, but empty ranges keep the disks' old bytes")
 	allowUnmount := fs.Bool("allow-unmount", false, "unmount the disks' mounted partitions")
+	allowLoop := fs.Bool("allow-loop", false, "write loop devices whose backing file belongs to another user")
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
 	asJSON := fs.Bool("json", false, "print the plan, progress and the summary as JSON lines")
 	pos, err := cli.ParseInterspersed(fs, env, provisionUsage, rest)
@@ -193,7 +197,7 @@ func runProvision(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	opts := provision.Options{NoVerify: *noVerify, AllowUnmount: *allowUnmount, SkipHoles: *skipHoles, Confirmations: typed}
 	if nDisks > 0 {
-		fl, release, err := provDeps.flasher(ctx)
+		fl, release, err := provDeps.flasher(ctx, *allowLoop)
 		if err != nil {
 			return err
 		}

@@ -63,7 +63,7 @@ func fakeProvisionDeps(t *testing.T, disks []disk.Disk) {
 	t.Cleanup(func() { provDeps = old })
 	provDeps = provisionDeps{
 		scan: func([]string) ([]disk.Disk, error) { return disks, nil },
-		flasher: func(context.Context) (provision.FlashFunc, func() error, error) {
+		flasher: func(context.Context, bool) (provision.FlashFunc, func() error, error) {
 			return nil, nil, errors.New("test: no device writes")
 		},
 	}

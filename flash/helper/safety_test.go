@@ -346,9 +346,11 @@ func TestHelperOneMediumAtOnce(t *testing.T) {
 	}
 	a, b := disktest.Attach(t, backing).Dev, disktest.Attach(t, link).Dev
 	release, started := make(chan struct{}), make(chan struct{}, 2)
-	c := pair(t, ServeOptions{UID: -1, write: func(context.Context, source.Source, flash.Target, flash.Options) (*flash.Result, error) {
-		started <- struct{}{}
-		<-release
+	c := pair(t, ServeOptions{UID: -1, write: func(_ context.Context, _ source.Source, tgt flash.Target, _ flash.Options) (*flash.Result, error) {
+		if tgt.Path == a {
+			started <- struct{}{}
+			<-release // the first write runs until the second is answered
+		}
 		return &flash.Result{}, nil
 	}})
 	ids := map[string]disk.Identity{}
