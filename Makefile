@@ -16,7 +16,7 @@ BUILD_PKGS := gcc libc6-dev ca-certificates git pkg-config libgl1-mesa-dev libx1
 # Go ones without them).
 RUN_PKGS := xz-utils zstd
 # Tools the tests compare against or drive.
-TEST_PKGS := $(BUILD_PKGS) util-linux mount e2fsprogs dosfstools mtools fdisk mdadm \
+TEST_PKGS := $(BUILD_PKGS) util-linux mount e2fsprogs btrfs-progs dosfstools mtools fdisk mdadm \
 	android-sdk-libsparse-utils bmap-tools xz-utils zstd busybox-static cpio \
 	qemu-system-x86 xvfb xdotool imagemagick
 
