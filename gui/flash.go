@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -14,7 +15,9 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/pistudio/pistudio/gui/backend"
+	"github.com/pistudio/pistudio/flash"
+	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/flash/source"
 	"github.com/pistudio/pistudio/internal/units"
 )
 
@@ -27,7 +30,7 @@ type flashView struct {
 	imgSel     *widget.Select
 	imgPaths   map[string]string // display name → path
 	image      string
-	info       *backend.ImageInfo
+	info       *imageInfo
 	infoForm   *fyne.Container
 	partBox    *fyne.Container
 	imgErr     *widget.Label
@@ -36,8 +39,8 @@ type flashView struct {
 	scanGen    int // bumped by every rescan; older results are dropped
 
 	// disks
-	all       []backend.Disk
-	shown     []backend.Disk
+	all       []disk.Disk
+	shown     []disk.Disk
 	selected  string // disk path
 	list      *widget.List
 	showProt  *widget.Check
@@ -87,11 +90,7 @@ func newFlashView(g *App) *flashView {
 		c.Objects[1].(*widget.Icon).SetResource(busIcon(d.Bus))
 		box := c.Objects[0].(*fyne.Container)
 		title, sub := box.Objects[0].(*widget.Label), box.Objects[1].(*widget.Label)
-		model := d.Model
-		if model == "" {
-			model = "Unnamed disk"
-		}
-		title.SetText(fmt.Sprintf("%s — %s", model, units.Decimal(d.Size)))
+		title.SetText(fmt.Sprintf("%s — %s", diskModel(d), units.Decimal(d.SizeBytes)))
 		state := "can be written"
 		sub.Importance = widget.SuccessImportance
 		if !d.Eligible {
@@ -186,7 +185,7 @@ func (f *flashView) start(ctx context.Context) {
 }
 
 type scanResult struct {
-	disks []backend.Disk
+	disks []disk.Disk
 	err   error
 }
 
@@ -227,7 +226,7 @@ func (f *flashView) showDiskErr(err error) {
 	f.diskErr.Show()
 }
 
-func (f *flashView) setDisks(d []backend.Disk) {
+func (f *flashView) setDisks(d []disk.Disk) {
 	f.all = d
 	f.filter()
 }
@@ -268,13 +267,13 @@ func (f *flashView) filter() {
 }
 
 // disk returns the selected disk.
-func (f *flashView) disk() (backend.Disk, bool) {
+func (f *flashView) disk() (disk.Disk, bool) {
 	for _, d := range f.all {
 		if d.Path == f.selected {
 			return d, true
 		}
 	}
-	return backend.Disk{}, false
+	return disk.Disk{}, false
 }
 
 // selectDisk selects a disk by path (it must be listed).
@@ -331,7 +330,7 @@ func (f *flashView) browse() {
 }
 
 type inspectResult struct {
-	info backend.ImageInfo
+	info imageInfo
 	err  error
 }
 
@@ -352,8 +351,7 @@ func (f *flashView) selectImage(p string) {
 	f.updateButtons()
 	ctx := f.g.ctx
 	goUI(f.g.br, func() inspectResult {
-		i, err := f.g.be.Images.Inspect(ctx, p)
-		return inspectResult{i, err}
+		return inspectImage(ctx, f.g.be.Images, p)
 	}, func(r inspectResult) {
 		if gen != f.inspectGen {
 			return
@@ -367,7 +365,7 @@ func (f *flashView) selectImage(p string) {
 	})
 }
 
-func (f *flashView) showInfo(i backend.ImageInfo) {
+func (f *flashView) showInfo(i imageInfo) {
 	f.info = &i
 	row := func(k, v string) {
 		f.infoForm.Add(widget.NewLabelWithStyle(k, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true}))
@@ -376,8 +374,10 @@ func (f *flashView) showInfo(i backend.ImageInfo) {
 		f.infoForm.Add(l)
 	}
 	row("File", i.Path)
-	row("Format", i.Format)
-	row("File size", units.Decimal(i.FileSize))
+	row("Format", string(i.Format))
+	if i.FileSize > 0 {
+		row("File size", units.Decimal(i.FileSize))
+	}
 	row("Image size", units.Decimal(i.Size))
 	if i.DataSize > 0 && i.DataSize != i.Size {
 		row("Data to write", units.Decimal(i.DataSize))
@@ -391,11 +391,7 @@ func (f *flashView) showInfo(i backend.ImageInfo) {
 		f.partBox.Add(widget.NewLabel("No partition table found"))
 	}
 	for _, p := range i.Partitions {
-		s := fmt.Sprintf("%d. %s  %s at %s", p.Number, p.Type, units.Decimal(p.Size), units.Decimal(p.Start))
-		if p.Label != "" {
-			s += "  “" + p.Label + "”"
-		}
-		f.partBox.Add(widget.NewLabel(s))
+		f.partBox.Add(widget.NewLabel(partitionLine(p)))
 	}
 	f.partBox.Refresh()
 	f.updateButtons()
@@ -426,14 +422,14 @@ func (f *flashView) askFlash() {
 		return
 	}
 	intro := fmt.Sprintf("Write %s to this disk?", filepath.Base(f.image))
-	f.confirm = f.g.confirmErase("Flash "+filepath.Base(f.image)+"?", intro, []backend.Disk{d}, func(typed map[string]string) {
+	f.confirm = f.g.confirmErase("Flash "+filepath.Base(f.image)+"?", intro, []disk.Disk{d}, func(typed map[string]string) {
 		f.confirm = nil
-		f.flash(backend.FlashJob{Image: f.image, Disk: d, Verify: f.verify.Checked, SHA256: f.sha256.Checked, Confirmed: typed[d.Path]})
+		f.flash(flashJob{Image: f.image, Disk: d, Verify: f.verify.Checked, SHA256: f.sha256.Checked, Confirmed: typed[d.Path]})
 	})
 }
 
 // flash writes the image; the flasher re-checks every guard.
-func (f *flashView) flash(job backend.FlashJob) {
+func (f *flashView) flash(job flashJob) {
 	ctx, cancel := context.WithCancel(f.g.ctx)
 	f.cancel = cancel
 	f.running = true
@@ -443,7 +439,7 @@ func (f *flashView) flash(job backend.FlashJob) {
 	f.bar.Show()
 	f.result.SetText("")
 	f.progress.SetText("Preparing " + job.Disk.Path + "…")
-	th := newThrottle(f.g.br, 100*time.Millisecond, func(p backend.Progress) {
+	th := newThrottle(f.g.br, 100*time.Millisecond, func(p flash.Progress) {
 		if !f.running {
 			return
 		}
@@ -451,7 +447,9 @@ func (f *flashView) flash(job backend.FlashJob) {
 		f.progress.SetText(progressText(p))
 	})
 	goUI(f.g.br, func() flashResult {
-		r, err := f.g.be.Flasher.Flash(ctx, job, th.Set)
+		r, err := f.g.be.Flasher.Flash(ctx, job.Image, job.Disk, job.Confirmed, flash.Options{
+			NoVerify: !job.Verify, SHA256: job.SHA256, AllowUnmount: job.AllowUnmount, Progress: th.Set,
+		})
 		return flashResult{r, err}
 	}, func(r flashResult) {
 		f.running = false
@@ -462,7 +460,7 @@ func (f *flashView) flash(job backend.FlashJob) {
 		defer f.g.workStopped()
 		name := filepath.Base(job.Image)
 		switch {
-		case errors.Is(r.err, backend.ErrMounted) && !job.AllowUnmount:
+		case errors.Is(r.err, flash.ErrMounted) && !job.AllowUnmount:
 			f.progress.SetText("")
 			f.bar.Hide()
 			d := dialog.NewConfirm("Unmount the disk?", r.err.Error()+"\n\nUnmount its partitions and write?", func(ok bool) {
@@ -486,10 +484,10 @@ func (f *flashView) flash(job backend.FlashJob) {
 			f.g.notify(Title, "Flashing "+name+" failed")
 		default:
 			f.bar.SetValue(1)
-			f.progress.SetText(fmt.Sprintf("Wrote %s to %s in %s", units.Decimal(r.res.Bytes), job.Disk.Path, humanDuration(r.res.Duration)))
-			msg := "Image hash: " + r.res.Hash
+			f.progress.SetText(fmt.Sprintf("Wrote %s to %s in %s", units.Decimal(r.res.Written), job.Disk.Path, humanDuration(r.res.WriteTime+r.res.VerifyTime)))
+			msg := "Image hash: " + resultHash(r.res)
 			if r.res.Verified {
-				msg = "Verified: the disk reads back as the image. Hash: " + r.res.Hash
+				msg = "Verified: the disk reads back as the image. Hash: " + resultHash(r.res)
 			}
 			f.result.SetText(msg)
 			f.result.Importance = widget.SuccessImportance
@@ -500,7 +498,7 @@ func (f *flashView) flash(job backend.FlashJob) {
 }
 
 type flashResult struct {
-	res backend.FlashResult
+	res *flash.Result
 	err error
 }
 
@@ -510,4 +508,71 @@ func (f *flashView) Cancel() {
 		f.progress.SetText("Cancelling…")
 		f.cancel()
 	}
+}
+
+// flashJob is one write the user confirmed.
+type flashJob struct {
+	// Image is the image file; Disk the target.
+	Image string
+	Disk  disk.Disk
+	// Verify reads the disk back; SHA256 also hashes the image with SHA-256.
+	Verify, SHA256 bool
+	// Confirmed is the disk name the user typed, when asked for.
+	Confirmed string
+	// AllowUnmount lets the writer unmount the disk's mounted partitions.
+	AllowUnmount bool
+}
+
+// imageInfo is an inspected image and the size of its file.
+type imageInfo struct {
+	source.Info
+	// FileSize is the file's size on disk (0 when unknown).
+	FileSize int64
+}
+
+// inspectImage reads an image's format, sizes and partitions; worker goroutine.
+func inspectImage(ctx context.Context, images ImageInspector, path string) inspectResult {
+	in, err := images.Inspect(ctx, path)
+	if err != nil {
+		return inspectResult{err: err}
+	}
+	out := imageInfo{Info: *in}
+	if out.Path == "" {
+		out.Path = path
+	}
+	if st, err := os.Stat(path); err == nil {
+		out.FileSize = st.Size()
+	}
+	return inspectResult{info: out}
+}
+
+// partitionLine describes one partition of an image.
+func partitionLine(p source.PartitionInfo) string {
+	t := p.TypeName
+	if t == "" {
+		t = p.Type
+	} else {
+		t += " (" + p.Type + ")"
+	}
+	if p.Filesystem != "" {
+		t += " " + p.Filesystem
+	}
+	label := p.Label
+	if label == "" {
+		label = p.Name
+	}
+	s := fmt.Sprintf("%d. %s  %s at %s", p.Index, t, units.Decimal(p.Size), units.Decimal(p.Start))
+	if label != "" {
+		s += "  “" + label + "”"
+	}
+	return s
+}
+
+// resultHash names the image hash of a write: "sha256:<hex>" when the
+// SHA-256 was computed, else "xxh3:<hex>" (the XXH3-128 of the image).
+func resultHash(res *flash.Result) string {
+	if res.SHA256 != "" {
+		return "sha256:" + res.SHA256
+	}
+	return "xxh3:" + res.XXH3
 }

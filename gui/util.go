@@ -2,6 +2,7 @@ package gui
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -11,8 +12,8 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
-	"github.com/pistudio/pistudio/gui/backend"
 	"github.com/pistudio/pistudio/internal/units"
 )
 
@@ -33,14 +34,14 @@ func humanDuration(d time.Duration) string {
 }
 
 // progressText describes a write or verify in progress.
-func progressText(p backend.Progress) string {
+func progressText(p flash.Progress) string {
 	phase := "Writing"
-	if p.Phase == "verify" {
+	if p.Phase == flash.Verifying {
 		phase = "Verifying"
 	}
 	s := fmt.Sprintf("%s %s of %s", phase, units.Decimal(p.Done), units.Decimal(p.Total))
-	if p.Rate > 0 {
-		s += fmt.Sprintf(" · %s/s", units.Decimal(int64(p.Rate)))
+	if p.BytesPerSec > 0 {
+		s += fmt.Sprintf(" · %s/s", units.Decimal(int64(p.BytesPerSec)))
 	}
 	if p.ETA > 0 {
 		s += " · " + humanDuration(p.ETA.Round(time.Second)) + " left"
@@ -48,7 +49,7 @@ func progressText(p backend.Progress) string {
 	return s
 }
 
-func progressFraction(p backend.Progress) float64 {
+func progressFraction(p flash.Progress) float64 {
 	if p.Total <= 0 {
 		return 0
 	}
@@ -63,18 +64,23 @@ func (g *App) showError(err error) {
 }
 
 // diskLine names a disk the way every confirmation does.
-func diskLine(d backend.Disk) string {
-	model := d.Model
+func diskLine(d disk.Disk) string {
+	return fmt.Sprintf("%s, %s, %s", diskModel(d), units.Decimal(d.SizeBytes), d.Path)
+}
+
+// diskModel is the vendor and model of a disk as the app names it.
+func diskModel(d disk.Disk) string {
+	model := strings.TrimSpace(d.Vendor + " " + d.Model)
+	if d.Vendor != "" && strings.HasPrefix(d.Model, d.Vendor) {
+		model = d.Model
+	}
+	if model == "" && d.Bus == "loop" && d.Serial != "" {
+		model = "Loop device (" + filepath.Base(d.Serial) + ")"
+	}
 	if model == "" {
 		model = "Unnamed disk"
 	}
-	return fmt.Sprintf("%s, %s, %s", model, units.Decimal(d.Size), d.Path)
-}
-
-// confirmedBy reports whether typed names d, as the flash package accepts
-// it: the kernel name or the device path.
-func confirmedBy(d backend.Disk, typed string) bool {
-	return disk.Disk{Name: d.Name, Path: d.Path}.ConfirmedBy(typed)
+	return model
 }
 
 // maxDiskListHeight is the height above which the disk list of an erase
@@ -84,13 +90,13 @@ const maxDiskListHeight = 320
 // confirmErase asks before erasing disks. Disks whose NeedsTypedConfirm is
 // set (decided by the flash guard) need their name typed. onYes gets the
 // typed names by disk path.
-func (g *App) confirmErase(title, intro string, disks []backend.Disk, onYes func(typed map[string]string)) *eraseDialog {
+func (g *App) confirmErase(title, intro string, disks []disk.Disk, onYes func(typed map[string]string)) *eraseDialog {
 	ed := &eraseDialog{entries: map[string]*widget.Entry{}}
 	var list []fyne.CanvasObject
 	update := func() {
 		ok := true
 		for _, d := range disks {
-			if e := ed.entries[d.Path]; e != nil && !confirmedBy(d, e.Text) {
+			if e := ed.entries[d.Path]; e != nil && !d.ConfirmedBy(e.Text) {
 				ok = false
 			}
 		}
