@@ -39,7 +39,9 @@ type buildView struct {
 	cfgLbl, status                    *widget.Label
 	stageBox                          *fyne.Container
 	stages                            []*stageRow
-	explain                           *widget.Label
+	explain, causeLine, details       *widget.Label
+	detailsBtn                        *widget.Button
+	detailsBox                        *container.Scroll
 	explainCard                       *widget.Card
 	log                               *logview.View
 	artifacts                         *fyne.Container
@@ -64,7 +66,19 @@ func newBuildView(g *App) *buildView {
 	b.status = wrapLabel("Ready")
 	b.stageBox = container.NewVBox()
 	b.explain = wrapLabel("")
-	b.explainCard = widget.NewCard("", "", container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), nil, b.explain))
+	b.causeLine = wrapLabel("")
+	b.causeLine.TextStyle.Bold = true
+	b.causeLine.Hide()
+	b.details = wrapLabel("")
+	b.details.Selectable = true
+	b.detailsBox = container.NewVScroll(b.details)
+	b.detailsBox.SetMinSize(fyne.NewSize(0, detailsHeight))
+	b.detailsBox.Hide()
+	b.detailsBtn = widget.NewButton("Show details", b.toggleDetails)
+	b.detailsBtn.Importance = widget.LowImportance
+	b.detailsBtn.Hide()
+	b.explainCard = widget.NewCard("", "", container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), nil,
+		container.NewVBox(b.causeLine, b.explain, container.NewHBox(b.detailsBtn), b.detailsBox)))
 	b.explainCard.Hide()
 	b.log = logview.New(g.set.LogLines, g.br.do)
 	b.log.OnOpenFile = func() {
@@ -188,7 +202,7 @@ func (b *buildView) launch(mode runner.Stage) {
 	b.log.Clear()
 	b.log.SetCanOpen(false)
 	b.logPath = ""
-	b.explainCard.Hide()
+	b.hideCause()
 	b.artCard.Hide()
 	stageRunner := b.g.be.Runner
 	goUI(b.g.br, func() startResult {
@@ -233,10 +247,12 @@ func (b *buildView) launch(mode runner.Stage) {
 // image set's manifest is read here, off the UI goroutine.
 func (b *buildView) pump(run BuildRun) {
 	lastExplain := ""
+	causes := &causeLog{}
 	for ev := range run.Events() {
 		switch ev.Kind {
 		case runner.EventLog:
 			b.log.Append(ev.Text)
+			causes.add(ev)
 			if e := ev.Explain; e != "" && e != lastExplain {
 				lastExplain = e
 				b.g.br.ui(func() { b.showExplain(e) })
@@ -244,7 +260,7 @@ func (b *buildView) pump(run BuildRun) {
 		case runner.EventDropped:
 			b.log.Append(fmt.Sprintf("… %d lines not shown here: open the log file to read them", ev.Dropped))
 		case runner.EventFinished:
-			b.finished(run, ev.Result)
+			b.finished(run, ev.Result, causes)
 			return
 		default:
 			b.g.br.ui(func() { b.handle(run, ev) })
@@ -256,25 +272,68 @@ func (b *buildView) pump(run BuildRun) {
 		r := w.Wait()
 		res = &r
 	}
-	b.finished(run, res)
+	b.finished(run, res, causes)
 }
 
 // finished reads what the run made and shows its end; worker goroutine.
-func (b *buildView) finished(run BuildRun, res *runner.Result) {
+func (b *buildView) finished(run BuildRun, res *runner.Result, causes *causeLog) {
 	if res == nil {
 		res = &runner.Result{State: runner.Failed, Err: errors.New("the build ended without a result")}
 	}
 	out := readOutputs(res)
+	c := causeOf(res, causes.lines)
 	b.g.br.ui(func() {
 		if run == b.run {
-			b.finish(res, out)
+			b.finish(res, out, c)
 		}
 	})
 }
 
+// detailsHeight is the height of the failure details; longer text scrolls.
+const detailsHeight = 90
+
+// showExplain shows the explanation of a known failure line while the
+// build runs.
 func (b *buildView) showExplain(s string) {
 	b.explain.SetText(s)
 	b.explainCard.Show()
+}
+
+// showCause shows why a build failed: the first error line, what to do,
+// and the details behind a toggle.
+func (b *buildView) showCause(c cause) {
+	b.explainCard.SetTitle("")
+	b.causeLine.SetText(c.Line)
+	b.causeLine.Hidden = c.Line == ""
+	b.explain.SetText(c.Fix)
+	b.details.SetText(c.Details)
+	b.detailsBox.Hide()
+	b.detailsBtn.SetText("Show details")
+	b.detailsBtn.Hidden = c.Details == ""
+	b.explainCard.Show()
+	b.explainCard.Refresh()
+}
+
+// hideCause empties and hides the failure card.
+func (b *buildView) hideCause() {
+	b.explain.SetText("")
+	b.causeLine.SetText("")
+	b.causeLine.Hide()
+	b.details.SetText("")
+	b.detailsBox.Hide()
+	b.detailsBtn.Hide()
+	b.explainCard.Hide()
+}
+
+// toggleDetails shows or hides the failure details.
+func (b *buildView) toggleDetails() {
+	if b.detailsBox.Visible() {
+		b.detailsBox.Hide()
+		b.detailsBtn.SetText("Show details")
+	} else {
+		b.detailsBox.Show()
+		b.detailsBtn.SetText("Hide details")
+	}
 }
 
 // handle applies a stage event; UI goroutine.
@@ -322,7 +381,7 @@ var outcomeImportance = map[runner.State]widget.Importance{
 }
 
 // finish shows how a run ended; UI goroutine.
-func (b *buildView) finish(res *runner.Result, out outputs) {
+func (b *buildView) finish(res *runner.Result, out outputs, c cause) {
 	state := res.State
 	if state == runner.Running || state == "" {
 		state = runner.Failed
@@ -345,11 +404,8 @@ func (b *buildView) finish(res *runner.Result, out outputs) {
 	b.setRunning(false)
 	msg := "Build " + string(state)
 	if state == runner.Failed {
-		err := res.Err
-		if err == nil {
-			err = fmt.Errorf("rpi-image-gen exited with status %d", res.ExitStatus)
-		}
-		msg += ": " + err.Error()
+		msg += failedStage(b.stages)
+		b.showCause(c)
 	}
 	b.status.SetText(msg)
 	b.status.Importance = outcomeImportance[state]
@@ -426,4 +482,15 @@ func (b *buildView) Cancel() {
 		b.status.SetText("Cancelling…")
 		b.cancel()
 	}
+}
+
+// failedStage names the stage a build failed in (" in generate_filesystem"),
+// or "" when no stage is marked failed.
+func failedStage(rows []*stageRow) string {
+	for _, r := range rows {
+		if r.done && r.state.Text == "failed" {
+			return " in " + r.name
+		}
+	}
+	return ""
 }

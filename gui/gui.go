@@ -92,11 +92,11 @@ func newApp(a fyne.App, w fyne.Window, be Backends, do func(func()), prefs fyne.
 	g.raid = newRaidView(g)
 	g.settings = newSettingsView(g)
 	g.tabs = container.NewAppTabs(
-		container.NewTabItemWithIcon(Sections[0], theme.DocumentCreateIcon(), g.cfg.content),
-		container.NewTabItemWithIcon(Sections[1], theme.MediaPlayIcon(), g.build.content),
-		container.NewTabItemWithIcon(Sections[2], theme.DownloadIcon(), g.flash.content),
-		container.NewTabItemWithIcon(Sections[3], theme.StorageIcon(), g.raid.content),
-		container.NewTabItemWithIcon(Sections[4], theme.SettingsIcon(), g.settings.content),
+		container.NewTabItemWithIcon(Sections[0], theme.DocumentCreateIcon(), capped(g.cfg.content, sectionMax)),
+		container.NewTabItemWithIcon(Sections[1], theme.MediaPlayIcon(), capped(g.build.content, sectionMax)),
+		container.NewTabItemWithIcon(Sections[2], theme.DownloadIcon(), capped(g.flash.content, sectionMax)),
+		container.NewTabItemWithIcon(Sections[3], theme.StorageIcon(), capped(g.raid.content, sectionMax)),
+		container.NewTabItemWithIcon(Sections[4], theme.SettingsIcon(), capped(g.settings.content, sectionMax)),
 	)
 	g.tabs.SetTabLocation(container.TabLocationLeading)
 	g.tabs.OnSelected = func(it *container.TabItem) {
