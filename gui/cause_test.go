@@ -87,7 +87,8 @@ func TestFailedBuildShowsCause(t *testing.T) {
 	if b.detailsBox.Visible() {
 		t.Error("the toggle does not hide the details")
 	}
-	if !b.log.Visible() || b.log.Len() != 2 {
-		t.Errorf("log visible %v with %d lines", b.log.Visible(), b.log.Len())
+	h.waitFor("log lines", func() bool { return b.log.Len() == 2 })
+	if !b.log.Visible() {
+		t.Error("the log is hidden")
 	}
 }

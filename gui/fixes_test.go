@@ -77,7 +77,7 @@ func TestRaidDiskPluggedDuringConfirmation(t *testing.T) {
 		t.Fatalf("provisioned %+v from a confirmation the disks changed under", got)
 	}
 	// The user gives the new disk a role; it must be confirmed anew.
-	h.waitFor("new plan", func() bool { return len(h.g.raid.plan.Disks()) == 6 })
+	h.waitFor("new disk offered", func() bool { return len(h.g.raid.offered) == 1 })
 	h.choose(1, "/dev/sde")
 	h.choose(2, "/dev/sdc")
 	test.Tap(h.g.raid.provBtn)
@@ -452,5 +452,64 @@ func TestLogOpenNeedsARun(t *testing.T) {
 	h.waitFor("run", func() bool { return h.g.build.run != nil })
 	if !h.g.build.log.CanOpen() {
 		t.Error("Open log file disabled during a build with a log")
+	}
+}
+
+// TestRaidPlanSticksUnderHotplug: disks coming and going keep every choice
+// while its disk is present; a new disk takes no role by itself but is
+// offered, and takes one when the user chooses it.
+func TestRaidPlanSticksUnderHotplug(t *testing.T) {
+	h := newHarness(t)
+	h.raidReady()
+	h.checkRows(map[string]string{"sd": "/dev/mmcblk0", "external1": "/dev/sdb", "external2": "/dev/sdc"})
+	h.choose(2, "/dev/sdd")
+	big := disk.Disk{Name: "sde", Path: "/dev/sde", SizeBytes: 4000787030016, Vendor: "WD", Model: "Elements 4TB", Serial: "WX4T", Bus: "usb", Eligible: true, NeedsTypedConfirm: true}
+	tiny := disk.Disk{Name: "sdf", Path: "/dev/sdf", SizeBytes: 2e9, Model: "Stick", Serial: "S2", Bus: "usb", Removable: true, Eligible: true}
+
+	// A disk that would fit a role better arrives: nothing moves.
+	h.be.Disks.Replace(append(demo.SampleDisks(), big, tiny))
+	h.waitFor("new disks offered", func() bool { return len(h.g.raid.offered) == 2 })
+	h.checkRows(map[string]string{"sd": "/dev/mmcblk0", "external1": "/dev/sdb", "external2": "/dev/sdd"})
+	if !h.g.raid.offer.Visible() || !strings.Contains(h.g.raid.offer.Text, "/dev/sde") || !strings.Contains(h.g.raid.offer.Text, "/dev/sdf") {
+		t.Errorf("offer %q (visible %v)", h.g.raid.offer.Text, h.g.raid.offer.Visible())
+	}
+
+	// The proposed disk of external1 leaves: external1 gets a known disk,
+	// the user's choice for external2 stays, the new disks stay unused.
+	var without []disk.Disk
+	for _, d := range append(demo.SampleDisks(), big, tiny) {
+		if d.Path != "/dev/sdb" {
+			without = append(without, d)
+		}
+	}
+	h.be.Disks.Replace(without)
+	h.waitFor("sdb gone", func() bool { return len(h.g.raid.disks) == 6 })
+	h.checkRows(map[string]string{"sd": "/dev/mmcblk0", "external1": "/dev/sdc", "external2": "/dev/sdd"})
+	for _, ra := range h.g.raid.plan.Roles {
+		if ra.Disk != nil && (ra.Disk.Path == "/dev/sde" || ra.Disk.Path == "/dev/sdf") {
+			t.Errorf("a new disk took %s by itself", ra.Role)
+		}
+	}
+
+	// The user gives the new disk a role.
+	h.choose(1, "/dev/sde")
+	h.checkRows(map[string]string{"sd": "/dev/mmcblk0", "external1": "/dev/sde", "external2": "/dev/sdd"})
+	if len(h.g.raid.offered) != 1 || h.g.raid.offered[0].Path != "/dev/sdf" {
+		t.Errorf("still offered: %v", h.g.raid.offered)
+	}
+	// The disk of a user's choice leaves: the role loses it, and gets it
+	// back only by a new choice.
+	h.be.Disks.Replace(demo.SampleDisks())
+	h.waitFor("sde gone", func() bool { return len(h.g.raid.disks) == 5 })
+	if d := h.g.raid.plan.Roles[1].Disk; d != nil && d.Path == "/dev/sde" {
+		t.Error("a choice outlived its disk")
+	}
+	if d := h.g.raid.plan.Roles[2].Disk; d == nil || d.Path != "/dev/sdd" || !h.g.raid.plan.Roles[2].Chosen {
+		t.Errorf("the choice of sdd for external2 was lost: %+v", h.g.raid.plan.Roles[2])
+	}
+	h.g.raid.askProvision()
+	c := h.g.raid.confirm
+	if c == nil || c.entries["/dev/sdd"] == nil {
+		t.Fatal("the confirmation does not list the chosen disk")
 	}
 }

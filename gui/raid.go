@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +43,7 @@ type raidView struct {
 	planBox  *fyne.Container
 	planErr  *widget.Label
 	notice   *widget.Label // "the disks changed" after a closed confirmation
+	offer    *widget.Label // new disks the user may give a role
 	provBtn  *widget.Button
 	cancel   *widget.Button
 	summary  *widget.Label
@@ -49,6 +51,7 @@ type raidView struct {
 	disks   []disk.Disk
 	dir     string          // the chosen set dir
 	plan    *provision.Plan // nil until the set is read
+	offered []disk.Disk     // new disks the plan does not use until chosen
 	rows    []*roleRow
 	diskOpt map[string]string // display → path
 	running bool
@@ -87,6 +90,9 @@ func newRaidView(g *App) *raidView {
 	r.notice = wrapLabel("")
 	r.notice.Importance = widget.WarningImportance
 	r.notice.Hide()
+	r.offer = wrapLabel("")
+	r.offer.Importance = widget.HighImportance
+	r.offer.Hide()
 	r.provBtn = widget.NewButtonWithIcon("Provision…", theme.StorageIcon(), r.askProvision)
 	r.provBtn.Importance = widget.HighImportance
 	r.provBtn.Disable()
@@ -98,7 +104,7 @@ func newRaidView(g *App) *raidView {
 	top := widget.NewCard("RAID image set", "", container.NewVBox(
 		container.NewBorder(nil, nil, nil, browse, r.setSel), r.setErr, r.info))
 	plan := widget.NewCard("Disks", "one disk per role; change any choice before you provision",
-		container.NewVBox(r.planBox, r.planErr))
+		container.NewVBox(r.offer, r.planBox, r.planErr))
 	bottom := container.NewVBox(widget.NewSeparator(),
 		r.notice, container.NewHBox(layout.NewSpacer(), r.cancel, r.provBtn), r.summary)
 	r.content = container.NewBorder(nil, bottom, nil, nil, container.NewVScroll(container.NewVBox(top, plan)))
@@ -168,10 +174,11 @@ func (r *raidView) selectSet(dir string) {
 		r.setErr.Hide()
 		m := res.plan.Manifest
 		r.info.SetText(fmt.Sprintf("%s · %s of %d external disks + SD card · array %s", m.Name, m.Level, len(res.plan.Roles)-1, m.ArrayUUID))
-		if !sameDisks(disks, r.disks) {
-			res.plan.SetDisks(r.disks)
-		}
+		r.offered = nil
 		r.showPlan(res.plan)
+		if !sameDisks(disks, r.disks) {
+			r.applyDisks(r.disks)
+		}
 	})
 }
 
@@ -191,11 +198,55 @@ func (r *raidView) disksChanged(d []disk.Disk) {
 		r.notice.Show()
 	}
 	if r.plan != nil && !r.running {
-		p := clonePlan(r.plan)
-		p.SetDisks(d)
-		r.plan = p
-		r.showPlan(p)
+		r.applyDisks(d)
 	}
+}
+
+// applyDisks gives the plan the disks it already knew that are still
+// present: every choice stays while its disk is there, and a role whose
+// disk left gets a proposal among the known disks. A new disk takes no
+// role by itself: it is offered, and takes one when the user chooses it.
+func (r *raidView) applyDisks(d []disk.Disk) {
+	known := map[string]disk.Disk{}
+	for _, k := range r.plan.Disks() {
+		known[k.Path] = k
+	}
+	var keep []disk.Disk
+	r.offered = nil
+	for _, x := range d {
+		if k, ok := known[x.Path]; ok && k.Identity().Matches(x.Identity()) {
+			keep = append(keep, x)
+		} else if x.Eligible {
+			r.offered = append(r.offered, x)
+		}
+	}
+	p := clonePlan(r.plan)
+	p.SetDisks(keep)
+	r.showPlan(p)
+}
+
+// isOffered reports whether path is a new disk the plan does not use yet.
+func (r *raidView) isOffered(path string) (disk.Disk, bool) {
+	for _, d := range r.offered {
+		if d.Path == path {
+			return d, true
+		}
+	}
+	return disk.Disk{}, false
+}
+
+// showOffer tells about the new disks the user may give a role.
+func (r *raidView) showOffer() {
+	if len(r.offered) == 0 {
+		r.offer.Hide()
+		return
+	}
+	var names []string
+	for _, d := range r.offered {
+		names = append(names, diskLine(d))
+	}
+	r.offer.SetText("New: " + strings.Join(names, "; ") + ". It takes no role until you choose it in a role's list.")
+	r.offer.Show()
 }
 
 // sameDisks reports whether two disk lists show the same disks.
@@ -242,6 +293,9 @@ func (r *raidView) showPlan(p *provision.Plan) {
 			continue
 		}
 		n := fmt.Sprintf("%s — %s %s", d.Path, diskModel(d), units.Decimal(d.SizeBytes))
+		if _, ok := r.isOffered(d.Path); ok {
+			n += " (new)"
+		}
 		r.diskOpt[n] = d.Path
 		opts = append(opts, n)
 	}
@@ -267,6 +321,7 @@ func (r *raidView) showPlan(p *provision.Plan) {
 	r.planBox.Add(grid)
 	r.planBox.Refresh()
 	r.syncRows()
+	r.showOffer()
 	r.check()
 }
 
@@ -276,6 +331,9 @@ func (r *raidView) showPlan(p *provision.Plan) {
 func (r *raidView) assign(i int, path string) {
 	p := clonePlan(r.plan)
 	role := p.Roles[i].Role
+	if d, ok := r.isOffered(path); ok {
+		p.SetDisks(append(p.Disks(), d))
+	}
 	var err error
 	if path == "" {
 		err = p.Unassign(role)
@@ -289,6 +347,11 @@ func (r *raidView) assign(i int, path string) {
 		return
 	}
 	r.plan = p
+	if _, ok := r.isOffered(path); ok {
+		r.offered = slices.DeleteFunc(r.offered, func(d disk.Disk) bool { return d.Path == path })
+		r.showPlan(p) // the option loses its "(new)"
+		return
+	}
 	r.syncRows()
 	r.check()
 }
