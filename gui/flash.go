@@ -45,6 +45,7 @@ type flashView struct {
 	list      *widget.List
 	showProt  *widget.Check
 	diskErr   *widget.Label
+	sizeErr   *widget.Label // the selected disk is smaller than the image
 	emptyDisk *widget.Label
 
 	// flashing
@@ -73,6 +74,7 @@ func newFlashView(g *App) *flashView {
 	f.infoForm = container.New(layout.NewFormLayout())
 	f.partBox = container.NewVBox()
 	f.imgErr = errLabel()
+	f.sizeErr = errLabel()
 
 	f.list = widget.NewList(func() int { return len(f.shown) }, func() fyne.CanvasObject {
 		title := widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
@@ -93,8 +95,12 @@ func newFlashView(g *App) *flashView {
 		title.SetText(fmt.Sprintf("%s — %s", diskModel(d), units.Decimal(d.SizeBytes)))
 		state := "can be written"
 		sub.Importance = widget.SuccessImportance
-		if !d.Eligible {
+		switch {
+		case !d.Eligible:
 			state = "protected: " + d.Reason
+			sub.Importance = widget.DangerImportance
+		case f.tooSmall(d):
+			state = tooSmallText(d, f.info.Size)
 			sub.Importance = widget.DangerImportance
 		}
 		bus := d.Bus
@@ -160,7 +166,7 @@ func newFlashView(g *App) *flashView {
 	bottom := container.NewVBox(
 		widget.NewSeparator(),
 		container.NewHBox(f.verify, f.sha256, layout.NewSpacer(), f.cancelBtn, f.flashBtn),
-		f.bar, f.progress, f.result)
+		f.sizeErr, f.bar, f.progress, f.result)
 	split := container.NewHSplit(container.NewVScroll(imgCard), diskCard)
 	split.Offset = 0.45
 	f.content = container.NewBorder(nil, bottom, nil, nil, split)
@@ -343,6 +349,7 @@ func (f *flashView) selectImage(p string) {
 	}
 	f.imgSel.SetSelected(n)
 	f.info = nil
+	f.list.Refresh()
 	f.infoForm.RemoveAll()
 	f.partBox.RemoveAll()
 	f.imgErr.Hide()
@@ -394,15 +401,23 @@ func (f *flashView) showInfo(i imageInfo) {
 		f.partBox.Add(widget.NewLabel(partitionLine(p)))
 	}
 	f.partBox.Refresh()
+	f.list.Refresh()
 	f.updateButtons()
 }
 
 func (f *flashView) updateButtons() {
-	_, ok := f.disk()
-	if f.running || !ok || f.image == "" {
+	d, ok := f.disk()
+	small := ok && f.tooSmall(d)
+	if f.running || !ok || f.image == "" || small {
 		f.flashBtn.Disable()
 	} else {
 		f.flashBtn.Enable()
+	}
+	if small && !f.running {
+		f.sizeErr.SetText(d.Path + " is " + tooSmallText(d, f.info.Size) + ". Choose a larger disk.")
+		f.sizeErr.Show()
+	} else {
+		f.sizeErr.Hide()
 	}
 	// Nothing that names the image, the disk or the options of the write
 	// changes while it runs.
@@ -575,4 +590,14 @@ func resultHash(res *flash.Result) string {
 		return "sha256:" + res.SHA256
 	}
 	return "xxh3:" + res.XXH3
+}
+
+// tooSmall reports whether d cannot hold the inspected image.
+func (f *flashView) tooSmall(d disk.Disk) bool {
+	return f.info != nil && f.info.Size > 0 && d.SizeBytes < f.info.Size
+}
+
+// tooSmallText names both sizes in the units the disk list uses.
+func tooSmallText(d disk.Disk, image int64) string {
+	return fmt.Sprintf("too small: %s, the image needs %s", units.Decimal(d.SizeBytes), units.Decimal(image))
 }

@@ -1,0 +1,69 @@
+package gui
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/gui/demo"
+)
+
+// TestFlashMarksTooSmallDisks: a disk smaller than the image is marked in
+// the list, and Flash stays disabled with both sizes named in one unit.
+func TestFlashMarksTooSmallDisks(t *testing.T) {
+	h := newHarness(t)
+	stick := disk.Disk{Name: "sdf", Path: "/dev/sdf", SizeBytes: 1e9, Model: "Stick", Serial: "S1", Bus: "usb", Removable: true, Eligible: true}
+	h.be.Disks.Replace(append(demo.SampleDisks(), stick))
+	h.g.flash.start(h.g.ctx)
+	h.waitFor("disks", func() bool { return len(h.g.flash.all) == 6 })
+	h.g.flash.selectImage(filepath.Join(h.work, "deploy", "deb12-arm64-min.img.xz")) // 2.0 GB once written
+	h.waitFor("image info", func() bool { return h.g.flash.info != nil })
+	h.g.flash.selectDisk("/dev/sdf")
+	if h.g.flash.selected != "/dev/sdf" {
+		t.Fatal("the small disk cannot be selected")
+	}
+	if !h.g.flash.flashBtn.Disabled() {
+		t.Error("Flash is enabled for a disk smaller than the image")
+	}
+	e := h.g.flash.sizeErr
+	if !e.Visible() || !strings.Contains(e.Text, "1.0 GB") || !strings.Contains(e.Text, "2.0 GB") || strings.Contains(e.Text, "iB") {
+		t.Errorf("size message %q (visible %v)", e.Text, e.Visible())
+	}
+	if sub := h.rowSubtitle("/dev/sdf"); !strings.Contains(sub, "too small") {
+		t.Errorf("list row %q does not mark the small disk", sub)
+	}
+	if sub := h.rowSubtitle("/dev/sdb"); strings.Contains(sub, "too small") {
+		t.Errorf("list row %q marks a disk that fits", sub)
+	}
+	h.g.flash.selectDisk("/dev/sdb")
+	if h.g.flash.flashBtn.Disabled() || e.Visible() {
+		t.Error("Flash disabled for a disk that fits")
+	}
+	test.Tap(h.g.flash.flashBtn)
+	if h.g.flash.confirm == nil {
+		t.Error("no confirmation for a disk that fits")
+	}
+}
+
+// rowSubtitle renders the flash list's row of a disk and returns its
+// second line.
+func (h *harness) rowSubtitle(path string) string {
+	h.t.Helper()
+	f := h.g.flash
+	for i, d := range f.shown {
+		if d.Path != path {
+			continue
+		}
+		o := f.list.CreateItem()
+		f.list.UpdateItem(i, o)
+		box := o.(*fyne.Container).Objects[0].(*fyne.Container)
+		return box.Objects[1].(*widget.Label).Text
+	}
+	h.t.Fatalf("%s is not listed", path)
+	return ""
+}
