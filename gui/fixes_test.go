@@ -381,7 +381,7 @@ func TestEraseConfirmationScrolls(t *testing.T) {
 		n := "sd" + string(rune('b'+i))
 		disks = append(disks, disk.Disk{Name: n, Path: "/dev/" + n, SizeBytes: 500e9, Model: "Big", Eligible: true, NeedsTypedConfirm: true})
 	}
-	ed := h.g.confirmErase("Provision?", "many disks", disks, func(map[string]string) {})
+	ed := h.g.confirmErase("Provision?", "many disks", disks, nil, func(map[string]string) {})
 	if h := ed.dialog.MinSize().Height; h > 700 {
 		t.Errorf("confirmation is %v high: its buttons leave a 720 high window", h)
 	}

@@ -107,7 +107,11 @@ func newFlashView(g *App) *flashView {
 		if bus == "" {
 			bus = "disk"
 		}
-		sub.SetText(fmt.Sprintf("%s · %s · %s", d.Path, bus, state))
+		serial := ""
+		if d.Serial != "" {
+			serial = " · serial " + d.Serial
+		}
+		sub.SetText(fmt.Sprintf("%s · %s%s · %s", d.Path, bus, serial, state))
 	})
 	f.list.OnSelected = func(id widget.ListItemID) {
 		if id >= len(f.shown) {
@@ -433,11 +437,11 @@ func (f *flashView) updateButtons() {
 // askFlash shows the erase confirmation; only its confirm button writes.
 func (f *flashView) askFlash() {
 	d, ok := f.disk()
-	if !ok || f.image == "" || f.running {
+	if !ok || f.image == "" || f.running || f.tooSmall(d) {
 		return
 	}
 	intro := fmt.Sprintf("Write %s to this disk?", filepath.Base(f.image))
-	f.confirm = f.g.confirmErase("Flash "+filepath.Base(f.image)+"?", intro, []disk.Disk{d}, func(typed map[string]string) {
+	f.confirm = f.g.confirmErase("Flash "+filepath.Base(f.image)+"?", intro, []disk.Disk{d}, nil, func(typed map[string]string) {
 		f.confirm = nil
 		f.flash(flashJob{Image: f.image, Disk: d, Verify: f.verify.Checked, SHA256: f.sha256.Checked, Confirmed: typed[d.Path]})
 	})

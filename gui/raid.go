@@ -19,6 +19,7 @@ import (
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/flash/provision"
+	"github.com/pistudio/pistudio/internal/manifest"
 	"github.com/pistudio/pistudio/internal/units"
 )
 
@@ -164,8 +165,11 @@ func (r *raidView) selectSet(dir string) {
 		}
 		if res.err != nil {
 			r.plan = nil
-			r.setErr.SetText(res.err.Error())
+			r.setErr.SetText(setErrorText(dir, res.err))
 			r.setErr.Show()
+			if errors.Is(res.err, manifest.ErrNotImageSet) {
+				r.dropSet(dir)
+			}
 			r.planBox.RemoveAll()
 			r.rows = nil
 			r.provBtn.Disable()
@@ -287,18 +291,6 @@ func roleWhy(ra provision.RoleAssignment) string {
 func (r *raidView) showPlan(p *provision.Plan) {
 	r.plan = p
 	r.diskOpt = map[string]string{}
-	var opts []string
-	for _, d := range r.disks {
-		if !d.Eligible {
-			continue
-		}
-		n := fmt.Sprintf("%s — %s %s", d.Path, diskModel(d), units.Decimal(d.SizeBytes))
-		if _, ok := r.isOffered(d.Path); ok {
-			n += " (new)"
-		}
-		r.diskOpt[n] = d.Path
-		opts = append(opts, n)
-	}
 	r.planBox.RemoveAll()
 	r.rows = nil
 	grid := container.New(layout.NewFormLayout())
@@ -306,7 +298,7 @@ func (r *raidView) showPlan(p *provision.Plan) {
 		row := &roleRow{role: a.Role, why: hintLabel(roleWhy(a)), bar: widget.NewProgressBar(), progress: widget.NewLabel("")}
 		row.bar.Hide()
 		row.progress.Hide()
-		row.sel = widget.NewSelect(opts, func(s string) {
+		row.sel = widget.NewSelect(r.roleOptions(a.ArtifactSize), func(s string) {
 			if r.running || r.syncing {
 				return
 			}
@@ -342,7 +334,7 @@ func (r *raidView) assign(i int, path string) {
 	}
 	if err != nil {
 		r.syncRows()
-		r.planErr.SetText(err.Error())
+		r.planErr.SetText(assignError(role, err))
 		r.planErr.Show()
 		return
 	}
@@ -366,8 +358,8 @@ func (r *raidView) syncRows() {
 		}
 		a := r.plan.Roles[i]
 		sel := ""
-		for n, path := range r.diskOpt {
-			if a.Disk != nil && path == a.Disk.Path {
+		for _, n := range row.sel.Options {
+			if a.Disk != nil && r.diskOpt[n] == a.Disk.Path {
 				sel = n
 			}
 		}
@@ -437,7 +429,7 @@ func (r *raidView) askProvision() {
 	m := plan.Manifest
 	intro := fmt.Sprintf("Write the %s set %q (%d disks):", m.Level, m.Name, len(plan.Roles))
 	var ed *eraseDialog
-	ed = r.g.confirmErase("Provision RAID set?", intro, r.planDisks(plan), func(typed map[string]string) {
+	ed = r.g.confirmErase("Provision RAID set?", intro, r.planDisks(plan), planRoles(plan), func(typed map[string]string) {
 		if r.confirm != ed || r.asked == nil || r.running {
 			return // invalidated by a disk change
 		}
@@ -578,4 +570,73 @@ func targetLine(t provision.Result) string {
 		v = " verified"
 	}
 	return fmt.Sprintf("%s → %s: %s written in %s,%s hash %s", t.Role, t.Device, units.Decimal(t.Written), humanDuration(t.Duration), v, t.Hash())
+}
+
+// roleOptions lists the eligible disks for a role whose image has size
+// bytes: "/dev/sdb — Samsung BAR Plus 64.0 GB · serial 0374…", marked
+// (new) when the plan does not use it yet and "too small" when it cannot
+// hold the image (the plan refuses it).
+func (r *raidView) roleOptions(size int64) []string {
+	var opts []string
+	for _, d := range r.disks {
+		if !d.Eligible {
+			continue
+		}
+		n := fmt.Sprintf("%s — %s %s", d.Path, diskModel(d), units.Decimal(d.SizeBytes))
+		if d.Serial != "" {
+			n += " · serial " + d.Serial
+		}
+		if _, ok := r.isOffered(d.Path); ok {
+			n += " (new)"
+		}
+		if d.SizeBytes < size {
+			n += " — too small"
+		}
+		r.diskOpt[n] = d.Path
+		opts = append(opts, n)
+	}
+	return opts
+}
+
+// assignError says why a choice was refused, with sizes in the units the
+// lists use.
+func assignError(role string, err error) string {
+	var small *flash.TooSmallError
+	if errors.As(err, &small) {
+		return fmt.Sprintf("%s is too small for %s: %s, the image needs %s", small.Path, role,
+			units.Decimal(small.DeviceSize), units.Decimal(small.ImageSize))
+	}
+	return err.Error()
+}
+
+// planRoles maps the disks of a plan to their roles, by path.
+func planRoles(p *provision.Plan) map[string]string {
+	out := map[string]string{}
+	for _, a := range p.Roles {
+		if a.Disk != nil {
+			out[a.Disk.Path] = a.Role
+		}
+	}
+	return out
+}
+
+// setErrorText says why a folder cannot be provisioned, in words for the
+// user when it is no image set at all.
+func setErrorText(dir string, err error) string {
+	if errors.Is(err, manifest.ErrNotImageSet) {
+		return filepath.Base(dir) + " is not an image set: it has no image.json. Choose the folder a RAID build wrote (image-<name> in the work folder)."
+	}
+	return err.Error()
+}
+
+// dropSet removes a folder that is not an image set from the set list.
+func (r *raidView) dropSet(dir string) {
+	n := setName(dir)
+	delete(r.setPaths, n)
+	r.setSel.Options = slices.DeleteFunc(r.setSel.Options, func(o string) bool { return o == n })
+	r.setSel.ClearSelected()
+	r.dir = ""
+	r.planBox.RemoveAll()
+	r.rows = nil
+	r.provBtn.Disable()
 }

@@ -67,3 +67,38 @@ func (h *harness) rowSubtitle(path string) string {
 	h.t.Fatalf("%s is not listed", path)
 	return ""
 }
+
+// TestRaidMarksAndRefusesTooSmallDisks: a role's list marks the disks too
+// small for its image, and choosing one is refused with both sizes in
+// decimal units; labels carry the serial number to tell disks apart.
+func TestRaidMarksAndRefusesTooSmallDisks(t *testing.T) {
+	h := newHarness(t)
+	stick := disk.Disk{Name: "sdf", Path: "/dev/sdf", SizeBytes: 512e6, Model: "Stick", Serial: "S512", Bus: "usb", Removable: true, Eligible: true}
+	h.be.Disks.Replace(append(demo.SampleDisks(), stick))
+	h.raidReady()
+	marked := func(row int) string {
+		for _, o := range h.g.raid.rows[row].sel.Options {
+			if h.g.raid.diskOpt[o] == "/dev/sdf" {
+				return o
+			}
+		}
+		t.Fatalf("row %d does not list sdf", row)
+		return ""
+	}
+	if o := marked(0); strings.Contains(o, "too small") || !strings.Contains(o, "serial S512") {
+		t.Errorf("sd row: %q (the 200 MB image fits)", o)
+	}
+	o := marked(1)
+	if !strings.Contains(o, "too small") {
+		t.Errorf("external1 row: %q is not marked", o)
+	}
+	before := h.g.raid.plan.Roles[1].Disk.Path
+	h.g.raid.rows[1].sel.SetSelected(o)
+	if h.g.raid.plan.Roles[1].Disk.Path != before {
+		t.Error("a too small disk was accepted")
+	}
+	e := h.g.raid.planErr
+	if !e.Visible() || !strings.Contains(e.Text, "512.0 MB") || !strings.Contains(e.Text, "1.0 GB") || strings.Contains(e.Text, "iB") {
+		t.Errorf("refusal %q (visible %v)", e.Text, e.Visible())
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/flash/provision"
 	"github.com/pistudio/pistudio/internal/units"
 )
 
@@ -65,7 +66,11 @@ func (g *App) showError(err error) {
 
 // diskLine names a disk the way every confirmation does.
 func diskLine(d disk.Disk) string {
-	return fmt.Sprintf("%s, %s, %s", diskModel(d), units.Decimal(d.SizeBytes), d.Path)
+	s := fmt.Sprintf("%s, %s, %s", diskModel(d), units.Decimal(d.SizeBytes), d.Path)
+	if d.Serial != "" {
+		s += ", serial " + d.Serial
+	}
+	return s
 }
 
 // diskModel is the vendor and model of a disk as the app names it.
@@ -90,8 +95,8 @@ const maxDiskListHeight = 320
 // confirmErase asks before erasing disks. Disks whose NeedsTypedConfirm is
 // set (decided by the flash guard) need their name typed. onYes gets the
 // typed names by disk path.
-func (g *App) confirmErase(title, intro string, disks []disk.Disk, onYes func(typed map[string]string)) *eraseDialog {
-	ed := &eraseDialog{entries: map[string]*widget.Entry{}}
+func (g *App) confirmErase(title, intro string, disks []disk.Disk, roles map[string]string, onYes func(typed map[string]string)) *eraseDialog {
+	ed := &eraseDialog{entries: map[string]*widget.Entry{}, prompts: map[string]*widget.Label{}}
 	var list []fyne.CanvasObject
 	update := func() {
 		ok := true
@@ -115,7 +120,9 @@ func (g *App) confirmErase(title, intro string, disks []disk.Disk, onYes func(ty
 			e.SetPlaceHolder(d.Name + " or " + d.Path)
 			e.OnChanged = func(string) { update() }
 			ed.entries[d.Path] = e
-			list = append(list, wrapLabel(fmt.Sprintf("This disk is unusually large for an SD card or USB stick. Type its name, %s, to confirm:", d.Name)), e)
+			prompt := wrapLabel(typedPrompt(d, roles[d.Path]))
+			ed.prompts[d.Path] = prompt
+			list = append(list, prompt, e)
 		}
 	}
 	var top []fyne.CanvasObject
@@ -167,6 +174,8 @@ type eraseDialog struct {
 	confirm *widget.Button
 	cancel  *widget.Button
 	entries map[string]*widget.Entry
+	// prompts ask for the typed names, by disk path.
+	prompts map[string]*widget.Label
 	// onCancel, when set, is called when the user cancels.
 	onCancel func()
 	closed   bool
@@ -177,6 +186,17 @@ func (e *eraseDialog) close() {
 	e.closed = true
 	e.confirm.Disable()
 	e.dialog.Hide()
+}
+
+// typedPrompt asks for the name of a large disk, in the words of its use:
+// a single write or the SD card role (where a large disk is unusual), or
+// an external disk of a RAID set (where it is expected).
+func typedPrompt(d disk.Disk, role string) string {
+	if role == "" || role == provision.RoleSD {
+		return fmt.Sprintf("This disk is unusually large for an SD card or USB stick. Type its name, %s, to confirm:", d.Name)
+	}
+	return fmt.Sprintf("Disks over %s are confirmed by name. Type its name, %s, to write it as %s:",
+		units.Decimal(disk.TypedConfirmBytes), d.Name, role)
 }
 
 // wrapLabel returns a word-wrapping label.
