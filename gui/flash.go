@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -147,6 +148,18 @@ func newFlashView(g *App) *flashView {
 
 	f.verify = widget.NewCheck("Verify after writing", nil)
 	f.verify.SetChecked(g.set.Verify)
+	// One setting: this box and the one in Settings are the same value,
+	// which RAID provisioning uses too.
+	f.verify.OnChanged = func(on bool) {
+		if g.set.Verify == on {
+			return
+		}
+		g.set.Verify = on
+		if g.settings != nil {
+			g.settings.verify.SetChecked(on)
+		}
+		g.storeSettings()
+	}
 	f.sha256 = widget.NewCheck("Compute SHA-256", nil)
 	f.sha256.SetChecked(g.set.SHA256)
 	f.sha256.OnChanged = func(on bool) {
@@ -335,6 +348,7 @@ func (f *flashView) browse() {
 		_ = r.Close()
 		f.selectImage(p)
 	}, f.g.win)
+	d.SetFilter(storage.NewExtensionFileFilter(imageExts))
 	d.Resize(fyne.NewSize(800, 560))
 	d.Show()
 }
@@ -354,6 +368,7 @@ func (f *flashView) selectImage(p string) {
 	f.imgSel.SetSelected(n)
 	f.info = nil
 	f.list.Refresh()
+	f.resetResult()
 	f.infoForm.RemoveAll()
 	f.partBox.RemoveAll()
 	f.imgErr.Hide()
@@ -604,4 +619,18 @@ func (f *flashView) tooSmall(d disk.Disk) bool {
 // tooSmallText names both sizes in the units the disk list uses.
 func tooSmallText(d disk.Disk, image int64) string {
 	return fmt.Sprintf("too small: %s, the image needs %s", units.Decimal(d.SizeBytes), units.Decimal(image))
+}
+
+// resetResult clears the bar and the result of the last write (a new
+// image was chosen); nothing changes while a write runs.
+func (f *flashView) resetResult() {
+	if f.running {
+		return
+	}
+	f.bar.SetValue(0)
+	f.bar.Hide()
+	f.progress.SetText("")
+	f.result.SetText("")
+	f.result.Importance = widget.MediumImportance
+	f.result.Refresh()
 }

@@ -109,6 +109,8 @@ func newApp(a fyne.App, w fyne.Window, be Backends, do func(func()), prefs fyne.
 	}
 	g.content = g.tabs
 	w.SetCloseIntercept(g.onClose)
+	w.SetOnDropped(g.dropped)
+	g.addShortcuts()
 	return g
 }
 
@@ -218,8 +220,17 @@ func (g *App) stopAndQuit() {
 // workStopped is called by every section when its work has finished; it
 // quits when the user asked to and nothing runs any more.
 func (g *App) workStopped() {
-	if g.quitting && g.busy() == "" {
+	if g.busy() != "" {
+		return
+	}
+	if g.quitting {
 		g.quit()
+		return
+	}
+	if g.quitAsk != nil {
+		// Nothing is left to stop: the question is moot.
+		g.quitAsk.d.Hide()
+		g.quitAsk = nil
 	}
 }
 

@@ -68,6 +68,9 @@ func newSettingsView(g *App) *settingsView {
 		g.storeSettings()
 	}
 	s.verify = widget.NewCheck("Read every disk back after writing", func(on bool) {
+		if g.set.Verify == on {
+			return
+		}
 		g.set.Verify = on
 		g.flash.verify.SetChecked(on)
 		g.storeSettings()

@@ -96,7 +96,7 @@ const maxDiskListHeight = 320
 // set (decided by the flash guard) need their name typed. onYes gets the
 // typed names by disk path.
 func (g *App) confirmErase(title, intro string, disks []disk.Disk, roles map[string]string, onYes func(typed map[string]string)) *eraseDialog {
-	ed := &eraseDialog{entries: map[string]*widget.Entry{}, prompts: map[string]*widget.Label{}}
+	ed := &eraseDialog{entries: map[string]*escEntry{}, prompts: map[string]*widget.Label{}}
 	var list []fyne.CanvasObject
 	update := func() {
 		ok := true
@@ -116,7 +116,7 @@ func (g *App) confirmErase(title, intro string, disks []disk.Disk, roles map[str
 		l.Wrapping = fyne.TextWrapWord
 		list = append(list, l)
 		if d.NeedsTypedConfirm {
-			e := widget.NewEntry()
+			e := newEscEntry(func() { ed.cancel.OnTapped() })
 			e.SetPlaceHolder(d.Name + " or " + d.Path)
 			e.OnChanged = func(string) { update() }
 			ed.entries[d.Path] = e
@@ -165,6 +165,12 @@ func (g *App) confirmErase(title, intro string, disks []disk.Disk, roles map[str
 	update()
 	ed.dialog.Resize(fyne.NewSize(560, ed.dialog.MinSize().Height))
 	ed.dialog.Show()
+	for _, d := range disks {
+		if e := ed.entries[d.Path]; e != nil {
+			g.win.Canvas().Focus(e) // the first name to type
+			break
+		}
+	}
 	return ed
 }
 
@@ -173,7 +179,7 @@ type eraseDialog struct {
 	dialog  *dialog.CustomDialog
 	confirm *widget.Button
 	cancel  *widget.Button
-	entries map[string]*widget.Entry
+	entries map[string]*escEntry
 	// prompts ask for the typed names, by disk path.
 	prompts map[string]*widget.Label
 	// onCancel, when set, is called when the user cancels.

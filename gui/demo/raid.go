@@ -82,6 +82,14 @@ type Raid struct {
 	mu        sync.Mutex
 	plans     []*provision.Plan
 	confirmed []map[string]string
+	last      provision.Options
+}
+
+// LastOptions returns the options of the last provisioning (Progress left out).
+func (r *Raid) LastOptions() provision.Options {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
 }
 
 // Confirmed returns the typed names passed with every provisioned plan.
@@ -141,6 +149,8 @@ func (r *Raid) Provision(ctx context.Context, p *provision.Plan, opts provision.
 	r.mu.Lock()
 	r.plans = append(r.plans, p)
 	r.confirmed = append(r.confirmed, opts.Confirmations)
+	r.last = opts
+	r.last.Progress = nil
 	r.mu.Unlock()
 	step := r.Step
 	if step == 0 {
