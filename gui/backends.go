@@ -1,13 +1,15 @@
 package gui
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/pistudio/pistudio/assets"
-	"github.com/pistudio/pistudio/gui/adapt"
-	"github.com/pistudio/pistudio/gui/backend"
+	"github.com/pistudio/pistudio/builder/buildjob"
+	"github.com/pistudio/pistudio/builder/runner"
 	"github.com/pistudio/pistudio/gui/demo"
 )
 
@@ -19,29 +21,30 @@ const SectionEnv = "PISTUDIO_SECTION"
 // demoBackends returns stand-ins with sample data (PISTUDIO_DEMO=1).
 // Config files are still read and written by package builder, so the YAML
 // view shows the real byte-for-byte result; layers and checks are samples.
-func demoBackends() (backend.Backends, *demo.Set) {
+func demoBackends() (Backends, *demo.Set) {
 	home, _ := os.UserHomeDir()
-	be, set := demo.New(filepath.Join(home, "pistudio-work"))
-	be.Configs = demoConfigs{ConfigStore: adapt.Configs{}, demo: set.Configs}
-	return be, set
+	set, err := demo.New(filepath.Join(home, "pistudio-work"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pistudio: demo:", err)
+	}
+	return demoServices(set), set
 }
 
-// demoConfigs reads and writes files with the builder and takes the
-// catalog and validation from the demo.
-type demoConfigs struct {
-	backend.ConfigStore
-	demo *demo.Configs
+// demoServices wires the demo set into the app.
+func demoServices(set *demo.Set) Backends {
+	return Backends{Configs: set.Configs, Tool: set.Tool, Runner: demoRunner{set.Runner}, Disks: set.Disks,
+		Images: set.Images, Flasher: set.Flasher, Raid: set.Raid}
 }
 
-func (d demoConfigs) Catalog(dir string) (backend.Catalog, error) { return d.demo.Catalog(dir) }
+// demoRunner returns the demo's runs as BuildRuns.
+type demoRunner struct{ *demo.Runner }
 
-func (d demoConfigs) Validate(doc backend.ConfigDoc, cat backend.Catalog) []backend.Problem {
-	return d.demo.Validate(doc, cat)
-}
-
-// realBackends returns the adapters over package builder and package flash.
-func realBackends() backend.Backends {
-	return adapt.New()
+func (d demoRunner) Start(ctx context.Context, config string, stage runner.Stage, opts buildjob.Options) (BuildRun, error) {
+	r, err := d.Runner.Start(ctx, config, stage, opts)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // playDemo, called before Start, sets up the sample scenario of a section for screenshots: a
@@ -78,9 +81,9 @@ func (g *App) playDemo(set *demo.Set, section string) {
 		})
 	case "Build failed":
 		set.Runner.Fail = true
-		later(400*time.Millisecond, func() { g.build.start(backend.ModeFull) })
+		later(400*time.Millisecond, func() { g.build.start(runner.StageFull) })
 	case "Build":
-		later(400*time.Millisecond, func() { g.build.start(backend.ModeFull) })
+		later(400*time.Millisecond, func() { g.build.start(runner.StageFull) })
 	case "Flash", "Flash confirm":
 		later(300*time.Millisecond, func() {
 			g.flash.showProt.SetChecked(section == "Flash")
@@ -90,7 +93,7 @@ func (g *App) playDemo(set *demo.Set, section string) {
 			if section == "Flash" {
 				g.flash.selectDisk("/dev/mmcblk0")
 				if d, ok := g.flash.disk(); ok {
-					g.flash.flash(backend.FlashJob{Image: g.flash.image, Disk: d, Verify: true})
+					g.flash.flash(flashJob{Image: g.flash.image, Disk: d, Verify: true})
 				}
 				return
 			}

@@ -14,8 +14,8 @@ import (
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+	"github.com/pistudio/pistudio/builder/buildjob"
 	"github.com/pistudio/pistudio/builder/runner"
-	"github.com/pistudio/pistudio/gui/backend"
 	"github.com/pistudio/pistudio/gui/logview"
 	"github.com/pistudio/pistudio/internal/units"
 )
@@ -39,24 +39,25 @@ type buildView struct {
 	cfgLbl, status                    *widget.Label
 	stageBox                          *fyne.Container
 	stages                            []*stageRow
-	explain                           *widget.Label
+	explain, causeLine, details       *widget.Label
+	detailsBtn                        *widget.Button
+	detailsBox                        *container.Scroll
 	explainCard                       *widget.Card
 	log                               *logview.View
 	artifacts                         *fyne.Container
 	artCard                           *widget.Card
 
-	run      backend.Run
+	run      BuildRun
 	cancel   context.CancelFunc
 	starting bool // Runner.Start is under way
 	logPath  string
-	lastJob  backend.Job
 }
 
 func newBuildView(g *App) *buildView {
 	b := &buildView{g: g}
-	b.fsBtn = widget.NewButtonWithIcon("Filesystem", theme.FolderIcon(), func() { b.start(backend.ModeFilesystem) })
-	b.imgBtn = widget.NewButtonWithIcon("Image", theme.FileImageIcon(), func() { b.start(backend.ModeImage) })
-	b.fullBtn = widget.NewButtonWithIcon("Full build", theme.MediaPlayIcon(), func() { b.start(backend.ModeFull) })
+	b.fsBtn = widget.NewButtonWithIcon("Filesystem", theme.FolderIcon(), func() { b.start(runner.StageFilesystem) })
+	b.imgBtn = widget.NewButtonWithIcon("Image", theme.FileImageIcon(), func() { b.start(runner.StageImage) })
+	b.fullBtn = widget.NewButtonWithIcon("Full build", theme.MediaPlayIcon(), func() { b.start(runner.StageFull) })
 	b.fullBtn.Importance = widget.HighImportance
 	b.cancelBtn = widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), b.Cancel)
 	b.cancelBtn.Disable()
@@ -65,7 +66,19 @@ func newBuildView(g *App) *buildView {
 	b.status = wrapLabel("Ready")
 	b.stageBox = container.NewVBox()
 	b.explain = wrapLabel("")
-	b.explainCard = widget.NewCard("", "", container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), nil, b.explain))
+	b.causeLine = wrapLabel("")
+	b.causeLine.TextStyle.Bold = true
+	b.causeLine.Hide()
+	b.details = wrapLabel("")
+	b.details.Selectable = true
+	b.detailsBox = container.NewVScroll(b.details)
+	b.detailsBox.SetMinSize(fyne.NewSize(0, detailsHeight))
+	b.detailsBox.Hide()
+	b.detailsBtn = widget.NewButton("Show details", b.toggleDetails)
+	b.detailsBtn.Importance = widget.LowImportance
+	b.detailsBtn.Hide()
+	b.explainCard = widget.NewCard("", "", container.NewBorder(nil, nil, widget.NewIcon(theme.WarningIcon()), nil,
+		container.NewVBox(b.causeLine, b.explain, container.NewHBox(b.detailsBtn), b.detailsBox)))
 	b.explainCard.Hide()
 	b.log = logview.New(g.set.LogLines, g.br.do)
 	b.log.OnOpenFile = func() {
@@ -88,7 +101,7 @@ func newBuildView(g *App) *buildView {
 	split := container.NewHSplit(left, right)
 	split.Offset = 0.3
 	b.content = container.NewBorder(top, nil, nil, nil, split)
-	b.setStages(g.be.Runner.Stages(backend.ModeFull))
+	b.setStages(stagesOf(runner.StageFull))
 	return b
 }
 
@@ -144,7 +157,7 @@ func (b *buildView) Running() bool { return b.run != nil }
 func (b *buildView) Busy() bool { return b.run != nil || b.starting }
 
 // start checks the config and starts a build.
-func (b *buildView) start(mode backend.Mode) {
+func (b *buildView) start(mode runner.Stage) {
 	c := b.g.cfg
 	if b.Busy() {
 		return
@@ -173,27 +186,27 @@ func (b *buildView) start(mode backend.Mode) {
 }
 
 type startResult struct {
-	run backend.Run
+	run BuildRun
 	err error
 }
 
-func (b *buildView) launch(mode backend.Mode) {
-	job := backend.Job{Config: b.g.cfg.path, Mode: mode, ToolDir: b.g.set.ToolDir, WorkDir: b.g.workDir()}
-	b.lastJob = job
+func (b *buildView) launch(mode runner.Stage) {
+	config := b.g.cfg.path
+	opts := buildjob.Options{ToolDir: b.g.set.ToolDir, WorkDir: b.g.workDir()}
 	ctx, cancel := context.WithCancel(b.g.ctx)
 	b.cancel = cancel
 	b.starting = true
 	b.setRunning(true)
-	b.status.SetText("Starting " + mode.String() + " build…")
-	b.setStages(b.g.be.Runner.Stages(mode))
+	b.status.SetText("Starting " + stageWord(mode) + " build…")
+	b.setStages(stagesOf(mode))
 	b.log.Clear()
 	b.log.SetCanOpen(false)
 	b.logPath = ""
-	b.explainCard.Hide()
+	b.hideCause()
 	b.artCard.Hide()
 	stageRunner := b.g.be.Runner
 	goUI(b.g.br, func() startResult {
-		r, err := stageRunner.Start(ctx, job)
+		r, err := stageRunner.Start(ctx, config, mode, opts)
 		return startResult{r, err}
 	}, func(r startResult) {
 		b.starting = false
@@ -224,79 +237,159 @@ func (b *buildView) launch(mode backend.Mode) {
 		}
 		b.logPath = r.run.LogPath()
 		b.log.SetCanOpen(b.logPath != "")
-		b.status.SetText("Building (" + mode.String() + ")…")
+		b.status.SetText("Building (" + stageWord(mode) + ")…")
 		go b.pump(r.run)
 	})
 }
 
 // pump moves a run's events into the view. Log lines go straight into the
-// log view (which batches them); everything else crosses the bridge.
-func (b *buildView) pump(run backend.Run) {
+// log view (which batches them); everything else crosses the bridge. The
+// image set's manifest is read here, off the UI goroutine.
+func (b *buildView) pump(run BuildRun) {
 	lastExplain := ""
+	causes := &causeLog{}
 	for ev := range run.Events() {
 		switch ev.Kind {
-		case backend.EventLog:
-			b.log.Append(ev.Line)
+		case runner.EventLog:
+			b.log.Append(ev.Text)
+			causes.add(ev)
 			if e := ev.Explain; e != "" && e != lastExplain {
 				lastExplain = e
 				b.g.br.ui(func() { b.showExplain(e) })
 			}
-		case backend.EventDropped:
+		case runner.EventDropped:
 			b.log.Append(fmt.Sprintf("… %d lines not shown here: open the log file to read them", ev.Dropped))
+		case runner.EventFinished:
+			b.finished(run, ev.Result, causes)
+			return
 		default:
-			ev := ev
 			b.g.br.ui(func() { b.handle(run, ev) })
 		}
 	}
+	// The stream ended without a result: report what Wait says.
+	var res *runner.Result
+	if w, ok := run.(interface{ Wait() runner.Result }); ok {
+		r := w.Wait()
+		res = &r
+	}
+	b.finished(run, res, causes)
 }
 
+// finished reads what the run made and shows its end; worker goroutine.
+func (b *buildView) finished(run BuildRun, res *runner.Result, causes *causeLog) {
+	if res == nil {
+		res = &runner.Result{State: runner.Failed, Err: errors.New("the build ended without a result")}
+	}
+	out := readOutputs(res)
+	c := causeOf(res, causes.lines)
+	b.g.br.ui(func() {
+		if run == b.run {
+			b.finish(res, out, c)
+		}
+	})
+}
+
+// detailsHeight is the height of the failure details; longer text scrolls.
+const detailsHeight = 90
+
+// showExplain shows the explanation of a known failure line while the
+// build runs.
 func (b *buildView) showExplain(s string) {
 	b.explain.SetText(s)
 	b.explainCard.Show()
 }
 
-// handle applies a stage or finish event; UI goroutine.
-func (b *buildView) handle(run backend.Run, ev backend.Event) {
+// showCause shows why a build failed: the first error line, what to do,
+// and the details behind a toggle.
+func (b *buildView) showCause(c cause) {
+	b.explainCard.SetTitle("")
+	b.causeLine.SetText(c.Line)
+	b.causeLine.Hidden = c.Line == ""
+	b.explain.SetText(c.Fix)
+	b.details.SetText(c.Details)
+	b.detailsBox.Hide()
+	b.detailsBtn.SetText("Show details")
+	b.detailsBtn.Hidden = c.Details == ""
+	b.explainCard.Show()
+	b.explainCard.Refresh()
+}
+
+// hideCause empties and hides the failure card.
+func (b *buildView) hideCause() {
+	b.explain.SetText("")
+	b.causeLine.SetText("")
+	b.causeLine.Hide()
+	b.details.SetText("")
+	b.detailsBox.Hide()
+	b.detailsBtn.Hide()
+	b.explainCard.Hide()
+}
+
+// toggleDetails shows or hides the failure details.
+func (b *buildView) toggleDetails() {
+	if b.detailsBox.Visible() {
+		b.detailsBox.Hide()
+		b.detailsBtn.SetText("Show details")
+	} else {
+		b.detailsBox.Show()
+		b.detailsBtn.SetText("Hide details")
+	}
+}
+
+// handle applies a stage event; UI goroutine.
+func (b *buildView) handle(run BuildRun, ev runner.Event) {
 	if run != b.run {
 		return
 	}
 	switch ev.Kind {
-	case backend.EventStageStarted:
+	case runner.EventStageStarted:
 		r := b.stage(ev.Stage)
 		r.started = time.Now()
 		r.icon.SetResource(theme.MediaPlayIcon())
 		r.state.SetText("running")
 		r.state.Importance = widget.HighImportance
 		r.state.Refresh()
-	case backend.EventStageFinished:
-		r := b.stage(ev.Stage)
-		r.done = true
-		switch {
-		case ev.StageCancelled:
-			r.icon.SetResource(theme.CancelIcon())
-			r.state.SetText("cancelled")
-			r.state.Importance = widget.WarningImportance
-		case ev.StageFailed:
-			r.icon.SetResource(theme.ErrorIcon())
-			r.state.SetText("failed")
-			r.state.Importance = widget.DangerImportance
-		default:
-			r.icon.SetResource(theme.ConfirmIcon())
-			r.state.SetText("done")
-			r.state.Importance = widget.SuccessImportance
-		}
-		r.state.Refresh()
-		r.dur.SetText(humanDuration(ev.Duration))
-	case backend.EventFinished:
-		b.finish(ev)
+	case runner.EventStageFinished:
+		b.stageFinished(ev)
 	}
 }
 
-func (b *buildView) finish(ev backend.Event) {
+func (b *buildView) stageFinished(ev runner.Event) {
+	r := b.stage(ev.Stage)
+	r.done = true
+	switch {
+	case ev.Cancelled:
+		r.icon.SetResource(theme.CancelIcon())
+		r.state.SetText("cancelled")
+		r.state.Importance = widget.WarningImportance
+	case !ev.OK:
+		r.icon.SetResource(theme.ErrorIcon())
+		r.state.SetText("failed")
+		r.state.Importance = widget.DangerImportance
+	default:
+		r.icon.SetResource(theme.ConfirmIcon())
+		r.state.SetText("done")
+		r.state.Importance = widget.SuccessImportance
+	}
+	r.state.Refresh()
+	r.dur.SetText(humanDuration(ev.Duration))
+}
+
+// outcomeImportance colours the status line of a finished build.
+var outcomeImportance = map[runner.State]widget.Importance{
+	runner.Succeeded: widget.SuccessImportance, runner.Failed: widget.DangerImportance, runner.Cancelled: widget.WarningImportance,
+}
+
+// finish shows how a run ended; UI goroutine.
+func (b *buildView) finish(res *runner.Result, out outputs, c cause) {
+	state := res.State
+	if state == runner.Running || state == "" {
+		state = runner.Failed
+	}
 	for _, r := range b.stages {
 		if !r.started.IsZero() && !r.done {
 			r.done = true
-			r.state.SetText(ev.Outcome.String())
+			r.state.SetText(string(state))
 			r.state.Importance = widget.WarningImportance
 			r.state.Refresh()
 			r.dur.SetText(humanDuration(time.Since(r.started)))
@@ -309,24 +402,24 @@ func (b *buildView) finish(ev backend.Event) {
 		b.cancel = nil
 	}
 	b.setRunning(false)
-	msg := "Build " + ev.Outcome.String()
-	if ev.Err != nil && ev.Outcome == backend.Failed {
-		msg += ": " + ev.Err.Error()
+	msg := "Build " + string(state)
+	if state == runner.Failed {
+		msg += failedStage(b.stages)
+		b.showCause(c)
 	}
 	b.status.SetText(msg)
-	b.status.Importance = map[backend.Outcome]widget.Importance{
-		backend.Succeeded: widget.SuccessImportance, backend.Failed: widget.DangerImportance, backend.Cancelled: widget.WarningImportance,
-	}[ev.Outcome]
+	b.status.Importance = outcomeImportance[state]
 	b.status.Refresh()
 	b.g.notify(Title, msg)
-	if ev.RaidSet != "" {
-		b.g.set.LastRaidSet = ev.RaidSet
+	if out.raidSet != "" {
+		b.g.set.LastRaidSet = out.raidSet
 	}
-	b.showArtifacts(ev.Artifacts, ev.RaidSet)
+	b.showArtifacts(res.Artifacts, out)
 	b.g.workStopped()
 }
 
-func (b *buildView) showArtifacts(arts []backend.Artifact, raidSet string) {
+func (b *buildView) showArtifacts(arts []runner.Artifact, out outputs) {
+	raidSet := out.raidSet
 	b.artifacts.RemoveAll()
 	if len(arts) == 0 {
 		b.artCard.Hide()
@@ -336,11 +429,11 @@ func (b *buildView) showArtifacts(arts []backend.Artifact, raidSet string) {
 	for _, a := range arts {
 		a := a
 		name := filepath.Base(a.Path)
-		if a.Role != "" {
-			name += "  (" + a.Role + ")"
+		if role := out.roles[a.Path]; role != "" {
+			name += "  (" + role + ")"
 		}
 		var flash fyne.CanvasObject
-		if a.Flashable {
+		if flashable(a) {
 			flash = widget.NewButtonWithIcon("Flash…", theme.DownloadIcon(), func() {
 				b.g.flash.selectImage(a.Path)
 				b.g.Show(SectionFlash)
@@ -389,4 +482,15 @@ func (b *buildView) Cancel() {
 		b.status.SetText("Cancelling…")
 		b.cancel()
 	}
+}
+
+// failedStage names the stage a build failed in (" in generate_filesystem"),
+// or "" when no stage is marked failed.
+func failedStage(rows []*stageRow) string {
+	for _, r := range rows {
+		if r.done && r.state.Text == "failed" {
+			return " in " + r.name
+		}
+	}
+	return ""
 }

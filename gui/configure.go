@@ -14,7 +14,8 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/pistudio/pistudio/gui/backend"
+	"github.com/pistudio/pistudio/builder/config"
+	"github.com/pistudio/pistudio/gui/form"
 	"github.com/pistudio/pistudio/gui/logview"
 )
 
@@ -29,7 +30,7 @@ const (
 
 // field is one generated form field.
 type field struct {
-	v     backend.Var
+	v     form.Var
 	obj   fyne.CanvasObject // the input widget
 	row   fyne.CanvasObject // input + hint + error
 	err   *widget.Label
@@ -44,14 +45,14 @@ type configureView struct {
 	g       *App
 	content fyne.CanvasObject
 
-	cat     backend.Catalog
-	doc     backend.ConfigDoc
+	cat     form.Catalog
+	doc     *config.Config
 	path    string
 	dirty   bool
 	loading bool
 
 	fields   map[string]*field
-	problems []backend.Problem
+	problems []form.Problem
 	gen      int // bumped by every change; validGen is the one last validated
 	validGen int
 	editGen  int // bumped by every edit of the config's values
@@ -146,7 +147,7 @@ func newConfigureView(g *App) *configureView {
 func (c *configureView) layerSelect(key string) *widget.Select {
 	s := widget.NewSelect(nil, nil)
 	s.PlaceHolder = "(choose a layer)"
-	f := &field{v: backend.Var{Key: key}, obj: s, sel: s, err: errLabel()}
+	f := &field{v: form.Var{Key: key}, obj: s, sel: s, err: errLabel()}
 	f.set = func(v string) {
 		if v == "" {
 			s.ClearSelected()
@@ -187,7 +188,7 @@ func errLabel() *widget.Label {
 }
 
 // newField makes the widget for one variable.
-func (c *configureView) newField(v backend.Var) *field {
+func (c *configureView) newField(v form.Var) *field {
 	f := &field{v: v, err: errLabel()}
 	onChange := func(s string) {
 		if !c.loading {
@@ -196,7 +197,7 @@ func (c *configureView) newField(v backend.Var) *field {
 		}
 	}
 	switch v.Kind {
-	case backend.KindEnum:
+	case form.KindEnum:
 		s := widget.NewSelect(v.Choices, onChange)
 		if v.Default != "" {
 			s.PlaceHolder = "default: " + v.Default
@@ -212,7 +213,7 @@ func (c *configureView) newField(v backend.Var) *field {
 			}
 			s.SetSelected(val)
 		}
-	case backend.KindBool:
+	case form.KindBool:
 		ch := widget.NewCheck("", func(on bool) {
 			if on {
 				onChange("y")
@@ -271,7 +272,7 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func fieldLabel(v backend.Var) *widget.Label {
+func fieldLabel(v form.Var) *widget.Label {
 	name := labelText(v)
 	if v.Required {
 		name += " *"
@@ -298,7 +299,7 @@ var upperWords = map[string]bool{"sd": true, "raid": true, "id": true, "uuid": t
 
 // labelText is the form label of a variable: a known name, else its name
 // with underscores as spaces, capitalised, acronyms upper-case.
-func labelText(v backend.Var) string {
+func labelText(v form.Var) string {
 	name := v.Name
 	if name == "" {
 		name = v.Key[strings.LastIndexByte(v.Key, '.')+1:]
@@ -319,7 +320,7 @@ func labelText(v backend.Var) string {
 }
 
 // varFor finds a variable's metadata anywhere in the catalog.
-func (c *configureView) varFor(key string) backend.Var {
+func (c *configureView) varFor(key string) form.Var {
 	if c.cat != nil {
 		for _, l := range c.cat.Layers() {
 			for _, v := range l.Vars {
@@ -329,12 +330,12 @@ func (c *configureView) varFor(key string) backend.Var {
 			}
 		}
 	}
-	return backend.Var{Key: key, Name: key[strings.LastIndexByte(key, '.')+1:]}
+	return form.Var{Key: key, Name: key[strings.LastIndexByte(key, '.')+1:]}
 }
 
-func (c *configureView) layer(key string) (backend.Layer, bool) {
+func (c *configureView) layer(key string) (form.Layer, bool) {
 	if c.cat == nil || c.doc == nil {
-		return backend.Layer{}, false
+		return form.Layer{}, false
 	}
 	name, _ := c.doc.Get(key)
 	return c.cat.Lookup(name)
@@ -350,7 +351,7 @@ func (c *configureView) rebuildForms() {
 	c.devForm.RemoveAll()
 	c.imgForm.RemoveAll()
 	c.extra.RemoveAll()
-	add := func(form *fyne.Container, v backend.Var) {
+	add := func(form *fyne.Container, v form.Var) {
 		if _, dup := c.fields[v.Key]; dup {
 			return
 		}
@@ -412,17 +413,17 @@ func sectionTitle(sec string) string {
 }
 
 // setCatalog fills the layer selects.
-func (c *configureView) setCatalog(cat backend.Catalog) {
+func (c *configureView) setCatalog(cat form.Catalog) {
 	c.cat = cat
 	var dev, img, base []string
 	if cat != nil {
 		for _, l := range cat.Layers() {
 			switch l.Category {
-			case backend.CategoryDevice:
+			case form.CategoryDevice:
 				dev = append(dev, l.Name)
-			case backend.CategoryImage:
+			case form.CategoryImage:
 				img = append(img, l.Name)
-			case backend.CategoryBase:
+			case form.CategoryBase:
 				base = append(base, l.Name)
 			}
 		}
@@ -437,7 +438,7 @@ func (c *configureView) setCatalog(cat backend.Catalog) {
 }
 
 // setDoc shows a config.
-func (c *configureView) setDoc(doc backend.ConfigDoc, path string, dirty bool) {
+func (c *configureView) setDoc(doc *config.Config, path string, dirty bool) {
 	c.doc, c.path, c.dirty = doc, path, dirty
 	c.loading = true
 	for _, k := range []string{keyDeviceLayer, keyImageLayer, keyBaseLayer} {
@@ -502,13 +503,13 @@ func (c *configureView) revalidate() {
 		name = "untitled.yaml"
 	}
 	store := c.g.be.Configs
-	goUI(c.g.br, func() []backend.Problem {
-		snap, err := store.Parse(name, text)
+	goUI(c.g.br, func() []form.Problem {
+		snap, err := config.ParseConfig(name, text)
 		if err != nil {
-			return []backend.Problem{{Msg: err.Error()}}
+			return []form.Problem{{Msg: err.Error()}}
 		}
 		return store.Validate(snap, cat)
-	}, func(ps []backend.Problem) {
+	}, func(ps []form.Problem) {
 		if gen == c.gen {
 			c.showProblems(ps)
 			c.validGen = gen
@@ -517,7 +518,7 @@ func (c *configureView) revalidate() {
 }
 
 // showProblems shows validation problems at their fields and in the summary.
-func (c *configureView) showProblems(ps []backend.Problem) {
+func (c *configureView) showProblems(ps []form.Problem) {
 	c.problems = ps
 	for _, f := range c.fields {
 		f.err.SetText("")
@@ -566,14 +567,10 @@ func plural(n int, noun string) string {
 }
 
 // Problems returns the current validation problems.
-func (c *configureView) Problems() []backend.Problem { return c.problems }
+func (c *configureView) Problems() []form.Problem { return c.problems }
 
 func (c *configureView) refreshYAML() {
-	b, err := c.doc.Bytes()
-	text := string(b)
-	if err != nil {
-		text = "# " + err.Error()
-	}
+	text := string(c.doc.Bytes())
 	c.yamlText = text
 	c.yamlLines = strings.Split(strings.TrimRight(text, "\n"), "\n")
 	longest := ""
@@ -629,13 +626,13 @@ func (c *configureView) loadCatalog() {
 }
 
 type catResult struct {
-	cat backend.Catalog
+	cat form.Catalog
 	err error
 }
 
 type docResult struct {
-	doc backend.ConfigDoc
-	cat backend.Catalog
+	doc *config.Config
+	cat form.Catalog
 	err error
 }
 
@@ -751,11 +748,7 @@ func (c *configureView) saveAs(then func()) {
 // file is written keeps the config marked as changed (and then is not run).
 func (c *configureView) saveTo(path string, then func()) {
 	doc := c.doc
-	data, err := doc.Bytes()
-	if err != nil {
-		c.g.showError(fmt.Errorf("saving %s: %w", path, err))
-		return
-	}
+	data := doc.Bytes()
 	gen := c.editGen
 	store := c.g.be.Configs
 	goUI(c.g.br, func() error { return store.Save(path, data) }, func(err error) {

@@ -12,20 +12,21 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/pistudio/pistudio/gui/adapt"
-	"github.com/pistudio/pistudio/gui/backend"
+	"github.com/pistudio/pistudio/builder/runner"
+	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/gui/demo"
+	"github.com/pistudio/pistudio/gui/form"
 )
 
 // realConfigs is the builder's config store with the catalog of the
 // layers shipped inside pistudio (as without rpi-image-gen), so tests do
 // not depend on a checkout of the tool.
 type realConfigs struct {
-	adapt.Configs
+	form.Configs
 	gate chan struct{} // when set, Save waits for it
 }
 
-func (r realConfigs) Catalog(string) (backend.Catalog, error) { return r.EmbeddedCatalog() }
+func (r realConfigs) Catalog(string) (form.Catalog, error) { return r.EmbeddedCatalog() }
 
 func (r realConfigs) Save(path string, data []byte) error {
 	if r.gate != nil {
@@ -60,11 +61,10 @@ func TestRaidDiskPluggedDuringConfirmation(t *testing.T) {
 		t.Fatal("no confirmation")
 	}
 	test.Type(c.entries["/dev/sdc"], "sdc")
-	test.Type(c.entries["/dev/sdd"], "sdd")
 	if c.confirm.Disabled() {
-		t.Fatal("confirm disabled after typing both names")
+		t.Fatal("confirm disabled after typing the name")
 	}
-	big := backend.Disk{Name: "sde", Path: "/dev/sde", Size: 4000787030016, Model: "WD Elements 4TB", Bus: "usb", Eligible: true, NeedsTypedConfirm: true}
+	big := disk.Disk{Name: "sde", Path: "/dev/sde", SizeBytes: 4000787030016, Vendor: "WD", Model: "Elements 4TB", Serial: "WX4T", Bus: "usb", Eligible: true, NeedsTypedConfirm: true}
 	h.be.Disks.Replace(append(demo.SampleDisks(), big))
 	h.waitFor("confirmation to close", func() bool { return h.g.raid.confirm == nil })
 	if !h.g.raid.notice.Visible() || !strings.Contains(h.g.raid.notice.Text, "The disks changed") {
@@ -76,8 +76,10 @@ func TestRaidDiskPluggedDuringConfirmation(t *testing.T) {
 	if got := h.be.Raid.Provisioned(); len(got) != 0 {
 		t.Fatalf("provisioned %+v from a confirmation the disks changed under", got)
 	}
-	// The new plan takes the new, largest disk; it must be confirmed anew.
-	h.waitFor("new plan", func() bool { return h.g.raid.plan.Assignments[1].Disk == "/dev/sde" })
+	// The user gives the new disk a role; it must be confirmed anew.
+	h.waitFor("new disk offered", func() bool { return len(h.g.raid.offered) == 1 })
+	h.choose(1, "/dev/sde")
+	h.choose(2, "/dev/sdc")
 	test.Tap(h.g.raid.provBtn)
 	c = h.g.raid.confirm
 	if c == nil || c.entries["/dev/sde"] == nil {
@@ -88,7 +90,7 @@ func TestRaidDiskPluggedDuringConfirmation(t *testing.T) {
 	test.Tap(c.confirm)
 	h.waitFor("provisioning", func() bool { return strings.HasPrefix(h.g.raid.summary.Text, "All 3 disks written") })
 	got := h.be.Raid.Provisioned()
-	if len(got) != 1 || got[0].Assignments[1].Disk != "/dev/sde" {
+	if len(got) != 1 || got[0].Roles[1].Disk.Path != "/dev/sde" {
 		t.Fatalf("provisioned %+v", got)
 	}
 	typed := h.be.Raid.Confirmed()[0]
@@ -106,14 +108,13 @@ func TestRaidConfirmWritesTheListedPlan(t *testing.T) {
 	test.Tap(h.g.raid.provBtn)
 	c := h.g.raid.confirm
 	test.Type(c.entries["/dev/sdc"], "sdc")
-	test.Type(c.entries["/dev/sdd"], "sdd")
-	listed := *h.g.raid.asked
+	listed := h.g.raid.asked
 	// Something changes r.plan behind the open question.
-	h.g.raid.plan.Assignments[2].Disk = "/dev/sdb"
+	h.g.raid.plan.Roles[2].Disk = &disk.Disk{Name: "sdb", Path: "/dev/sdb"}
 	test.Tap(c.confirm)
 	h.waitFor("provisioning", func() bool { return len(h.be.Raid.Provisioned()) == 1 && !h.g.raid.running })
-	if got := h.be.Raid.Provisioned()[0]; got.Assignments[2].Disk != listed.Assignments[2].Disk {
-		t.Errorf("wrote %s, the confirmation listed %s", got.Assignments[2].Disk, listed.Assignments[2].Disk)
+	if got := h.be.Raid.Provisioned()[0]; got.Roles[2].Disk.Path != listed.Roles[2].Disk.Path || got.Roles[2].Disk.Path == "/dev/sdb" {
+		t.Errorf("wrote %s, the confirmation listed %s", got.Roles[2].Disk.Path, listed.Roles[2].Disk.Path)
 	}
 }
 
@@ -122,9 +123,9 @@ func TestRaidConfirmWritesTheListedPlan(t *testing.T) {
 func TestRaidProvisionerInsistsOnTypedNames(t *testing.T) {
 	h := newHarness(t)
 	h.raidReady()
-	h.g.raid.provision(h.g.raid.plan, map[string]string{"/dev/sdc": "sdc"})
+	h.g.raid.provision(h.g.raid.plan, map[string]string{"/dev/sdc": "sdb"})
 	h.waitFor("refusal", func() bool { return !h.g.raid.running && h.g.raid.summary.Text != "Provisioning…" })
-	if !strings.Contains(h.g.raid.summary.Text, `type "sdd"`) || len(h.be.Raid.Provisioned()) != 0 {
+	if !strings.Contains(h.g.raid.summary.Text, `type "sdc"`) || len(h.be.Raid.Provisioned()) != 0 {
 		t.Errorf("summary %q, provisioned %d", h.g.raid.summary.Text, len(h.be.Raid.Provisioned()))
 	}
 }
@@ -177,7 +178,7 @@ func TestCloseDuringBuildAsksAndWaits(t *testing.T) {
 	if closes != 0 {
 		t.Fatal("closed before the build stopped")
 	}
-	run.Finish(backend.Event{Outcome: backend.Cancelled})
+	run.Finish(runner.Result{State: runner.Cancelled})
 	h.waitFor("close", func() bool { return closes == 1 })
 }
 
@@ -367,7 +368,7 @@ func TestFieldLabels(t *testing.T) {
 		{"boot_part_size", "Boot partition size"},
 		{"ssh_pubkey", "SSH pubkey"},
 	} {
-		if got := labelText(backend.Var{Name: tc.name}); got != tc.want {
+		if got := labelText(form.Var{Name: tc.name}); got != tc.want {
 			t.Errorf("%s → %q, want %q", tc.name, got, tc.want)
 		}
 	}
@@ -375,12 +376,12 @@ func TestFieldLabels(t *testing.T) {
 
 func TestEraseConfirmationScrolls(t *testing.T) {
 	h := newHarness(t)
-	var disks []backend.Disk
+	var disks []disk.Disk
 	for i := 0; i < 12; i++ {
 		n := "sd" + string(rune('b'+i))
-		disks = append(disks, backend.Disk{Name: n, Path: "/dev/" + n, Size: 500e9, Model: "Big", Eligible: true, NeedsTypedConfirm: true})
+		disks = append(disks, disk.Disk{Name: n, Path: "/dev/" + n, SizeBytes: 500e9, Model: "Big", Eligible: true, NeedsTypedConfirm: true})
 	}
-	ed := h.g.confirmErase("Provision?", "many disks", disks, func(map[string]string) {})
+	ed := h.g.confirmErase("Provision?", "many disks", disks, nil, func(map[string]string) {})
 	if h := ed.dialog.MinSize().Height; h > 700 {
 		t.Errorf("confirmation is %v high: its buttons leave a 720 high window", h)
 	}
@@ -451,5 +452,64 @@ func TestLogOpenNeedsARun(t *testing.T) {
 	h.waitFor("run", func() bool { return h.g.build.run != nil })
 	if !h.g.build.log.CanOpen() {
 		t.Error("Open log file disabled during a build with a log")
+	}
+}
+
+// TestRaidPlanSticksUnderHotplug: disks coming and going keep every choice
+// while its disk is present; a new disk takes no role by itself but is
+// offered, and takes one when the user chooses it.
+func TestRaidPlanSticksUnderHotplug(t *testing.T) {
+	h := newHarness(t)
+	h.raidReady()
+	h.checkRows(map[string]string{"sd": "/dev/mmcblk0", "external1": "/dev/sdb", "external2": "/dev/sdc"})
+	h.choose(2, "/dev/sdd")
+	big := disk.Disk{Name: "sde", Path: "/dev/sde", SizeBytes: 4000787030016, Vendor: "WD", Model: "Elements 4TB", Serial: "WX4T", Bus: "usb", Eligible: true, NeedsTypedConfirm: true}
+	tiny := disk.Disk{Name: "sdf", Path: "/dev/sdf", SizeBytes: 2e9, Model: "Stick", Serial: "S2", Bus: "usb", Removable: true, Eligible: true}
+
+	// A disk that would fit a role better arrives: nothing moves.
+	h.be.Disks.Replace(append(demo.SampleDisks(), big, tiny))
+	h.waitFor("new disks offered", func() bool { return len(h.g.raid.offered) == 2 })
+	h.checkRows(map[string]string{"sd": "/dev/mmcblk0", "external1": "/dev/sdb", "external2": "/dev/sdd"})
+	if !h.g.raid.offer.Visible() || !strings.Contains(h.g.raid.offer.Text, "/dev/sde") || !strings.Contains(h.g.raid.offer.Text, "/dev/sdf") {
+		t.Errorf("offer %q (visible %v)", h.g.raid.offer.Text, h.g.raid.offer.Visible())
+	}
+
+	// The proposed disk of external1 leaves: external1 gets a known disk,
+	// the user's choice for external2 stays, the new disks stay unused.
+	var without []disk.Disk
+	for _, d := range append(demo.SampleDisks(), big, tiny) {
+		if d.Path != "/dev/sdb" {
+			without = append(without, d)
+		}
+	}
+	h.be.Disks.Replace(without)
+	h.waitFor("sdb gone", func() bool { return len(h.g.raid.disks) == 6 })
+	h.checkRows(map[string]string{"sd": "/dev/mmcblk0", "external1": "/dev/sdc", "external2": "/dev/sdd"})
+	for _, ra := range h.g.raid.plan.Roles {
+		if ra.Disk != nil && (ra.Disk.Path == "/dev/sde" || ra.Disk.Path == "/dev/sdf") {
+			t.Errorf("a new disk took %s by itself", ra.Role)
+		}
+	}
+
+	// The user gives the new disk a role.
+	h.choose(1, "/dev/sde")
+	h.checkRows(map[string]string{"sd": "/dev/mmcblk0", "external1": "/dev/sde", "external2": "/dev/sdd"})
+	if len(h.g.raid.offered) != 1 || h.g.raid.offered[0].Path != "/dev/sdf" {
+		t.Errorf("still offered: %v", h.g.raid.offered)
+	}
+	// The disk of a user's choice leaves: the role loses it, and gets it
+	// back only by a new choice.
+	h.be.Disks.Replace(demo.SampleDisks())
+	h.waitFor("sde gone", func() bool { return len(h.g.raid.disks) == 5 })
+	if d := h.g.raid.plan.Roles[1].Disk; d != nil && d.Path == "/dev/sde" {
+		t.Error("a choice outlived its disk")
+	}
+	if d := h.g.raid.plan.Roles[2].Disk; d == nil || d.Path != "/dev/sdd" || !h.g.raid.plan.Roles[2].Chosen {
+		t.Errorf("the choice of sdd for external2 was lost: %+v", h.g.raid.plan.Roles[2])
+	}
+	h.g.raid.askProvision()
+	c := h.g.raid.confirm
+	if c == nil || c.entries["/dev/sdd"] == nil {
+		t.Fatal("the confirmation does not list the chosen disk")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -11,10 +12,13 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/pistudio/pistudio/gui/backend"
+	"github.com/pistudio/pistudio/flash"
+	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/flash/source"
 	"github.com/pistudio/pistudio/internal/units"
 )
 
@@ -27,7 +31,7 @@ type flashView struct {
 	imgSel     *widget.Select
 	imgPaths   map[string]string // display name → path
 	image      string
-	info       *backend.ImageInfo
+	info       *imageInfo
 	infoForm   *fyne.Container
 	partBox    *fyne.Container
 	imgErr     *widget.Label
@@ -36,12 +40,13 @@ type flashView struct {
 	scanGen    int // bumped by every rescan; older results are dropped
 
 	// disks
-	all       []backend.Disk
-	shown     []backend.Disk
+	all       []disk.Disk
+	shown     []disk.Disk
 	selected  string // disk path
 	list      *widget.List
 	showProt  *widget.Check
 	diskErr   *widget.Label
+	sizeErr   *widget.Label // the selected disk is smaller than the image
 	emptyDisk *widget.Label
 
 	// flashing
@@ -70,6 +75,7 @@ func newFlashView(g *App) *flashView {
 	f.infoForm = container.New(layout.NewFormLayout())
 	f.partBox = container.NewVBox()
 	f.imgErr = errLabel()
+	f.sizeErr = errLabel()
 
 	f.list = widget.NewList(func() int { return len(f.shown) }, func() fyne.CanvasObject {
 		title := widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
@@ -87,22 +93,26 @@ func newFlashView(g *App) *flashView {
 		c.Objects[1].(*widget.Icon).SetResource(busIcon(d.Bus))
 		box := c.Objects[0].(*fyne.Container)
 		title, sub := box.Objects[0].(*widget.Label), box.Objects[1].(*widget.Label)
-		model := d.Model
-		if model == "" {
-			model = "Unnamed disk"
-		}
-		title.SetText(fmt.Sprintf("%s — %s", model, units.Decimal(d.Size)))
+		title.SetText(fmt.Sprintf("%s — %s", diskModel(d), units.Decimal(d.SizeBytes)))
 		state := "can be written"
 		sub.Importance = widget.SuccessImportance
-		if !d.Eligible {
+		switch {
+		case !d.Eligible:
 			state = "protected: " + d.Reason
+			sub.Importance = widget.DangerImportance
+		case f.tooSmall(d):
+			state = tooSmallText(d, f.info.Size)
 			sub.Importance = widget.DangerImportance
 		}
 		bus := d.Bus
 		if bus == "" {
 			bus = "disk"
 		}
-		sub.SetText(fmt.Sprintf("%s · %s · %s", d.Path, bus, state))
+		serial := ""
+		if d.Serial != "" {
+			serial = " · serial " + d.Serial
+		}
+		sub.SetText(fmt.Sprintf("%s · %s%s · %s", d.Path, bus, serial, state))
 	})
 	f.list.OnSelected = func(id widget.ListItemID) {
 		if id >= len(f.shown) {
@@ -138,6 +148,18 @@ func newFlashView(g *App) *flashView {
 
 	f.verify = widget.NewCheck("Verify after writing", nil)
 	f.verify.SetChecked(g.set.Verify)
+	// One setting: this box and the one in Settings are the same value,
+	// which RAID provisioning uses too.
+	f.verify.OnChanged = func(on bool) {
+		if g.set.Verify == on {
+			return
+		}
+		g.set.Verify = on
+		if g.settings != nil {
+			g.settings.verify.SetChecked(on)
+		}
+		g.storeSettings()
+	}
 	f.sha256 = widget.NewCheck("Compute SHA-256", nil)
 	f.sha256.SetChecked(g.set.SHA256)
 	f.sha256.OnChanged = func(on bool) {
@@ -161,7 +183,7 @@ func newFlashView(g *App) *flashView {
 	bottom := container.NewVBox(
 		widget.NewSeparator(),
 		container.NewHBox(f.verify, f.sha256, layout.NewSpacer(), f.cancelBtn, f.flashBtn),
-		f.bar, f.progress, f.result)
+		f.sizeErr, f.bar, f.progress, f.result)
 	split := container.NewHSplit(container.NewVScroll(imgCard), diskCard)
 	split.Offset = 0.45
 	f.content = container.NewBorder(nil, bottom, nil, nil, split)
@@ -186,7 +208,7 @@ func (f *flashView) start(ctx context.Context) {
 }
 
 type scanResult struct {
-	disks []backend.Disk
+	disks []disk.Disk
 	err   error
 }
 
@@ -227,7 +249,7 @@ func (f *flashView) showDiskErr(err error) {
 	f.diskErr.Show()
 }
 
-func (f *flashView) setDisks(d []backend.Disk) {
+func (f *flashView) setDisks(d []disk.Disk) {
 	f.all = d
 	f.filter()
 }
@@ -268,13 +290,13 @@ func (f *flashView) filter() {
 }
 
 // disk returns the selected disk.
-func (f *flashView) disk() (backend.Disk, bool) {
+func (f *flashView) disk() (disk.Disk, bool) {
 	for _, d := range f.all {
 		if d.Path == f.selected {
 			return d, true
 		}
 	}
-	return backend.Disk{}, false
+	return disk.Disk{}, false
 }
 
 // selectDisk selects a disk by path (it must be listed).
@@ -326,12 +348,13 @@ func (f *flashView) browse() {
 		_ = r.Close()
 		f.selectImage(p)
 	}, f.g.win)
+	d.SetFilter(storage.NewExtensionFileFilter(imageExts))
 	d.Resize(fyne.NewSize(800, 560))
 	d.Show()
 }
 
 type inspectResult struct {
-	info backend.ImageInfo
+	info imageInfo
 	err  error
 }
 
@@ -344,6 +367,8 @@ func (f *flashView) selectImage(p string) {
 	}
 	f.imgSel.SetSelected(n)
 	f.info = nil
+	f.list.Refresh()
+	f.resetResult()
 	f.infoForm.RemoveAll()
 	f.partBox.RemoveAll()
 	f.imgErr.Hide()
@@ -352,8 +377,7 @@ func (f *flashView) selectImage(p string) {
 	f.updateButtons()
 	ctx := f.g.ctx
 	goUI(f.g.br, func() inspectResult {
-		i, err := f.g.be.Images.Inspect(ctx, p)
-		return inspectResult{i, err}
+		return inspectImage(ctx, f.g.be.Images, p)
 	}, func(r inspectResult) {
 		if gen != f.inspectGen {
 			return
@@ -367,7 +391,7 @@ func (f *flashView) selectImage(p string) {
 	})
 }
 
-func (f *flashView) showInfo(i backend.ImageInfo) {
+func (f *flashView) showInfo(i imageInfo) {
 	f.info = &i
 	row := func(k, v string) {
 		f.infoForm.Add(widget.NewLabelWithStyle(k, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true}))
@@ -376,8 +400,10 @@ func (f *flashView) showInfo(i backend.ImageInfo) {
 		f.infoForm.Add(l)
 	}
 	row("File", i.Path)
-	row("Format", i.Format)
-	row("File size", units.Decimal(i.FileSize))
+	row("Format", string(i.Format))
+	if i.FileSize > 0 {
+		row("File size", units.Decimal(i.FileSize))
+	}
 	row("Image size", units.Decimal(i.Size))
 	if i.DataSize > 0 && i.DataSize != i.Size {
 		row("Data to write", units.Decimal(i.DataSize))
@@ -391,22 +417,26 @@ func (f *flashView) showInfo(i backend.ImageInfo) {
 		f.partBox.Add(widget.NewLabel("No partition table found"))
 	}
 	for _, p := range i.Partitions {
-		s := fmt.Sprintf("%d. %s  %s at %s", p.Number, p.Type, units.Decimal(p.Size), units.Decimal(p.Start))
-		if p.Label != "" {
-			s += "  “" + p.Label + "”"
-		}
-		f.partBox.Add(widget.NewLabel(s))
+		f.partBox.Add(widget.NewLabel(partitionLine(p)))
 	}
 	f.partBox.Refresh()
+	f.list.Refresh()
 	f.updateButtons()
 }
 
 func (f *flashView) updateButtons() {
-	_, ok := f.disk()
-	if f.running || !ok || f.image == "" {
+	d, ok := f.disk()
+	small := ok && f.tooSmall(d)
+	if f.running || !ok || f.image == "" || small {
 		f.flashBtn.Disable()
 	} else {
 		f.flashBtn.Enable()
+	}
+	if small && !f.running {
+		f.sizeErr.SetText(d.Path + " is " + tooSmallText(d, f.info.Size) + ". Choose a larger disk.")
+		f.sizeErr.Show()
+	} else {
+		f.sizeErr.Hide()
 	}
 	// Nothing that names the image, the disk or the options of the write
 	// changes while it runs.
@@ -422,18 +452,18 @@ func (f *flashView) updateButtons() {
 // askFlash shows the erase confirmation; only its confirm button writes.
 func (f *flashView) askFlash() {
 	d, ok := f.disk()
-	if !ok || f.image == "" || f.running {
+	if !ok || f.image == "" || f.running || f.tooSmall(d) {
 		return
 	}
 	intro := fmt.Sprintf("Write %s to this disk?", filepath.Base(f.image))
-	f.confirm = f.g.confirmErase("Flash "+filepath.Base(f.image)+"?", intro, []backend.Disk{d}, func(typed map[string]string) {
+	f.confirm = f.g.confirmErase("Flash "+filepath.Base(f.image)+"?", intro, []disk.Disk{d}, nil, func(typed map[string]string) {
 		f.confirm = nil
-		f.flash(backend.FlashJob{Image: f.image, Disk: d, Verify: f.verify.Checked, SHA256: f.sha256.Checked, Confirmed: typed[d.Path]})
+		f.flash(flashJob{Image: f.image, Disk: d, Verify: f.verify.Checked, SHA256: f.sha256.Checked, Confirmed: typed[d.Path]})
 	})
 }
 
 // flash writes the image; the flasher re-checks every guard.
-func (f *flashView) flash(job backend.FlashJob) {
+func (f *flashView) flash(job flashJob) {
 	ctx, cancel := context.WithCancel(f.g.ctx)
 	f.cancel = cancel
 	f.running = true
@@ -443,7 +473,7 @@ func (f *flashView) flash(job backend.FlashJob) {
 	f.bar.Show()
 	f.result.SetText("")
 	f.progress.SetText("Preparing " + job.Disk.Path + "…")
-	th := newThrottle(f.g.br, 100*time.Millisecond, func(p backend.Progress) {
+	th := newThrottle(f.g.br, 100*time.Millisecond, func(p flash.Progress) {
 		if !f.running {
 			return
 		}
@@ -451,7 +481,9 @@ func (f *flashView) flash(job backend.FlashJob) {
 		f.progress.SetText(progressText(p))
 	})
 	goUI(f.g.br, func() flashResult {
-		r, err := f.g.be.Flasher.Flash(ctx, job, th.Set)
+		r, err := f.g.be.Flasher.Flash(ctx, job.Image, job.Disk, job.Confirmed, flash.Options{
+			NoVerify: !job.Verify, SHA256: job.SHA256, AllowUnmount: job.AllowUnmount, Progress: th.Set,
+		})
 		return flashResult{r, err}
 	}, func(r flashResult) {
 		f.running = false
@@ -462,7 +494,7 @@ func (f *flashView) flash(job backend.FlashJob) {
 		defer f.g.workStopped()
 		name := filepath.Base(job.Image)
 		switch {
-		case errors.Is(r.err, backend.ErrMounted) && !job.AllowUnmount:
+		case errors.Is(r.err, flash.ErrMounted) && !job.AllowUnmount:
 			f.progress.SetText("")
 			f.bar.Hide()
 			d := dialog.NewConfirm("Unmount the disk?", r.err.Error()+"\n\nUnmount its partitions and write?", func(ok bool) {
@@ -486,10 +518,10 @@ func (f *flashView) flash(job backend.FlashJob) {
 			f.g.notify(Title, "Flashing "+name+" failed")
 		default:
 			f.bar.SetValue(1)
-			f.progress.SetText(fmt.Sprintf("Wrote %s to %s in %s", units.Decimal(r.res.Bytes), job.Disk.Path, humanDuration(r.res.Duration)))
-			msg := "Image hash: " + r.res.Hash
+			f.progress.SetText(fmt.Sprintf("Wrote %s to %s in %s", units.Decimal(r.res.Written), job.Disk.Path, humanDuration(r.res.WriteTime+r.res.VerifyTime)))
+			msg := "Image hash: " + resultHash(r.res)
 			if r.res.Verified {
-				msg = "Verified: the disk reads back as the image. Hash: " + r.res.Hash
+				msg = "Verified: the disk reads back as the image. Hash: " + resultHash(r.res)
 			}
 			f.result.SetText(msg)
 			f.result.Importance = widget.SuccessImportance
@@ -500,7 +532,7 @@ func (f *flashView) flash(job backend.FlashJob) {
 }
 
 type flashResult struct {
-	res backend.FlashResult
+	res *flash.Result
 	err error
 }
 
@@ -510,4 +542,95 @@ func (f *flashView) Cancel() {
 		f.progress.SetText("Cancelling…")
 		f.cancel()
 	}
+}
+
+// flashJob is one write the user confirmed.
+type flashJob struct {
+	// Image is the image file; Disk the target.
+	Image string
+	Disk  disk.Disk
+	// Verify reads the disk back; SHA256 also hashes the image with SHA-256.
+	Verify, SHA256 bool
+	// Confirmed is the disk name the user typed, when asked for.
+	Confirmed string
+	// AllowUnmount lets the writer unmount the disk's mounted partitions.
+	AllowUnmount bool
+}
+
+// imageInfo is an inspected image and the size of its file.
+type imageInfo struct {
+	source.Info
+	// FileSize is the file's size on disk (0 when unknown).
+	FileSize int64
+}
+
+// inspectImage reads an image's format, sizes and partitions; worker goroutine.
+func inspectImage(ctx context.Context, images ImageInspector, path string) inspectResult {
+	in, err := images.Inspect(ctx, path)
+	if err != nil {
+		return inspectResult{err: err}
+	}
+	out := imageInfo{Info: *in}
+	if out.Path == "" {
+		out.Path = path
+	}
+	if st, err := os.Stat(path); err == nil {
+		out.FileSize = st.Size()
+	}
+	return inspectResult{info: out}
+}
+
+// partitionLine describes one partition of an image.
+func partitionLine(p source.PartitionInfo) string {
+	t := p.TypeName
+	if t == "" {
+		t = p.Type
+	} else {
+		t += " (" + p.Type + ")"
+	}
+	if p.Filesystem != "" {
+		t += " " + p.Filesystem
+	}
+	label := p.Label
+	if label == "" {
+		label = p.Name
+	}
+	s := fmt.Sprintf("%d. %s  %s at %s", p.Index, t, units.Decimal(p.Size), units.Decimal(p.Start))
+	if label != "" {
+		s += "  “" + label + "”"
+	}
+	return s
+}
+
+// resultHash names the image hash of a write: "sha256:<hex>" when the
+// SHA-256 was computed, else "xxh3:<hex>" (the XXH3-128 of the image).
+func resultHash(res *flash.Result) string {
+	if res.SHA256 != "" {
+		return "sha256:" + res.SHA256
+	}
+	return "xxh3:" + res.XXH3
+}
+
+// tooSmall reports whether d cannot hold the inspected image.
+func (f *flashView) tooSmall(d disk.Disk) bool {
+	return f.info != nil && f.info.Size > 0 && d.SizeBytes < f.info.Size
+}
+
+// tooSmallText names both sizes in the units the disk list uses.
+func tooSmallText(d disk.Disk, image int64) string {
+	return fmt.Sprintf("too small: %s, the image needs %s", units.Decimal(d.SizeBytes), units.Decimal(image))
+}
+
+// resetResult clears the bar and the result of the last write (a new
+// image was chosen); nothing changes while a write runs.
+func (f *flashView) resetResult() {
+	if f.running {
+		return
+	}
+	f.bar.SetValue(0)
+	f.bar.Hide()
+	f.progress.SetText("")
+	f.result.SetText("")
+	f.result.Importance = widget.MediumImportance
+	f.result.Refresh()
 }

@@ -1,5 +1,5 @@
 // Package gui is Pi Image Studio's Fyne desktop interface. It drives the
-// builder and flash packages through the small interfaces of gui/backend;
+// builder and flash packages through the small interfaces of services.go, over their own types;
 // every widget change made from another goroutine goes through the bridge
 // (bridge.go).
 package gui
@@ -16,8 +16,6 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
-
-	"github.com/pistudio/pistudio/gui/backend"
 )
 
 // AppID is the application ID; preferences are stored under it.
@@ -46,7 +44,7 @@ const (
 type App struct {
 	app   fyne.App
 	win   fyne.Window
-	be    backend.Backends
+	be    Backends
 	br    bridge
 	set   Settings
 	prefs fyne.Preferences
@@ -78,13 +76,13 @@ type App struct {
 
 // New builds the app's controller and widgets. do schedules work on the UI
 // goroutine; nil means fyne.Do.
-func New(a fyne.App, w fyne.Window, be backend.Backends, do func(func())) *App {
+func New(a fyne.App, w fyne.Window, be Backends, do func(func())) *App {
 	return newApp(a, w, be, do, a.Preferences())
 }
 
 // newApp is New with the preferences store to use (an in-memory one in
 // demo mode, so that a demo never changes the user's settings).
-func newApp(a fyne.App, w fyne.Window, be backend.Backends, do func(func()), prefs fyne.Preferences) *App {
+func newApp(a fyne.App, w fyne.Window, be Backends, do func(func()), prefs fyne.Preferences) *App {
 	g := &App{app: a, win: w, be: be, br: newBridge(do), prefs: prefs, set: LoadSettings(prefs), quitWait: buildStopWait}
 	g.closeWin = w.Close
 	g.ctx, g.cancel = context.WithCancel(context.Background())
@@ -94,11 +92,11 @@ func newApp(a fyne.App, w fyne.Window, be backend.Backends, do func(func()), pre
 	g.raid = newRaidView(g)
 	g.settings = newSettingsView(g)
 	g.tabs = container.NewAppTabs(
-		container.NewTabItemWithIcon(Sections[0], theme.DocumentCreateIcon(), g.cfg.content),
-		container.NewTabItemWithIcon(Sections[1], theme.MediaPlayIcon(), g.build.content),
-		container.NewTabItemWithIcon(Sections[2], theme.DownloadIcon(), g.flash.content),
-		container.NewTabItemWithIcon(Sections[3], theme.StorageIcon(), g.raid.content),
-		container.NewTabItemWithIcon(Sections[4], theme.SettingsIcon(), g.settings.content),
+		container.NewTabItemWithIcon(Sections[0], theme.DocumentCreateIcon(), capped(g.cfg.content, sectionMax)),
+		container.NewTabItemWithIcon(Sections[1], theme.MediaPlayIcon(), capped(g.build.content, sectionMax)),
+		container.NewTabItemWithIcon(Sections[2], theme.DownloadIcon(), capped(g.flash.content, sectionMax)),
+		container.NewTabItemWithIcon(Sections[3], theme.StorageIcon(), capped(g.raid.content, sectionMax)),
+		container.NewTabItemWithIcon(Sections[4], theme.SettingsIcon(), capped(g.settings.content, sectionMax)),
 	)
 	g.tabs.SetTabLocation(container.TabLocationLeading)
 	g.tabs.OnSelected = func(it *container.TabItem) {
@@ -111,6 +109,8 @@ func newApp(a fyne.App, w fyne.Window, be backend.Backends, do func(func()), pre
 	}
 	g.content = g.tabs
 	w.SetCloseIntercept(g.onClose)
+	w.SetOnDropped(g.dropped)
+	g.addShortcuts()
 	return g
 }
 
@@ -220,8 +220,17 @@ func (g *App) stopAndQuit() {
 // workStopped is called by every section when its work has finished; it
 // quits when the user asked to and nothing runs any more.
 func (g *App) workStopped() {
-	if g.quitting && g.busy() == "" {
+	if g.busy() != "" {
+		return
+	}
+	if g.quitting {
 		g.quit()
+		return
+	}
+	if g.quitAsk != nil {
+		// Nothing is left to stop: the question is moot.
+		g.quitAsk.d.Hide()
+		g.quitAsk = nil
 	}
 }
 

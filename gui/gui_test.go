@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +14,8 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/pistudio/pistudio/assets"
-	"github.com/pistudio/pistudio/gui/adapt"
-	"github.com/pistudio/pistudio/gui/backend"
+	"github.com/pistudio/pistudio/builder/buildjob"
+	"github.com/pistudio/pistudio/builder/runner"
 	"github.com/pistudio/pistudio/gui/demo"
 )
 
@@ -39,12 +40,15 @@ func newHarness(t *testing.T) *harness {
 	a := test.NewTempApp(t)
 	w := a.NewWindow(Title)
 	work := t.TempDir()
-	_, set := demo.New(work)
+	set, err := demo.New(work)
+	if err != nil {
+		t.Fatal(err)
+	}
 	set.Runner.Manual = true
 	set.Flasher.Step = time.Millisecond
 	set.Raid.Step = time.Millisecond
 	h := &harness{t: t, a: a, w: w, be: set, q: make(chan func(), 1<<16), work: work}
-	h.g = New(a, w, set.Backends(), func(f func()) { h.q <- f })
+	h.g = New(a, w, demoServices(set), func(f func()) { h.q <- f })
 	w.SetContent(h.g.Content())
 	w.Resize(fyne.NewSize(1100, 720))
 	t.Cleanup(func() { h.g.cancel(); w.Close() })
@@ -185,7 +189,7 @@ func TestInvalidValueShowsMessage(t *testing.T) {
 	if s := h.g.cfg.summary.Objects[0].(*widget.Label).Text; !strings.Contains(s, "raid.devices") {
 		t.Errorf("summary %q does not name the key", s)
 	}
-	if !h.g.cfg.dirty || !strings.Contains(h.g.cfg.yamlText, "devices: 12") {
+	if !h.g.cfg.dirty || !strings.Contains(h.g.cfg.yamlText, `devices: "12"`) {
 		t.Errorf("edit not in the YAML view (dirty %v):\n%s", h.g.cfg.dirty, h.g.cfg.yamlText)
 	}
 	f.entry.SetText("4")
@@ -336,24 +340,24 @@ func TestFullBuildStartsRunnerAndCancelCancels(t *testing.T) {
 	test.Tap(h.g.build.fullBtn)
 	h.waitFor("run to start", func() bool { return h.g.build.run != nil })
 	jobs := h.be.Runner.Jobs()
-	want := backend.Job{Config: p, Mode: backend.ModeFull, WorkDir: h.work}
-	if len(jobs) != 1 || jobs[0] != want {
+	want := demo.Job{Config: p, Stage: runner.StageFull, Options: buildjob.Options{WorkDir: h.work}}
+	if len(jobs) != 1 || !reflect.DeepEqual(jobs[0], want) {
 		t.Fatalf("jobs %+v, want [%+v]", jobs, want)
 	}
 	if !h.g.build.fullBtn.Disabled() || h.g.build.cancelBtn.Disabled() {
 		t.Error("buttons not in running state")
 	}
 	run := h.be.Runner.Last()
-	run.Send(backend.Event{Kind: backend.EventStageStarted, Stage: "parameter_assembly"})
-	run.Send(backend.Event{Kind: backend.EventLog, Line: "\x1b[1m==> parameter_assembly\x1b[0m"})
+	run.Send(runner.Event{Kind: runner.EventStageStarted, Stage: "parameter_assembly"})
+	run.Send(runner.Event{Kind: runner.EventLog, Text: "\x1b[1m==> parameter_assembly\x1b[0m"})
 	h.waitFor("stage to run", func() bool { return h.g.build.stages[0].state.Text == "running" })
 	test.Tap(h.g.build.cancelBtn)
 	if !run.Cancelled() {
 		t.Fatal("Cancel did not cancel the run")
 	}
-	run.Send(backend.Event{Kind: backend.EventStageFinished, Stage: "parameter_assembly", StageCancelled: true})
+	run.Send(runner.Event{Kind: runner.EventStageFinished, Stage: "parameter_assembly", Cancelled: true})
 	h.waitFor("stage to show cancelled", func() bool { return h.g.build.stages[0].state.Text == "cancelled" })
-	run.Finish(backend.Event{Outcome: backend.Cancelled})
+	run.Finish(runner.Result{State: runner.Cancelled})
 	h.waitFor("run to end", func() bool { return !h.g.build.Running() })
 	if got := h.g.build.status.Text; got != "Build cancelled" {
 		t.Errorf("status %q", got)
@@ -372,13 +376,13 @@ func TestBuildFinishShowsArtifactsAndExplains(t *testing.T) {
 	h.open("raid-config.yaml")
 	test.Tap(h.g.build.imgBtn)
 	h.waitFor("run", func() bool { return h.g.build.run != nil })
-	if h.be.Runner.Jobs()[0].Mode != backend.ModeImage {
-		t.Fatalf("mode %v", h.be.Runner.Jobs()[0].Mode)
+	if h.be.Runner.Jobs()[0].Stage != runner.StageImage {
+		t.Fatalf("stage %v", h.be.Runner.Jobs()[0].Stage)
 	}
 	run := h.be.Runner.Last()
-	run.Send(backend.Event{Kind: backend.EventLog, Line: "E: Could not resolve 'archive.raspberrypi.com'", Explain: "The network is down."})
+	run.Send(runner.Event{Kind: runner.EventLog, Text: "E: Could not resolve 'archive.raspberrypi.com'", Explain: "The network is down."})
 	dir := filepath.Join(h.work, "image-raid-test")
-	run.Finish(backend.Event{Outcome: backend.Succeeded, RaidSet: dir, Artifacts: []backend.Artifact{{Path: filepath.Join(dir, "a.img"), Size: 1e9, Flashable: true}}})
+	run.Finish(runner.Result{State: runner.Succeeded, Artifacts: []runner.Artifact{{Path: filepath.Join(dir, "a.img"), Size: 1e9, Kind: runner.KindDiskImage}}})
 	h.waitFor("finish", func() bool { return !h.g.build.Running() })
 	h.waitFor("explanation", func() bool { return h.g.build.explainCard.Visible() })
 	if !h.g.build.artCard.Visible() {
@@ -402,9 +406,9 @@ func TestLogFloodStaysBounded(t *testing.T) {
 	t0 := time.Now()
 	go func() {
 		for i := 0; i < n; i++ {
-			run.Send(backend.Event{Kind: backend.EventLog, Line: fmt.Sprintf("line %d", i)})
+			run.Send(runner.Event{Kind: runner.EventLog, Text: fmt.Sprintf("line %d", i)})
 		}
-		run.Finish(backend.Event{Outcome: backend.Succeeded})
+		run.Finish(runner.Result{State: runner.Succeeded})
 	}()
 	h.tasks, h.slowest = 0, 0
 	h.waitFor("flood", func() bool {
@@ -468,7 +472,7 @@ func TestFlashNeedsConfirmation(t *testing.T) {
 	test.Tap(h.g.flash.confirm.confirm)
 	h.waitFor("write to finish", func() bool { return !h.g.flash.running && strings.Contains(h.g.flash.result.Text, "xxh3:") })
 	jobs := h.be.Flasher.Jobs()
-	if len(jobs) != 1 || jobs[0].Disk.Path != "/dev/sdb" || !jobs[0].Verify || jobs[0].SHA256 {
+	if len(jobs) != 1 || jobs[0].Disk.Path != "/dev/sdb" || jobs[0].Options.NoVerify || jobs[0].Options.SHA256 {
 		t.Errorf("jobs %+v", jobs)
 	}
 }
@@ -488,7 +492,7 @@ func TestFlashSHA256Option(t *testing.T) {
 	test.Tap(h.g.flash.flashBtn)
 	test.Tap(h.g.flash.confirm.confirm)
 	h.waitFor("write to finish", func() bool { return !h.g.flash.running && strings.Contains(h.g.flash.result.Text, "sha256:") })
-	if jobs := h.be.Flasher.Jobs(); len(jobs) != 1 || !jobs[0].SHA256 {
+	if jobs := h.be.Flasher.Jobs(); len(jobs) != 1 || !jobs[0].Options.SHA256 {
 		t.Errorf("jobs %+v", jobs)
 	}
 }
@@ -550,42 +554,39 @@ func TestRaidPlanShowsOneRowPerRole(t *testing.T) {
 	if got := h.g.raid.Rows(); got != 3 {
 		t.Fatalf("%d rows, want 3 (sd, external1, external2)", got)
 	}
-	want := map[string]string{"sd": "/dev/mmcblk0", "external1": "/dev/sdc", "external2": "/dev/sdd"}
-	for i, row := range h.g.raid.rows {
-		if got := h.g.raid.diskOpt[row.sel.Selected]; got != want[row.role.Role] {
-			t.Errorf("row %d %s → %q, want %q", i, row.role.Role, got, want[row.role.Role])
-		}
+	// The planner's proposal: the SD card slot, then the smallest USB
+	// disks that fit.
+	want := map[string]string{"sd": "/dev/mmcblk0", "external1": "/dev/sdb", "external2": "/dev/sdc"}
+	h.checkRows(want)
+	h.choose(1, "/dev/sdd")
+	if h.g.raid.planErr.Visible() || h.g.raid.diskOpt[h.g.raid.rows[1].sel.Selected] != "/dev/sdd" {
+		t.Fatalf("the choice of sdd for external1 was not taken: %q", h.g.raid.planErr.Text)
 	}
-	// Choosing a disk already used by another role is refused by the plan
-	// and the row goes back to the plan's disk.
-	for n, p := range h.g.raid.diskOpt {
-		if p == "/dev/sdc" {
-			h.g.raid.rows[2].sel.SetSelected(n)
-		}
-	}
-	if !h.g.raid.planErr.Visible() || h.g.raid.diskOpt[h.g.raid.rows[2].sel.Selected] != "/dev/sdd" {
+	// Choosing a disk the user chose for another role is refused by the
+	// plan and the row goes back to the plan's disk.
+	// external2 got a new proposal when sdd was taken from its proposal.
+	proposed := h.g.raid.plan.Roles[2].Disk.Path
+	h.choose(2, "/dev/sdd")
+	if !h.g.raid.planErr.Visible() || h.g.raid.diskOpt[h.g.raid.rows[2].sel.Selected] != proposed {
 		t.Errorf("a disk used twice was accepted (error shown %v, row 2 %q)", h.g.raid.planErr.Visible(), h.g.raid.rows[2].sel.Selected)
 	}
-	for n, p := range h.g.raid.diskOpt {
-		if p == "/dev/sdb" {
-			h.g.raid.rows[2].sel.SetSelected(n)
-		}
-	}
+	h.choose(2, "/dev/sdc")
 	if h.g.raid.provBtn.Disabled() {
 		t.Fatal("provision disabled for a valid plan")
 	}
 	test.Tap(h.g.raid.provBtn)
 	c := h.g.raid.confirm
-	if c == nil || len(c.entries) != 1 || !c.confirm.Disabled() {
-		t.Fatal("confirmation must list the disks and ask for the 500 GB disk's name")
+	if c == nil || len(c.entries) != 2 || !c.confirm.Disabled() {
+		t.Fatal("confirmation must list the disks and ask for the 500 GB disks' names")
 	}
 	if len(h.be.Raid.Provisioned()) != 0 {
 		t.Fatal("provisioned before confirming")
 	}
+	test.Type(c.entries["/dev/sdd"], "sdd")
 	test.Type(c.entries["/dev/sdc"], "sdc")
 	test.Tap(c.confirm)
 	h.waitFor("provisioning", func() bool { return strings.HasPrefix(h.g.raid.summary.Text, "All 3 disks written") })
-	if got := h.be.Raid.Provisioned(); len(got) != 1 || got[0].Assignments[2].Disk != "/dev/sdb" {
+	if got := h.be.Raid.Provisioned(); len(got) != 1 || got[0].Roles[2].Disk.Path != "/dev/sdc" || got[0].Roles[1].Disk.Path != "/dev/sdd" {
 		t.Errorf("provisioned %+v", got)
 	}
 }
@@ -614,9 +615,6 @@ func TestSettingsRemembered(t *testing.T) {
 // shows the file byte for byte, and an edit changes only the edited value.
 func TestYAMLViewIsTheFile(t *testing.T) {
 	h := newHarness(t)
-	be := h.be.Backends()
-	be.Configs = demoConfigs{ConfigStore: adapt.Configs{}, demo: h.be.Configs}
-	h.g.be = be
 	p := h.open("raid-config.yaml")
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -641,7 +639,7 @@ func TestMountedDiskAsksToUnmount(t *testing.T) {
 	if h.w.Canvas().Overlays().Top() == nil {
 		t.Fatal("no unmount question")
 	}
-	if jobs := h.be.Flasher.Jobs(); jobs[0].AllowUnmount {
+	if jobs := h.be.Flasher.Jobs(); jobs[0].Options.AllowUnmount {
 		t.Fatal("first attempt allowed unmounting")
 	}
 }
@@ -653,5 +651,27 @@ func TestWindowSizeRemembered(t *testing.T) {
 	s := LoadSettings(h.a.Preferences())
 	if s.Width != 900 || s.Height != 650 {
 		t.Errorf("stored %vx%v, want 900x650", s.Width, s.Height)
+	}
+}
+
+// choose picks the disk with path in role row i, as the user does.
+func (h *harness) choose(i int, path string) {
+	h.t.Helper()
+	for n, p := range h.g.raid.diskOpt {
+		if p == path {
+			h.g.raid.rows[i].sel.SetSelected(n)
+			return
+		}
+	}
+	h.t.Fatalf("%s is not offered", path)
+}
+
+// checkRows checks the disk each role row shows, by role.
+func (h *harness) checkRows(want map[string]string) {
+	h.t.Helper()
+	for i, row := range h.g.raid.rows {
+		if got := h.g.raid.diskOpt[row.sel.Selected]; got != want[row.role] {
+			h.t.Errorf("row %d %s → %q, want %q", i, row.role, got, want[row.role])
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,13 +16,16 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/pistudio/pistudio/gui/backend"
+	"github.com/pistudio/pistudio/flash"
+	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/flash/provision"
+	"github.com/pistudio/pistudio/internal/manifest"
 	"github.com/pistudio/pistudio/internal/units"
 )
 
 // roleRow is one role of the plan.
 type roleRow struct {
-	role     backend.RaidRole
+	role     string
 	sel      *widget.Select
 	why      *widget.Label
 	bar      *widget.ProgressBar
@@ -40,14 +44,15 @@ type raidView struct {
 	planBox  *fyne.Container
 	planErr  *widget.Label
 	notice   *widget.Label // "the disks changed" after a closed confirmation
+	offer    *widget.Label // new disks the user may give a role
 	provBtn  *widget.Button
 	cancel   *widget.Button
 	summary  *widget.Label
 
-	disks   []backend.Disk
-	dir     string // the chosen set dir
-	set     *backend.RaidSet
-	plan    backend.Plan
+	disks   []disk.Disk
+	dir     string          // the chosen set dir
+	plan    *provision.Plan // nil until the set is read
+	offered []disk.Disk     // new disks the plan does not use until chosen
 	rows    []*roleRow
 	diskOpt map[string]string // display → path
 	running bool
@@ -55,7 +60,7 @@ type raidView struct {
 	stop    context.CancelFunc
 	confirm *eraseDialog
 	// asked is the plan the open confirmation lists; only it is written.
-	asked *backend.Plan
+	asked *provision.Plan
 }
 
 func newRaidView(g *App) *raidView {
@@ -86,6 +91,9 @@ func newRaidView(g *App) *raidView {
 	r.notice = wrapLabel("")
 	r.notice.Importance = widget.WarningImportance
 	r.notice.Hide()
+	r.offer = wrapLabel("")
+	r.offer.Importance = widget.HighImportance
+	r.offer.Hide()
 	r.provBtn = widget.NewButtonWithIcon("Provision…", theme.StorageIcon(), r.askProvision)
 	r.provBtn.Importance = widget.HighImportance
 	r.provBtn.Disable()
@@ -97,7 +105,7 @@ func newRaidView(g *App) *raidView {
 	top := widget.NewCard("RAID image set", "", container.NewVBox(
 		container.NewBorder(nil, nil, nil, browse, r.setSel), r.setErr, r.info))
 	plan := widget.NewCard("Disks", "one disk per role; change any choice before you provision",
-		container.NewVBox(r.planBox, r.planErr))
+		container.NewVBox(r.offer, r.planBox, r.planErr))
 	bottom := container.NewVBox(widget.NewSeparator(),
 		r.notice, container.NewHBox(layout.NewSpacer(), r.cancel, r.provBtn), r.summary)
 	r.content = container.NewBorder(nil, bottom, nil, nil, container.NewVScroll(container.NewVBox(top, plan)))
@@ -130,12 +138,12 @@ func setName(dir string) string {
 	return filepath.Base(dir) + "  (" + filepath.Dir(dir) + ")"
 }
 
-type setResult struct {
-	set backend.RaidSet
-	err error
+type planResult struct {
+	plan *provision.Plan
+	err  error
 }
 
-// selectSet loads a set's manifest off the UI goroutine and plans it.
+// selectSet reads a set's manifest off the UI goroutine and plans it.
 func (r *raidView) selectSet(dir string) {
 	if r.running {
 		return
@@ -147,34 +155,41 @@ func (r *raidView) selectSet(dir string) {
 		r.setSel.Options = append([]string{n}, r.setSel.Options...)
 	}
 	r.setSel.SetSelected(n)
-	goUI(r.g.br, func() setResult {
-		s, err := r.g.be.Raid.Load(dir)
-		return setResult{s, err}
-	}, func(res setResult) {
-		if dir != r.dir {
+	disks := r.disks
+	goUI(r.g.br, func() planResult {
+		p, err := r.g.be.Raid.Plan(dir, disks)
+		return planResult{p, err}
+	}, func(res planResult) {
+		if dir != r.dir || r.running {
 			return
 		}
 		if res.err != nil {
-			r.set = nil
-			r.setErr.SetText(res.err.Error())
+			r.plan = nil
+			r.setErr.SetText(setErrorText(dir, res.err))
 			r.setErr.Show()
+			if errors.Is(res.err, manifest.ErrNotImageSet) {
+				r.dropSet(dir)
+			}
 			r.planBox.RemoveAll()
 			r.rows = nil
 			r.provBtn.Disable()
 			return
 		}
 		r.setErr.Hide()
-		s := res.set
-		r.set = &s
-		r.info.SetText(fmt.Sprintf("%s · %s of %d external disks + SD card · array %s", s.Name, s.Level, len(s.Roles)-1, s.ArrayUUID))
-		r.replan()
+		m := res.plan.Manifest
+		r.info.SetText(fmt.Sprintf("%s · %s of %d external disks + SD card · array %s", m.Name, m.Level, len(res.plan.Roles)-1, m.ArrayUUID))
+		r.offered = nil
+		r.showPlan(res.plan)
+		if !sameDisks(disks, r.disks) {
+			r.applyDisks(r.disks)
+		}
 	})
 }
 
 // disksChanged takes a new disk list from the Flash section's watcher. A
 // change while the confirmation is open closes it: what it lists may no
 // longer be what would be written.
-func (r *raidView) disksChanged(d []backend.Disk) {
+func (r *raidView) disksChanged(d []disk.Disk) {
 	changed := !sameDisks(r.disks, d)
 	r.disks = d
 	if !changed {
@@ -186,81 +201,111 @@ func (r *raidView) disksChanged(d []backend.Disk) {
 		r.notice.SetText("The disks changed: check the plan again. Nothing was written.")
 		r.notice.Show()
 	}
-	if r.set != nil && !r.running {
-		r.replan()
+	if r.plan != nil && !r.running {
+		r.applyDisks(d)
 	}
 }
 
+// applyDisks gives the plan the disks it already knew that are still
+// present: every choice stays while its disk is there, and a role whose
+// disk left gets a proposal among the known disks. A new disk takes no
+// role by itself: it is offered, and takes one when the user chooses it.
+func (r *raidView) applyDisks(d []disk.Disk) {
+	known := map[string]disk.Disk{}
+	for _, k := range r.plan.Disks() {
+		known[k.Path] = k
+	}
+	var keep []disk.Disk
+	r.offered = nil
+	for _, x := range d {
+		if k, ok := known[x.Path]; ok && k.Identity().Matches(x.Identity()) {
+			keep = append(keep, x)
+		} else if x.Eligible {
+			r.offered = append(r.offered, x)
+		}
+	}
+	p := clonePlan(r.plan)
+	p.SetDisks(keep)
+	r.showPlan(p)
+}
+
+// isOffered reports whether path is a new disk the plan does not use yet.
+func (r *raidView) isOffered(path string) (disk.Disk, bool) {
+	for _, d := range r.offered {
+		if d.Path == path {
+			return d, true
+		}
+	}
+	return disk.Disk{}, false
+}
+
+// showOffer tells about the new disks the user may give a role.
+func (r *raidView) showOffer() {
+	if len(r.offered) == 0 {
+		r.offer.Hide()
+		return
+	}
+	var names []string
+	for _, d := range r.offered {
+		names = append(names, diskLine(d))
+	}
+	r.offer.SetText("New: " + strings.Join(names, "; ") + ". It takes no role until you choose it in a role's list.")
+	r.offer.Show()
+}
+
 // sameDisks reports whether two disk lists show the same disks.
-func sameDisks(a, b []backend.Disk) bool {
+func sameDisks(a, b []disk.Disk) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
 		x, y := a[i], b[i]
-		if x.Path != y.Path || x.Name != y.Name || x.Size != y.Size || x.Model != y.Model || x.Eligible != y.Eligible || x.NeedsTypedConfirm != y.NeedsTypedConfirm || x.Reason != y.Reason {
+		if x.Path != y.Path || x.Name != y.Name || x.SizeBytes != y.SizeBytes || x.Model != y.Model || x.Eligible != y.Eligible ||
+			x.NeedsTypedConfirm != y.NeedsTypedConfirm || x.Reason != y.Reason || !x.Identity().Matches(y.Identity()) {
 			return false
 		}
 	}
 	return true
 }
 
-// replan asks the flash package for a plan and shows one row per role.
-func (r *raidView) replan() {
-	set, disks := *r.set, r.disks
-	goUI(r.g.br, func() planResult {
-		p, err := r.g.be.Raid.Plan(set, disks)
-		return planResult{p, err}
-	}, func(res planResult) {
-		if r.set == nil || r.set.Dir != set.Dir || r.running || !sameDisks(disks, r.disks) {
-			return
-		}
-		r.showPlan(res.plan, res.err)
-	})
+// clonePlan copies a plan so that changing the copy's roles leaves the
+// original (which an open confirmation may list) as it was.
+func clonePlan(p *provision.Plan) *provision.Plan {
+	cp := *p
+	cp.Roles = append([]provision.RoleAssignment(nil), p.Roles...)
+	return &cp
 }
 
-type planResult struct {
-	plan backend.Plan
-	err  error
+// roleWhy says why a role has its disk, or why it has none.
+func roleWhy(ra provision.RoleAssignment) string {
+	switch {
+	case ra.Chosen:
+		return "chosen by you"
+	case ra.Disk == nil:
+		return ra.Problem
+	}
+	return ra.Reason
 }
 
 // showPlan shows one row per role of a plan.
-func (r *raidView) showPlan(p backend.Plan, err error) {
-	if err != nil && len(p.Assignments) == 0 {
-		r.planBox.RemoveAll()
-		r.rows = nil
-		r.planErr.SetText(err.Error())
-		r.planErr.Show()
-		r.provBtn.Disable()
-		return
-	}
+func (r *raidView) showPlan(p *provision.Plan) {
 	r.plan = p
 	r.diskOpt = map[string]string{}
-	var opts []string
-	for _, d := range r.disks {
-		if !d.Eligible {
-			continue
-		}
-		n := fmt.Sprintf("%s — %s %s", d.Path, d.Model, units.Decimal(d.Size))
-		r.diskOpt[n] = d.Path
-		opts = append(opts, n)
-	}
 	r.planBox.RemoveAll()
 	r.rows = nil
 	grid := container.New(layout.NewFormLayout())
-	for i, a := range p.Assignments {
-		i := i
-		row := &roleRow{role: a.Role, why: hintLabel(a.Why), bar: widget.NewProgressBar(), progress: widget.NewLabel("")}
+	for i, a := range p.Roles {
+		row := &roleRow{role: a.Role, why: hintLabel(roleWhy(a)), bar: widget.NewProgressBar(), progress: widget.NewLabel("")}
 		row.bar.Hide()
 		row.progress.Hide()
-		row.sel = widget.NewSelect(opts, func(s string) {
+		row.sel = widget.NewSelect(r.roleOptions(a.ArtifactSize), func(s string) {
 			if r.running || r.syncing {
 				return
 			}
 			r.assign(i, r.diskOpt[s])
 		})
 		row.sel.PlaceHolder = "(no disk)"
-		label := fmt.Sprintf("%s\n%s, %s", a.Role.Role, filepath.Base(a.Role.Image), units.Decimal(a.Role.Size))
+		label := fmt.Sprintf("%s\n%s, %s", a.Role, a.Artifact, units.Decimal(a.ArtifactSize))
 		grid.Add(widget.NewLabelWithStyle(label, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 		grid.Add(container.NewVBox(row.sel, row.why, row.bar, row.progress))
 		r.rows = append(r.rows, row)
@@ -268,21 +313,37 @@ func (r *raidView) showPlan(p backend.Plan, err error) {
 	r.planBox.Add(grid)
 	r.planBox.Refresh()
 	r.syncRows()
+	r.showOffer()
 	r.check()
 }
 
 // assign applies the user's choice for row i through the flash package's
-// plan, which may re-propose other roles; a refused choice is shown and
-// the rows go back to the plan.
-func (r *raidView) assign(i int, disk string) {
-	p, err := r.g.be.Raid.Assign(r.plan, r.plan.Assignments[i].Role.Role, disk)
+// plan (on a copy), which may re-propose other roles; a refused choice is
+// shown and the rows go back to the plan.
+func (r *raidView) assign(i int, path string) {
+	p := clonePlan(r.plan)
+	role := p.Roles[i].Role
+	if d, ok := r.isOffered(path); ok {
+		p.SetDisks(append(p.Disks(), d))
+	}
+	var err error
+	if path == "" {
+		err = p.Unassign(role)
+	} else {
+		err = p.Assign(role, path)
+	}
 	if err != nil {
 		r.syncRows()
-		r.planErr.SetText(err.Error())
+		r.planErr.SetText(assignError(role, err))
 		r.planErr.Show()
 		return
 	}
 	r.plan = p
+	if _, ok := r.isOffered(path); ok {
+		r.offered = slices.DeleteFunc(r.offered, func(d disk.Disk) bool { return d.Path == path })
+		r.showPlan(p) // the option loses its "(new)"
+		return
+	}
 	r.syncRows()
 	r.check()
 }
@@ -292,13 +353,13 @@ func (r *raidView) syncRows() {
 	r.syncing = true
 	defer func() { r.syncing = false }()
 	for i, row := range r.rows {
-		if i >= len(r.plan.Assignments) {
+		if i >= len(r.plan.Roles) {
 			break
 		}
-		a := r.plan.Assignments[i]
+		a := r.plan.Roles[i]
 		sel := ""
-		for n, path := range r.diskOpt {
-			if path == a.Disk && a.Disk != "" {
+		for _, n := range row.sel.Options {
+			if a.Disk != nil && r.diskOpt[n] == a.Disk.Path {
 				sel = n
 			}
 		}
@@ -307,13 +368,17 @@ func (r *raidView) syncRows() {
 		} else {
 			row.sel.SetSelected(sel)
 		}
-		row.why.SetText(a.Why)
+		row.why.SetText(roleWhy(a))
 	}
 }
 
 // check asks the flash package whether the plan can be written.
 func (r *raidView) check() {
-	err := r.g.be.Raid.Ready(r.plan)
+	if r.plan == nil {
+		r.provBtn.Disable()
+		return
+	}
+	err := r.plan.Ready()
 	if err != nil {
 		r.planErr.SetText(err.Error())
 		r.planErr.Show()
@@ -331,12 +396,15 @@ func (r *raidView) check() {
 // Rows returns the number of role rows shown.
 func (r *raidView) Rows() int { return len(r.rows) }
 
-func (r *raidView) planDisks(p backend.Plan) []backend.Disk {
-	var out []backend.Disk
-	for _, a := range p.Assignments {
+func (r *raidView) planDisks(p *provision.Plan) []disk.Disk {
+	var out []disk.Disk
+	for _, a := range p.Roles {
+		if a.Disk == nil {
+			continue
+		}
 		for _, d := range r.disks {
-			if d.Path == a.Disk {
-				d.Model = a.Role.Role + " → " + d.Model
+			if d.Path == a.Disk.Path {
+				d.Model, d.Vendor = a.Role+" → "+diskModel(d), ""
 				out = append(out, d)
 			}
 		}
@@ -348,24 +416,24 @@ func (r *raidView) planDisks(p backend.Plan) []backend.Disk {
 // taken when it opens: the confirm button writes exactly that plan, with
 // the names typed in it, and a disk change closes the confirmation.
 func (r *raidView) askProvision() {
-	if r.set == nil || r.running || r.confirm != nil {
+	if r.plan == nil || r.running || r.confirm != nil {
 		return
 	}
-	if err := r.g.be.Raid.Ready(r.plan); err != nil {
+	if err := r.plan.Ready(); err != nil {
 		r.g.showError(err)
 		return
 	}
 	r.notice.Hide()
-	plan := r.plan
-	plan.Assignments = append([]backend.Assignment(nil), r.plan.Assignments...)
-	r.asked = &plan
-	intro := fmt.Sprintf("Write the %s set %q (%d disks):", r.set.Level, r.set.Name, len(plan.Assignments))
+	plan := clonePlan(r.plan)
+	r.asked = plan
+	m := plan.Manifest
+	intro := fmt.Sprintf("Write the %s set %q (%d disks):", m.Level, m.Name, len(plan.Roles))
 	var ed *eraseDialog
-	ed = r.g.confirmErase("Provision RAID set?", intro, r.planDisks(plan), func(typed map[string]string) {
+	ed = r.g.confirmErase("Provision RAID set?", intro, r.planDisks(plan), planRoles(plan), func(typed map[string]string) {
 		if r.confirm != ed || r.asked == nil || r.running {
 			return // invalidated by a disk change
 		}
-		asked := *r.asked
+		asked := r.asked
 		r.confirm, r.asked = nil, nil
 		r.provision(asked, typed)
 	})
@@ -385,14 +453,14 @@ func (r *raidView) Cancel() {
 	}
 }
 
-func (r *raidView) provision(plan backend.Plan, typed map[string]string) {
+func (r *raidView) provision(plan *provision.Plan, typed map[string]string) {
 	ctx, cancel := context.WithCancel(r.g.ctx)
 	r.stop = cancel
 	r.running = true
 	r.provBtn.Disable()
 	r.cancel.Enable()
 	r.summary.SetText("Provisioning…")
-	throttles := map[string]*throttle[backend.Progress]{}
+	throttles := map[string]*throttle[flash.Progress]{}
 	for _, row := range r.rows {
 		row := row
 		row.sel.Disable()
@@ -400,7 +468,7 @@ func (r *raidView) provision(plan backend.Plan, typed map[string]string) {
 		row.bar.Show()
 		row.progress.SetText("waiting")
 		row.progress.Show()
-		throttles[row.role.Role] = newThrottle(r.g.br, 100*time.Millisecond, func(p backend.Progress) {
+		throttles[row.role] = newThrottle(r.g.br, 100*time.Millisecond, func(p flash.Progress) {
 			if !r.running {
 				return
 			}
@@ -410,17 +478,21 @@ func (r *raidView) provision(plan backend.Plan, typed map[string]string) {
 	}
 	verify := r.g.set.Verify
 	goUI(r.g.br, func() provResult {
-		res, err := r.g.be.Raid.Provision(ctx, plan, verify, typed, func(tp backend.TargetProgress) {
-			if t := throttles[tp.Role]; t != nil {
-				t.Set(tp.Progress)
-			}
+		res, err := r.g.be.Raid.Provision(ctx, plan, provision.Options{
+			NoVerify:      !verify,
+			Confirmations: typed,
+			Progress: func(ev provision.Event) {
+				if t := throttles[ev.Role]; t != nil {
+					t.Set(ev.Progress)
+				}
+			},
 		})
 		return provResult{res, err}
 	}, func(p provResult) { r.finish(p, cancel) })
 }
 
 type provResult struct {
-	res []backend.TargetResult
+	res *provision.Summary
 	err error
 }
 
@@ -429,45 +501,142 @@ func (r *raidView) finish(p provResult, cancel context.CancelFunc) {
 	cancel()
 	r.stop = nil
 	r.cancel.Disable()
+	var targets []provision.Result
+	if p.res != nil {
+		targets = p.res.Targets
+	}
 	var lines []string
 	failed := 0
-	for _, t := range p.res {
-		for _, row := range r.rows {
-			if row.role.Role != t.Role {
-				continue
-			}
-			if t.Err != nil {
-				failed++
-				row.progress.SetText("Failed: " + t.Err.Error())
-				row.progress.Importance = widget.DangerImportance
-				lines = append(lines, fmt.Sprintf("%s → %s: failed: %v", t.Role, t.Disk, t.Err))
-			} else {
-				row.bar.SetValue(1)
-				row.progress.SetText("Done, hash " + t.Result.Hash)
-				row.progress.Importance = widget.SuccessImportance
-				v := ""
-				if t.Result.Verified {
-					v = " verified"
-				}
-				lines = append(lines, fmt.Sprintf("%s → %s: %s written in %s,%s hash %s", t.Role, t.Disk, units.Decimal(t.Result.Bytes), humanDuration(t.Result.Duration), v, t.Result.Hash))
-			}
-			row.progress.Refresh()
+	for _, t := range targets {
+		if !r.showTarget(t) {
+			failed++
 		}
+		lines = append(lines, targetLine(t))
 	}
 	for _, row := range r.rows {
 		row.sel.Enable()
 	}
-	head := fmt.Sprintf("All %d disks written.", len(p.res))
+	head := fmt.Sprintf("All %d disks written.", len(targets))
+	var setErr *provision.SetError
 	switch {
 	case errors.Is(p.err, context.Canceled):
 		head = "Cancelled. Disks that were not finished hold no valid image."
+	case errors.As(p.err, &setErr) || (p.err == nil && failed > 0):
+		head = fmt.Sprintf("%d of %d disks failed.", failed, len(targets))
 	case p.err != nil:
 		head = "Provisioning failed: " + p.err.Error()
-	case failed > 0:
-		head = fmt.Sprintf("%d of %d disks failed.", failed, len(p.res))
 	}
 	r.summary.SetText(head + "\n" + strings.Join(lines, "\n"))
 	r.g.notify(Title, head)
 	r.check()
 	r.g.workStopped()
+}
+
+// showTarget shows how one role ended in its row; it reports success.
+func (r *raidView) showTarget(t provision.Result) bool {
+	ok := t.State == provision.Done
+	for _, row := range r.rows {
+		if row.role != t.Role {
+			continue
+		}
+		if ok {
+			row.bar.SetValue(1)
+			row.progress.SetText("Done, hash " + t.Hash())
+			row.progress.Importance = widget.SuccessImportance
+		} else {
+			row.progress.SetText("Failed: " + targetErr(t))
+			row.progress.Importance = widget.DangerImportance
+		}
+		row.progress.Refresh()
+	}
+	return ok
+}
+
+// targetErr says why a target did not finish.
+func targetErr(t provision.Result) string {
+	if t.Error != "" {
+		return t.Error
+	}
+	return string(t.State)
+}
+
+// targetLine is one role's line of the summary.
+func targetLine(t provision.Result) string {
+	if t.State != provision.Done {
+		return fmt.Sprintf("%s → %s: failed: %s", t.Role, t.Device, targetErr(t))
+	}
+	v := ""
+	if t.Verified {
+		v = " verified"
+	}
+	return fmt.Sprintf("%s → %s: %s written in %s,%s hash %s", t.Role, t.Device, units.Decimal(t.Written), humanDuration(t.Duration), v, t.Hash())
+}
+
+// roleOptions lists the eligible disks for a role whose image has size
+// bytes: "/dev/sdb — Samsung BAR Plus 64.0 GB · serial 0374…", marked
+// (new) when the plan does not use it yet and "too small" when it cannot
+// hold the image (the plan refuses it).
+func (r *raidView) roleOptions(size int64) []string {
+	var opts []string
+	for _, d := range r.disks {
+		if !d.Eligible {
+			continue
+		}
+		n := fmt.Sprintf("%s — %s %s", d.Path, diskModel(d), units.Decimal(d.SizeBytes))
+		if d.Serial != "" {
+			n += " · serial " + d.Serial
+		}
+		if _, ok := r.isOffered(d.Path); ok {
+			n += " (new)"
+		}
+		if d.SizeBytes < size {
+			n += " — too small"
+		}
+		r.diskOpt[n] = d.Path
+		opts = append(opts, n)
+	}
+	return opts
+}
+
+// assignError says why a choice was refused, with sizes in the units the
+// lists use.
+func assignError(role string, err error) string {
+	var small *flash.TooSmallError
+	if errors.As(err, &small) {
+		return fmt.Sprintf("%s is too small for %s: %s, the image needs %s", small.Path, role,
+			units.Decimal(small.DeviceSize), units.Decimal(small.ImageSize))
+	}
+	return err.Error()
+}
+
+// planRoles maps the disks of a plan to their roles, by path.
+func planRoles(p *provision.Plan) map[string]string {
+	out := map[string]string{}
+	for _, a := range p.Roles {
+		if a.Disk != nil {
+			out[a.Disk.Path] = a.Role
+		}
+	}
+	return out
+}
+
+// setErrorText says why a folder cannot be provisioned, in words for the
+// user when it is no image set at all.
+func setErrorText(dir string, err error) string {
+	if errors.Is(err, manifest.ErrNotImageSet) {
+		return filepath.Base(dir) + " is not an image set: it has no image.json. Choose the folder a RAID build wrote (image-<name> in the work folder)."
+	}
+	return err.Error()
+}
+
+// dropSet removes a folder that is not an image set from the set list.
+func (r *raidView) dropSet(dir string) {
+	n := setName(dir)
+	delete(r.setPaths, n)
+	r.setSel.Options = slices.DeleteFunc(r.setSel.Options, func(o string) bool { return o == n })
+	r.setSel.ClearSelected()
+	r.dir = ""
+	r.planBox.RemoveAll()
+	r.rows = nil
+	r.provBtn.Disable()
 }

@@ -12,7 +12,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/pistudio/pistudio/gui/backend"
+	"github.com/pistudio/pistudio/builder/runner"
 )
 
 // Bounds of the log view size setting.
@@ -68,6 +68,9 @@ func newSettingsView(g *App) *settingsView {
 		g.storeSettings()
 	}
 	s.verify = widget.NewCheck("Read every disk back after writing", func(on bool) {
+		if g.set.Verify == on {
+			return
+		}
 		g.set.Verify = on
 		g.flash.verify.SetChecked(on)
 		g.storeSettings()
@@ -146,7 +149,7 @@ func (s *settingsView) setTool(dir string) {
 type toolResult struct {
 	dir, version string
 	err          error
-	checks       []backend.Check
+	checks       []runner.Check
 }
 
 // detect finds the tool, reads its version and runs the preflight checks
@@ -192,20 +195,30 @@ func (s *settingsView) detect() {
 			s.tool.SetPlaceHolder(r.dir + " (detected)")
 		}
 		for _, c := range r.checks {
+			ok := c.OK && !c.Warning
 			icon := theme.ConfirmIcon()
-			if !c.OK {
+			if !ok {
 				icon = theme.ErrorIcon()
 			}
-			text := c.Name
-			if c.Detail != "" {
-				text += ": " + c.Detail
-			}
-			l := wrapLabel(text)
-			if !c.OK {
+			l := wrapLabel(checkText(c))
+			if !ok {
 				l.Importance = widget.DangerImportance
 			}
 			s.checks.Add(container.NewBorder(nil, nil, widget.NewIcon(icon), nil, l))
 		}
 		s.checks.Refresh()
 	})
+}
+
+// checkText is one preflight check as the Settings section lists it:
+// "name: what was found — what to do".
+func checkText(c runner.Check) string {
+	text := c.Name
+	if c.Msg != "" {
+		text += ": " + c.Msg
+	}
+	if c.Fix != "" {
+		text += " — " + c.Fix
+	}
+	return text
 }

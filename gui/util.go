@@ -2,6 +2,7 @@ package gui
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -11,8 +12,9 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
-	"github.com/pistudio/pistudio/gui/backend"
+	"github.com/pistudio/pistudio/flash/provision"
 	"github.com/pistudio/pistudio/internal/units"
 )
 
@@ -33,14 +35,14 @@ func humanDuration(d time.Duration) string {
 }
 
 // progressText describes a write or verify in progress.
-func progressText(p backend.Progress) string {
+func progressText(p flash.Progress) string {
 	phase := "Writing"
-	if p.Phase == "verify" {
+	if p.Phase == flash.Verifying {
 		phase = "Verifying"
 	}
 	s := fmt.Sprintf("%s %s of %s", phase, units.Decimal(p.Done), units.Decimal(p.Total))
-	if p.Rate > 0 {
-		s += fmt.Sprintf(" · %s/s", units.Decimal(int64(p.Rate)))
+	if p.BytesPerSec > 0 {
+		s += fmt.Sprintf(" · %s/s", units.Decimal(int64(p.BytesPerSec)))
 	}
 	if p.ETA > 0 {
 		s += " · " + humanDuration(p.ETA.Round(time.Second)) + " left"
@@ -48,7 +50,7 @@ func progressText(p backend.Progress) string {
 	return s
 }
 
-func progressFraction(p backend.Progress) float64 {
+func progressFraction(p flash.Progress) float64 {
 	if p.Total <= 0 {
 		return 0
 	}
@@ -63,18 +65,27 @@ func (g *App) showError(err error) {
 }
 
 // diskLine names a disk the way every confirmation does.
-func diskLine(d backend.Disk) string {
-	model := d.Model
+func diskLine(d disk.Disk) string {
+	s := fmt.Sprintf("%s, %s, %s", diskModel(d), units.Decimal(d.SizeBytes), d.Path)
+	if d.Serial != "" {
+		s += ", serial " + d.Serial
+	}
+	return s
+}
+
+// diskModel is the vendor and model of a disk as the app names it.
+func diskModel(d disk.Disk) string {
+	model := strings.TrimSpace(d.Vendor + " " + d.Model)
+	if d.Vendor != "" && strings.HasPrefix(d.Model, d.Vendor) {
+		model = d.Model
+	}
+	if model == "" && d.Bus == "loop" && d.Serial != "" {
+		model = "Loop device (" + filepath.Base(d.Serial) + ")"
+	}
 	if model == "" {
 		model = "Unnamed disk"
 	}
-	return fmt.Sprintf("%s, %s, %s", model, units.Decimal(d.Size), d.Path)
-}
-
-// confirmedBy reports whether typed names d, as the flash package accepts
-// it: the kernel name or the device path.
-func confirmedBy(d backend.Disk, typed string) bool {
-	return disk.Disk{Name: d.Name, Path: d.Path}.ConfirmedBy(typed)
+	return model
 }
 
 // maxDiskListHeight is the height above which the disk list of an erase
@@ -84,13 +95,13 @@ const maxDiskListHeight = 320
 // confirmErase asks before erasing disks. Disks whose NeedsTypedConfirm is
 // set (decided by the flash guard) need their name typed. onYes gets the
 // typed names by disk path.
-func (g *App) confirmErase(title, intro string, disks []backend.Disk, onYes func(typed map[string]string)) *eraseDialog {
-	ed := &eraseDialog{entries: map[string]*widget.Entry{}}
+func (g *App) confirmErase(title, intro string, disks []disk.Disk, roles map[string]string, onYes func(typed map[string]string)) *eraseDialog {
+	ed := &eraseDialog{entries: map[string]*escEntry{}, prompts: map[string]*widget.Label{}}
 	var list []fyne.CanvasObject
 	update := func() {
 		ok := true
 		for _, d := range disks {
-			if e := ed.entries[d.Path]; e != nil && !confirmedBy(d, e.Text) {
+			if e := ed.entries[d.Path]; e != nil && !d.ConfirmedBy(e.Text) {
 				ok = false
 			}
 		}
@@ -105,11 +116,13 @@ func (g *App) confirmErase(title, intro string, disks []backend.Disk, onYes func
 		l.Wrapping = fyne.TextWrapWord
 		list = append(list, l)
 		if d.NeedsTypedConfirm {
-			e := widget.NewEntry()
+			e := newEscEntry(func() { ed.cancel.OnTapped() })
 			e.SetPlaceHolder(d.Name + " or " + d.Path)
 			e.OnChanged = func(string) { update() }
 			ed.entries[d.Path] = e
-			list = append(list, wrapLabel(fmt.Sprintf("This disk is unusually large for an SD card or USB stick. Type its name, %s, to confirm:", d.Name)), e)
+			prompt := wrapLabel(typedPrompt(d, roles[d.Path]))
+			ed.prompts[d.Path] = prompt
+			list = append(list, prompt, e)
 		}
 	}
 	var top []fyne.CanvasObject
@@ -152,6 +165,12 @@ func (g *App) confirmErase(title, intro string, disks []backend.Disk, onYes func
 	update()
 	ed.dialog.Resize(fyne.NewSize(560, ed.dialog.MinSize().Height))
 	ed.dialog.Show()
+	for _, d := range disks {
+		if e := ed.entries[d.Path]; e != nil {
+			g.win.Canvas().Focus(e) // the first name to type
+			break
+		}
+	}
 	return ed
 }
 
@@ -160,7 +179,9 @@ type eraseDialog struct {
 	dialog  *dialog.CustomDialog
 	confirm *widget.Button
 	cancel  *widget.Button
-	entries map[string]*widget.Entry
+	entries map[string]*escEntry
+	// prompts ask for the typed names, by disk path.
+	prompts map[string]*widget.Label
 	// onCancel, when set, is called when the user cancels.
 	onCancel func()
 	closed   bool
@@ -171,6 +192,17 @@ func (e *eraseDialog) close() {
 	e.closed = true
 	e.confirm.Disable()
 	e.dialog.Hide()
+}
+
+// typedPrompt asks for the name of a large disk, in the words of its use:
+// a single write or the SD card role (where a large disk is unusual), or
+// an external disk of a RAID set (where it is expected).
+func typedPrompt(d disk.Disk, role string) string {
+	if role == "" || role == provision.RoleSD {
+		return fmt.Sprintf("This disk is unusually large for an SD card or USB stick. Type its name, %s, to confirm:", d.Name)
+	}
+	return fmt.Sprintf("Disks over %s are confirmed by name. Type its name, %s, to write it as %s:",
+		units.Decimal(disk.TypedConfirmBytes), d.Name, role)
 }
 
 // wrapLabel returns a word-wrapping label.

@@ -1,190 +1,92 @@
-// Package demo provides stand-in backends with sample data: layers, disks,
+// Package demo provides stand-in services with sample data: layers, disks,
 // a scripted build, simulated writes and a RAID set. The app uses them when
-// PISTUDIO_DEMO=1 (for screenshots) and the GUI tests use them as fakes
-// behind the real interfaces of gui/backend.
+// PISTUDIO_DEMO=1 (for screenshots) and the GUI tests use them as fakes.
+// They build the real values of packages builder and flash: configs are
+// edited by builder/config, the RAID plan comes from flash/provision's
+// planner over the sample disks and a sample set written to the work dir.
 package demo
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
-	"gopkg.in/yaml.v3"
-
-	"github.com/pistudio/pistudio/gui/backend"
+	"github.com/pistudio/pistudio/builder/config"
+	"github.com/pistudio/pistudio/gui/form"
 )
 
-// Doc is a YAML config held as a yaml.v3 node tree, so comments survive.
-type Doc struct {
-	mu   sync.Mutex
-	root yaml.Node
-}
-
-// ParseDoc parses YAML text.
-func ParseDoc(b []byte) (*Doc, error) {
-	d := &Doc{}
-	if err := yaml.Unmarshal(b, &d.root); err != nil {
-		return nil, fmt.Errorf("parsing config: %w", err)
-	}
-	if d.root.Kind == 0 {
-		d.root = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode}}}
-	}
-	if d.root.Kind != yaml.DocumentNode || len(d.root.Content) != 1 || d.root.Content[0].Kind != yaml.MappingNode {
-		return nil, errors.New("parsing config: the top level is not a mapping")
-	}
-	return d, nil
-}
-
-func child(m *yaml.Node, key string) *yaml.Node {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
-}
-
-// Get returns the scalar at a dotted key path.
-func (d *Doc) Get(key string) (string, bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	n := d.root.Content[0]
-	for _, part := range strings.Split(key, ".") {
-		if n.Kind != yaml.MappingNode {
-			return "", false
-		}
-		if n = child(n, part); n == nil {
-			return "", false
-		}
-	}
-	if n.Kind != yaml.ScalarNode {
-		return "", false
-	}
-	return n.Value, true
-}
-
-// Set sets the scalar at a dotted key path, creating mappings.
-func (d *Doc) Set(key, value string) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	n := d.root.Content[0]
-	parts := strings.Split(key, ".")
-	for i, part := range parts {
-		c := child(n, part)
-		last := i == len(parts)-1
-		if c == nil {
-			c = &yaml.Node{Kind: yaml.MappingNode}
-			if last {
-				c = &yaml.Node{Kind: yaml.ScalarNode}
-			}
-			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: part}, c)
-		}
-		if last {
-			if c.Kind != yaml.ScalarNode {
-				return fmt.Errorf("%s is a section, not a value", key)
-			}
-			c.Value, c.Tag, c.Style = value, "", 0
-			return nil
-		}
-		if c.Kind != yaml.MappingNode {
-			return fmt.Errorf("%s is not a section", strings.Join(parts[:i+1], "."))
-		}
-		n = c
-	}
-	return nil
-}
-
-// Bytes encodes the config.
-func (d *Doc) Bytes() ([]byte, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(&d.root); err != nil {
-		return nil, fmt.Errorf("encoding config: %w", err)
-	}
-	return b.Bytes(), nil
-}
-
-// Configs is a ConfigStore over plain files with the demo catalog.
+// Configs reads and writes configs with builder/config (form.Configs) and
+// takes the catalog and the validation from the sample layers.
 type Configs struct {
-	// Template is the text New starts from.
+	form.Configs
+	// Template, when set, is the text New starts from.
 	Template string
 }
 
-// Load reads a config file.
-func (c *Configs) Load(path string) (backend.ConfigDoc, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading config: %w", err)
-	}
-	return ParseDoc(b)
-}
+// defaultTemplate is the config New starts from when Template is empty.
+const defaultTemplate = "device:\n  layer: rpi5\n  hostname: pi\nimage:\n  layer: image-rpios\n  name: my-image\nlayer:\n  base: bookworm-minbase\n"
 
-// Parse parses config text.
-func (c *Configs) Parse(_ string, data []byte) (backend.ConfigDoc, error) { return ParseDoc(data) }
-
-// New returns the template config.
-func (c *Configs) New() (backend.ConfigDoc, error) {
+// New returns the template config, untitled.
+func (c *Configs) New() (*config.Config, error) {
 	t := c.Template
 	if t == "" {
-		t = "device:\n  layer: rpi5\n  hostname: pi\nimage:\n  layer: image-rpios\n  name: my-image\nlayer:\n  base: bookworm-minbase\n"
+		t = defaultTemplate
 	}
-	return ParseDoc([]byte(t))
-}
-
-// Save writes a config file.
-func (c *Configs) Save(path string, data []byte) error {
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		return fmt.Errorf("saving config: %w", err)
+	cfg, err := config.ParseConfig("untitled.yaml", []byte(t))
+	if err != nil {
+		return nil, fmt.Errorf("reading the config template: %w", err)
 	}
-	return nil
+	cfg.Path = ""
+	return cfg, nil
 }
 
 // Catalog returns the sample catalog.
-func (c *Configs) Catalog(string) (backend.Catalog, error) { return NewCatalog(), nil }
+func (c *Configs) Catalog(string) (form.Catalog, error) { return NewCatalog(), nil }
 
 // Validate checks the chosen layers exist and every set variable passes
 // its rule.
-func (c *Configs) Validate(doc backend.ConfigDoc, cat backend.Catalog) []backend.Problem {
-	var out []backend.Problem
+func (c *Configs) Validate(doc *config.Config, cat form.Catalog) []form.Problem {
+	var out []form.Problem
 	if cat == nil {
 		return nil
 	}
-	var layers []backend.Layer
+	var layers []form.Layer
 	for _, k := range []string{"device.layer", "image.layer", "layer.base"} {
 		v, ok := doc.Get(k)
 		if !ok || v == "" {
-			out = append(out, backend.Problem{Key: k, Msg: "no layer chosen"})
+			out = append(out, form.Problem{Key: k, Msg: "no layer chosen"})
 			continue
 		}
 		l, ok := cat.Lookup(v)
 		if !ok {
-			out = append(out, backend.Problem{Key: k, Msg: fmt.Sprintf("unknown layer %q", v)})
+			out = append(out, form.Problem{Key: k, Msg: fmt.Sprintf("unknown layer %q", v)})
 			continue
 		}
 		layers = append(layers, l)
 	}
 	for _, l := range append(layers, common) {
-		for _, v := range l.Vars {
-			val, ok := doc.Get(v.Key)
-			if !ok || val == "" {
-				if v.Required {
-					out = append(out, backend.Problem{Key: v.Key, Msg: "a value is required"})
-				}
-				continue
+		out = append(out, checkVars(doc, l)...)
+	}
+	return out
+}
+
+// checkVars checks the values of one layer's variables.
+func checkVars(doc *config.Config, l form.Layer) []form.Problem {
+	var out []form.Problem
+	for _, v := range l.Vars {
+		val, ok := doc.Get(v.Key)
+		if !ok || val == "" {
+			if v.Required {
+				out = append(out, form.Problem{Key: v.Key, Msg: "a value is required"})
 			}
-			if v.Check != nil {
-				if err := v.Check(val); err != nil {
-					out = append(out, backend.Problem{Key: v.Key, Msg: err.Error()})
-				}
+			continue
+		}
+		if v.Check != nil {
+			if err := v.Check(val); err != nil {
+				out = append(out, form.Problem{Key: v.Key, Msg: err.Error()})
 			}
 		}
 	}
@@ -192,23 +94,23 @@ func (c *Configs) Validate(doc backend.ConfigDoc, cat backend.Catalog) []backend
 }
 
 // Catalog is a fixed list of layers.
-type Catalog struct{ layers []backend.Layer }
+type Catalog struct{ layers []form.Layer }
 
 // Layers returns every layer.
-func (c *Catalog) Layers() []backend.Layer { return c.layers }
+func (c *Catalog) Layers() []form.Layer { return c.layers }
 
 // Lookup finds a layer by name.
-func (c *Catalog) Lookup(name string) (backend.Layer, bool) {
+func (c *Catalog) Lookup(name string) (form.Layer, bool) {
 	for _, l := range c.layers {
 		if l.Name == name {
 			return l, true
 		}
 	}
-	return backend.Layer{}, false
+	return form.Layer{}, false
 }
 
-func enum(key, def, desc string, choices ...string) backend.Var {
-	return backend.Var{Key: key, Name: key[strings.IndexByte(key, '.')+1:], Default: def, Desc: desc, Kind: backend.KindEnum, Choices: choices,
+func enum(key, def, desc string, choices ...string) form.Var {
+	return form.Var{Key: key, Name: key[strings.IndexByte(key, '.')+1:], Default: def, Desc: desc, Kind: form.KindEnum, Choices: choices,
 		Check: func(s string) error {
 			for _, c := range choices {
 				if s == c {
@@ -221,8 +123,8 @@ func enum(key, def, desc string, choices ...string) backend.Var {
 
 var sizeRE = regexp.MustCompile(`^[0-9]+([kKMGsS]|%)?$`)
 
-func size(key, def, desc string) backend.Var {
-	return backend.Var{Key: key, Name: key[strings.IndexByte(key, '.')+1:], Default: def, Desc: desc, Kind: backend.KindSize,
+func size(key, def, desc string) form.Var {
+	return form.Var{Key: key, Name: key[strings.IndexByte(key, '.')+1:], Default: def, Desc: desc, Kind: form.KindSize,
 		Check: func(s string) error {
 			if !sizeRE.MatchString(s) {
 				return fmt.Errorf("%q is not a size (examples: 200M, 1G, 50%%)", s)
@@ -231,8 +133,8 @@ func size(key, def, desc string) backend.Var {
 		}}
 }
 
-func intRange(key, def, desc string, lo, hi int) backend.Var {
-	return backend.Var{Key: key, Name: key[strings.IndexByte(key, '.')+1:], Default: def, Desc: desc, Kind: backend.KindInt,
+func intRange(key, def, desc string, lo, hi int) form.Var {
+	return form.Var{Key: key, Name: key[strings.IndexByte(key, '.')+1:], Default: def, Desc: desc, Kind: form.KindInt,
 		Check: func(s string) error {
 			n, err := strconv.Atoi(s)
 			if err != nil || n < lo || n > hi {
@@ -242,8 +144,8 @@ func intRange(key, def, desc string, lo, hi int) backend.Var {
 		}}
 }
 
-func text(key, def, desc string, required bool) backend.Var {
-	return backend.Var{Key: key, Name: key[strings.IndexByte(key, '.')+1:], Default: def, Desc: desc, Required: required,
+func text(key, def, desc string, required bool) form.Var {
+	return form.Var{Key: key, Name: key[strings.IndexByte(key, '.')+1:], Default: def, Desc: desc, Required: required,
 		Check: func(s string) error {
 			if strings.ContainsAny(s, " \t/") {
 				return errors.New("must not contain spaces or slashes")
@@ -253,7 +155,7 @@ func text(key, def, desc string, required bool) backend.Var {
 }
 
 // common holds variables of always-present layers.
-var common = backend.Layer{Name: "device-base", Category: "general", Desc: "Common device settings.", Vars: []backend.Var{
+var common = form.Layer{Name: "device-base", Category: "general", Desc: "Common device settings.", Vars: []form.Var{
 	text("device.hostname", "", "Host name of the device on the network.", false),
 	text("image.name", "", "Name of the image; output files are named after it.", true),
 }}
@@ -262,19 +164,19 @@ var common = backend.Layer{Name: "device-base", Category: "general", Desc: "Comm
 func NewCatalog() *Catalog {
 	storage := enum("device.storage_type", "sd", "Boot media the device uses: SD card or NVMe drive.", "sd", "nvme")
 	rootfs := enum("image.rootfs_type", "ext4", "Filesystem of the root partition.", "ext4", "btrfs")
-	ls := []backend.Layer{
+	ls := []form.Layer{
 		common,
-		{Name: "rpi5", Category: "device", Desc: "Raspberry Pi 5: BCM2712, 64-bit kernel 2712.", Vars: []backend.Var{storage}},
-		{Name: "rpi4", Category: "device", Desc: "Raspberry Pi 4 Model B and Pi 400: BCM2711.", Vars: []backend.Var{storage}},
-		{Name: "rpi-cm5", Category: "device", Desc: "Compute Module 5 on any carrier board.", Vars: []backend.Var{storage}},
+		{Name: "rpi5", Category: "device", Desc: "Raspberry Pi 5: BCM2712, 64-bit kernel 2712.", Vars: []form.Var{storage}},
+		{Name: "rpi4", Category: "device", Desc: "Raspberry Pi 4 Model B and Pi 400: BCM2711.", Vars: []form.Var{storage}},
+		{Name: "rpi-cm5", Category: "device", Desc: "Compute Module 5 on any carrier board.", Vars: []form.Var{storage}},
 		{Name: "rpizero2w", Category: "device", Desc: "Raspberry Pi Zero 2 W."},
-		{Name: "image-rpios", Category: "image", Desc: "Raspberry Pi OS layout: MBR, FAT boot partition and an ext4 or btrfs root partition.", Vars: []backend.Var{
+		{Name: "image-rpios", Category: "image", Desc: "Raspberry Pi OS layout: MBR, FAT boot partition and an ext4 or btrfs root partition.", Vars: []form.Var{
 			rootfs,
 			size("image.boot_part_size", "100%", "Size of the boot partition, or a percentage of the minimum."),
 			size("image.root_part_size", "100%", "Size of the root partition, or a percentage of the minimum."),
 		}},
-		{Name: "image-rota", Category: "image", Desc: "GPT A/B layout for over-the-air updates.", Vars: []backend.Var{rootfs}},
-		{Name: "raid", Category: "image", Desc: "RAID overlay layout: the SD card holds only the FAT boot partition; the ext4 root filesystem lives on an md RAID0 or RAID1 array on external disks.", Vars: []backend.Var{
+		{Name: "image-rota", Category: "image", Desc: "GPT A/B layout for over-the-air updates.", Vars: []form.Var{rootfs}},
+		{Name: "raid", Category: "image", Desc: "RAID overlay layout: the SD card holds only the FAT boot partition; the ext4 root filesystem lives on an md RAID0 or RAID1 array on external disks.", Vars: []form.Var{
 			rootfs,
 			enum("raid.level", "RAID1", "md RAID level of the root array: RAID1 mirrors the root filesystem on every external disk, RAID0 stripes it across them.", "RAID0", "RAID1"),
 			intRange("raid.devices", "2", "Number of external disks in the array.", 2, 8),

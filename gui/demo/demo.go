@@ -5,22 +5,25 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/pistudio/pistudio/builder/buildjob"
 	"github.com/pistudio/pistudio/builder/runner"
+	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
-	"github.com/pistudio/pistudio/gui/backend"
+	"github.com/pistudio/pistudio/flash/source"
 )
 
 // GB is a decimal gigabyte.
 const GB = 1000 * 1000 * 1000
 
-// New returns a full set of demo backends. workDir is where the sample
-// artifacts pretend to live.
-func New(workDir string) (backend.Backends, *Set) {
+// New returns a full set of demo services. workDir is where the sample
+// artifacts live: New writes the sample RAID set there (sparse files and
+// an image.json, see WriteSampleSet); an error doing so is returned with
+// the set, whose RAID section then shows it.
+func New(workDir string) (*Set, error) {
 	s := &Set{
 		Configs: &Configs{},
 		Tool:    &Tool{Dir: "/opt/rpi-image-gen", Ver: "v2.8.0"},
@@ -31,23 +34,26 @@ func New(workDir string) (backend.Backends, *Set) {
 		Raid:    &Raid{WorkDir: workDir},
 	}
 	s.Raid.Disks = s.Disks
-	return s.Backends(), s
+	_, err := WriteSampleSet(workDir)
+	return s, err
 }
 
-// Set holds the concrete demo backends so tests can steer them.
+// Set holds the concrete demo services so tests can steer them.
 type Set struct {
+	// Configs edits configs with builder/config over the sample catalog.
 	Configs *Configs
-	Tool    *Tool
-	Runner  *Runner
-	Disks   *Disks
-	Images  *Images
+	// Tool pretends rpi-image-gen is installed.
+	Tool *Tool
+	// Runner plays a scripted build.
+	Runner *Runner
+	// Disks is the sample disk list.
+	Disks *Disks
+	// Images describes sample images.
+	Images *Images
+	// Flasher simulates writes.
 	Flasher *Flasher
-	Raid    *Raid
-}
-
-// Backends returns the set as interfaces.
-func (s *Set) Backends() backend.Backends {
-	return backend.Backends{Configs: s.Configs, Tool: s.Tool, Runner: s.Runner, Disks: s.Disks, Images: s.Images, Flasher: s.Flasher, Raid: s.Raid}
+	// Raid plans the sample set with the real planner and simulates writes.
+	Raid *Raid
 }
 
 // Tool pretends rpi-image-gen is installed.
@@ -78,18 +84,25 @@ func (t *Tool) Find(dir string) (string, error) {
 func (t *Tool) Version(string) (string, error) { return t.Ver, nil }
 
 // Preflight returns sample checks.
-func (t *Tool) Preflight(context.Context, string, string) []backend.Check {
-	return []backend.Check{
-		{Name: "rpi-image-gen", OK: true, Detail: t.Ver},
-		{Name: "python3 with debian and yaml modules", OK: true, Detail: "/usr/bin/python3"},
-		{Name: "mmdebstrap", OK: true, Detail: "1.3.5"},
-		{Name: "arm64 binfmt (qemu-user-static)", OK: true, Detail: "enabled"},
-		{Name: "disk space in work dir", OK: true, Detail: "41.2 GB free"},
+func (t *Tool) Preflight(context.Context, string, string) []runner.Check {
+	return []runner.Check{
+		{Name: "rpi-image-gen", OK: true, Msg: t.Ver},
+		{Name: "python3 with debian and yaml modules", OK: true, Msg: "/usr/bin/python3"},
+		{Name: "mmdebstrap", OK: true, Msg: "1.3.5"},
+		{Name: "arm64 binfmt (qemu-user-static)", OK: true, Msg: "enabled"},
+		{Name: "disk space in work dir", OK: true, Msg: "41.2 GB free"},
 	}
 }
 
-// Stages of a full rpi-image-gen build.
-var Stages = []string{"parameter_assembly", "collect_layers", "prepare_build_config", "generate_filesystem", "generate_images", "deploy"}
+// Job is one build the demo runner was asked for.
+type Job struct {
+	// Config is the config file.
+	Config string
+	// Stage is what to build.
+	Stage runner.Stage
+	// Options are the tool and work dirs.
+	Options buildjob.Options
+}
 
 // Runner is a scripted build. With Manual set, runs only emit what the
 // test sends.
@@ -109,15 +122,15 @@ type Runner struct {
 	Missing bool
 
 	mu   sync.Mutex
-	jobs []backend.Job
+	jobs []Job
 	runs []*Run
 }
 
 // Jobs returns every job started.
-func (r *Runner) Jobs() []backend.Job {
+func (r *Runner) Jobs() []Job {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]backend.Job(nil), r.jobs...)
+	return append([]Job(nil), r.jobs...)
 }
 
 // Last returns the last run started.
@@ -138,15 +151,16 @@ func (r *Runner) WorkDir(_, workDir string) string {
 	return r.Work
 }
 
-// Stages lists the stages of a mode.
-func (r *Runner) Stages(m backend.Mode) []string {
-	switch m {
-	case backend.ModeFilesystem:
-		return append(append([]string(nil), Stages[:4]...), Stages[5])
-	case backend.ModeImage:
-		return append(append([]string(nil), Stages[:3]...), Stages[4:]...)
+// stages lists the stages rpi-image-gen prints for a build stage.
+func stages(s runner.Stage) []string {
+	all := []string{"parameter_assembly", "collect_layers", "prepare_build_config", "generate_filesystem", "generate_images", "deploy"}
+	switch s {
+	case runner.StageFilesystem:
+		return append(append([]string(nil), all[:4]...), all[5])
+	case runner.StageImage:
+		return append(append([]string(nil), all[:3]...), all[4:]...)
 	}
-	return append([]string(nil), Stages...)
+	return all
 }
 
 // explain recognises the demo's known failures.
@@ -157,8 +171,8 @@ func explain(line string) string {
 	return ""
 }
 
-// Start begins a run.
-func (r *Runner) Start(ctx context.Context, job backend.Job) (backend.Run, error) {
+// Start begins a run. The returned *Run satisfies the app's BuildRun.
+func (r *Runner) Start(ctx context.Context, config string, stage runner.Stage, opts buildjob.Options) (*Run, error) {
 	if r.Missing {
 		return nil, fmt.Errorf("%w: pass --rpi-image-gen DIR or set PISTUDIO_RPI_IMAGE_GEN", runner.ErrToolNotFound)
 	}
@@ -169,48 +183,53 @@ func (r *Runner) Start(ctx context.Context, job backend.Job) (backend.Run, error
 			return nil, ctx.Err()
 		}
 	}
-	run := &Run{events: make(chan backend.Event, 1024), cancelled: make(chan struct{}), log: filepath.Join(r.Work, "build.log")}
+	run := &Run{events: make(chan runner.Event, 1024), cancelled: make(chan struct{}), log: filepath.Join(r.Work, "build.log")}
 	r.mu.Lock()
-	r.jobs = append(r.jobs, job)
+	r.jobs = append(r.jobs, Job{Config: config, Stage: stage, Options: opts})
 	r.runs = append(r.runs, run)
 	r.mu.Unlock()
 	if !r.Manual {
-		go r.script(ctx, job, run)
+		go r.script(ctx, stage, run)
 	}
 	return run, nil
 }
 
-func (r *Runner) script(ctx context.Context, job backend.Job, run *Run) {
-	name := "raid-test"
-	for _, st := range r.Stages(job.Mode) {
-		run.Send(backend.Event{Kind: backend.EventStageStarted, Stage: st})
+func (r *Runner) script(ctx context.Context, stage runner.Stage, run *Run) {
+	for _, st := range stages(stage) {
+		run.Send(runner.Event{Kind: runner.EventStageStarted, Stage: st})
 		for i := 0; i < 6; i++ {
 			select {
 			case <-run.cancelled:
-				run.Finish(backend.Event{Outcome: backend.Cancelled, Err: context.Canceled})
+				run.Finish(runner.Result{State: runner.Cancelled, Err: context.Canceled})
 				return
 			case <-ctx.Done():
-				run.Finish(backend.Event{Outcome: backend.Cancelled, Err: ctx.Err()})
+				run.Finish(runner.Result{State: runner.Cancelled, Err: ctx.Err()})
 				return
 			case <-time.After(r.Step):
 			}
-			run.Send(backend.Event{Kind: backend.EventLog, Line: sampleLine(st, i)})
+			run.Send(runner.Event{Kind: runner.EventLog, Text: sampleLine(st, i)})
 		}
 		if r.Fail && st == "generate_filesystem" {
 			line := "E: Could not resolve 'archive.raspberrypi.com'"
-			run.Send(backend.Event{Kind: backend.EventLog, Line: line, Explain: explain(line)})
-			run.Send(backend.Event{Kind: backend.EventStageFinished, Stage: st, Duration: failedAfter, StageFailed: true})
-			run.Finish(backend.Event{Outcome: backend.Failed, Err: errors.New("generate_filesystem failed (exit status 1)")})
+			run.Send(runner.Event{Kind: runner.EventLog, Text: line, Explain: explain(line)})
+			run.Send(runner.Event{Kind: runner.EventStageFinished, Stage: st, Duration: failedAfter})
+			run.Finish(runner.Result{State: runner.Failed, ExitStatus: 1, Err: errors.New("generate_filesystem failed (exit status 1)")})
 			return
 		}
-		run.Send(backend.Event{Kind: backend.EventStageFinished, Stage: st, Duration: stageTimes[st]})
+		run.Send(runner.Event{Kind: runner.EventStageFinished, Stage: st, Duration: stageTimes[st], OK: true})
 	}
-	dir := filepath.Join(r.Work, "image-"+name)
-	run.Finish(backend.Event{Outcome: backend.Succeeded, RaidSet: dir, Artifacts: []backend.Artifact{
-		{Path: filepath.Join(dir, "sdcard.img"), Size: 200 * 1000 * 1000, Role: "sd", Flashable: true},
-		{Path: filepath.Join(dir, "external1.img"), Size: GB, Role: "external1", Flashable: true},
-		{Path: filepath.Join(dir, "external2.img"), Size: GB, Role: "external2", Flashable: true},
-	}})
+	run.Finish(runner.Result{State: runner.Succeeded, Artifacts: SampleArtifacts(r.Work)})
+}
+
+// SampleArtifacts are the outputs of the sample RAID build (the files of
+// WriteSampleSet).
+func SampleArtifacts(work string) []runner.Artifact {
+	dir := filepath.Join(work, SampleSet)
+	var out []runner.Artifact
+	for _, a := range sampleRoles {
+		out = append(out, runner.Artifact{Path: filepath.Join(dir, a.file), Name: a.file, Kind: runner.KindDiskImage, Size: a.size})
+	}
+	return out
 }
 
 // stageTimes are the durations the demo reports: those of a real build of
@@ -244,7 +263,7 @@ func sampleLine(stage string, i int) string {
 
 // Run is one demo build.
 type Run struct {
-	events    chan backend.Event
+	events    chan runner.Event
 	once      sync.Once
 	cancelled chan struct{}
 	finished  sync.Once
@@ -254,7 +273,7 @@ type Run struct {
 }
 
 // Events delivers the run's events.
-func (r *Run) Events() <-chan backend.Event { return r.events }
+func (r *Run) Events() <-chan runner.Event { return r.events }
 
 // Cancel stops the run.
 func (r *Run) Cancel() {
@@ -279,26 +298,25 @@ func (r *Run) LogPath() string { return r.log }
 
 // Send emits one event (blocks when the buffer is full, as a real run's
 // bounded channel would).
-func (r *Run) Send(ev backend.Event) { r.events <- ev }
+func (r *Run) Send(ev runner.Event) { r.events <- ev }
 
-// Finish emits the final event and closes the stream.
-func (r *Run) Finish(ev backend.Event) {
+// Finish emits the final event with res and closes the stream.
+func (r *Run) Finish(res runner.Result) {
 	r.finished.Do(func() {
-		ev.Kind = backend.EventFinished
-		r.events <- ev
+		r.events <- runner.Event{Kind: runner.EventFinished, Result: &res}
 		close(r.events)
 	})
 }
 
-// SampleDisks returns an SD card reader, a USB stick, a large USB disk
-// and the protected system disk.
-func SampleDisks() []backend.Disk {
-	return []backend.Disk{
-		{Name: "mmcblk0", Path: "/dev/mmcblk0", Size: 31914983424, Model: "SanDisk SC32G", Bus: "mmc", Removable: true, Eligible: true},
-		{Name: "sdb", Path: "/dev/sdb", Size: 64023257088, Model: "Samsung BAR Plus", Bus: "usb", Removable: true, Eligible: true},
-		{Name: "sdc", Path: "/dev/sdc", Size: 500107862016, Model: "WD Elements 25A2", Bus: "usb", Eligible: true, NeedsTypedConfirm: true},
-		{Name: "sdd", Path: "/dev/sdd", Size: 500107862016, Model: "Seagate Expansion", Bus: "usb", Eligible: true, NeedsTypedConfirm: true},
-		{Name: "nvme0n1", Path: "/dev/nvme0n1", Size: 1024209543168, Model: "Samsung SSD 980 PRO 1TB", Bus: "nvme", Reason: "holds the running system (/ is mounted from nvme0n1p2)"},
+// SampleDisks returns an SD card reader, a USB stick, two large USB disks
+// and the protected system disk, classified as flash/disk would.
+func SampleDisks() []disk.Disk {
+	return []disk.Disk{
+		{Name: "mmcblk0", Path: "/dev/mmcblk0", Major: 179, SizeBytes: 31914983424, Model: "SanDisk SC32G", Serial: "0x8a3c51f2", Bus: "mmc", Removable: true, Eligible: true},
+		{Name: "sdb", Path: "/dev/sdb", Major: 8, Minor: 16, SizeBytes: 64023257088, Vendor: "Samsung", Model: "BAR Plus", Serial: "0374620110004512", Bus: "usb", Removable: true, Eligible: true},
+		{Name: "sdc", Path: "/dev/sdc", Major: 8, Minor: 32, SizeBytes: 500107862016, Vendor: "WD", Model: "Elements 25A2", Serial: "WX52A71K4F9D", Bus: "usb", Eligible: true, NeedsTypedConfirm: true},
+		{Name: "sdd", Path: "/dev/sdd", Major: 8, Minor: 48, SizeBytes: 500107862016, Vendor: "Seagate", Model: "Expansion", Serial: "NAAB1C2D", Bus: "usb", Eligible: true, NeedsTypedConfirm: true},
+		{Name: "nvme0n1", Path: "/dev/nvme0n1", Major: 259, SizeBytes: 1024209543168, Model: "Samsung SSD 980 PRO 1TB", Serial: "S5GXNF0R123456", Bus: "nvme", Reason: "holds the running system (/ is mounted from nvme0n1p2)"},
 	}
 }
 
@@ -306,7 +324,7 @@ func SampleDisks() []backend.Disk {
 // watchers like a hotplug.
 type Disks struct {
 	mu      sync.Mutex
-	List    []backend.Disk
+	List    []disk.Disk
 	Err     error
 	watches []chan struct{}
 	// Delays, when set, are taken one per Scan: that scan returns the
@@ -315,9 +333,9 @@ type Disks struct {
 }
 
 // Scan returns the current list.
-func (d *Disks) Scan(context.Context) ([]backend.Disk, error) {
+func (d *Disks) Scan(context.Context) ([]disk.Disk, error) {
 	d.mu.Lock()
-	list, err := append([]backend.Disk(nil), d.List...), d.Err
+	list, err := append([]disk.Disk(nil), d.List...), d.Err
 	var delay time.Duration
 	if len(d.Delays) > 0 {
 		delay, d.Delays = d.Delays[0], d.Delays[1:]
@@ -349,7 +367,7 @@ func (d *Disks) Watch(ctx context.Context) (<-chan struct{}, error) {
 }
 
 // Replace swaps the disk list and signals watchers (a hotplug).
-func (d *Disks) Replace(list []backend.Disk) {
+func (d *Disks) Replace(list []disk.Disk) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.List = list
@@ -361,6 +379,17 @@ func (d *Disks) Replace(list []backend.Disk) {
 	}
 }
 
+// find returns the listed disk with that path.
+func (d *Disks) find(path string) (disk.Disk, bool) {
+	list, _ := d.Scan(context.Background())
+	for _, x := range list {
+		if x.Path == path {
+			return x, true
+		}
+	}
+	return disk.Disk{}, false
+}
+
 // Images describes sample images without reading them.
 type Images struct {
 	// WorkDir is where Recent pretends artifacts are.
@@ -370,26 +399,26 @@ type Images struct {
 }
 
 // Inspect returns sample information derived from the name.
-func (i *Images) Inspect(_ context.Context, path string) (backend.ImageInfo, error) {
+func (i *Images) Inspect(_ context.Context, path string) (*source.Info, error) {
 	if i.Err != nil {
-		return backend.ImageInfo{}, i.Err
+		return nil, i.Err
 	}
-	info := backend.ImageInfo{Path: path, Format: "raw", FileSize: 2 * GB, Size: 2 * GB, DataSize: 1200 * 1000 * 1000, Table: "mbr",
-		Partitions: []backend.Partition{
-			{Number: 1, Start: 8 << 20, Size: 512 << 20, Type: "FAT32 (0x0c)", Label: "BOOT"},
-			{Number: 2, Start: 520 << 20, Size: 1480 << 20, Type: "Linux (0x83) ext4", Label: "ROOT"},
+	info := &source.Info{Path: path, Format: source.Raw, Size: 2 * GB, DataSize: 1200 * 1000 * 1000, Table: "mbr",
+		Partitions: []source.PartitionInfo{
+			{Index: 1, Start: 8 << 20, Size: 512 << 20, Type: "0x0c", TypeName: "FAT32", Label: "BOOT"},
+			{Index: 2, Start: 520 << 20, Size: 1480 << 20, Type: "0x83", TypeName: "Linux", Filesystem: "ext4", Label: "ROOT"},
 		}}
 	switch {
 	case strings.HasSuffix(path, ".xz"):
-		info.Format, info.FileSize = "xz", 412*1000*1000
+		info.Format = source.XZ
 	case strings.HasSuffix(path, ".sparse"):
-		info.Format, info.FileSize = "android sparse", 1210*1000*1000
+		info.Format = source.Sparse
 	case strings.Contains(path, "external"):
-		info.Size, info.FileSize, info.DataSize = GB, GB, 380*1000*1000
-		info.Partitions = []backend.Partition{{Number: 1, Start: 1 << 20, Size: GB - 2<<20, Type: "Linux RAID (0xfd)", Label: "raid-test:0"}}
+		info.Size, info.DataSize = GB, 380*1000*1000
+		info.Partitions = []source.PartitionInfo{{Index: 1, Start: 1 << 20, Size: GB - 2<<20, Type: "0xfd", TypeName: "Linux RAID", Label: "raid-test:0"}}
 	case strings.Contains(path, "sdcard"):
-		info.Size, info.FileSize, info.DataSize = 200*1000*1000, 200*1000*1000, 48*1000*1000
-		info.Partitions = []backend.Partition{{Number: 1, Start: 8 << 20, Size: 180 << 20, Type: "FAT32 (0x0c) vfat", Label: "BOOT"}}
+		info.Size, info.DataSize = 200*1000*1000, 48*1000*1000
+		info.Partitions = []source.PartitionInfo{{Index: 1, Start: 8 << 20, Size: 180 << 20, Type: "0x0c", TypeName: "FAT32", Filesystem: "vfat", Label: "BOOT"}}
 	}
 	return info, nil
 }
@@ -397,10 +426,21 @@ func (i *Images) Inspect(_ context.Context, path string) (backend.ImageInfo, err
 // Recent lists sample artifacts, newest first.
 func (i *Images) Recent(string) []string {
 	return []string{
-		filepath.Join(i.WorkDir, "image-raid-test", "sdcard.img"),
+		filepath.Join(i.WorkDir, SampleSet, "sdcard.img"),
 		filepath.Join(i.WorkDir, "deploy-2026-11-27", "deb12-arm64-min.img.xz"),
 		filepath.Join(i.WorkDir, "image-deb12-arm64-min", "deb12-arm64-min.img.sparse"),
 	}
+}
+
+// FlashJob is one write the demo flasher was asked for.
+type FlashJob struct {
+	// Image is the image file and Disk the target.
+	Image string
+	Disk  disk.Disk
+	// Confirmed is the name the user typed.
+	Confirmed string
+	// Options are the write options (Progress left out).
+	Options flash.Options
 }
 
 // Flasher simulates writes.
@@ -409,218 +449,61 @@ type Flasher struct {
 	Step time.Duration
 	// Err, when set, fails every write.
 	Err error
-	// Mounted makes writes fail with ErrMounted unless AllowUnmount is set.
+	// Mounted makes writes fail with flash.ErrMounted unless AllowUnmount is set.
 	Mounted bool
 
 	mu   sync.Mutex
-	jobs []backend.FlashJob
+	jobs []FlashJob
 }
 
 // Jobs returns every job started.
-func (f *Flasher) Jobs() []backend.FlashJob {
+func (f *Flasher) Jobs() []FlashJob {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]backend.FlashJob(nil), f.jobs...)
+	return append([]FlashJob(nil), f.jobs...)
 }
 
 // Flash simulates a write and a verify of 1 GB in 10 steps each. Like the
 // real flasher it refuses a disk whose typed name is missing.
-func (f *Flasher) Flash(ctx context.Context, job backend.FlashJob, progress func(backend.Progress)) (backend.FlashResult, error) {
+func (f *Flasher) Flash(ctx context.Context, image string, d disk.Disk, confirmed string, opts flash.Options) (*flash.Result, error) {
+	progress := opts.Progress
+	opts.Progress = nil
 	f.mu.Lock()
-	f.jobs = append(f.jobs, job)
+	f.jobs = append(f.jobs, FlashJob{Image: image, Disk: d, Confirmed: confirmed, Options: opts})
 	f.mu.Unlock()
-	if job.Disk.NeedsTypedConfirm && !(disk.Disk{Name: job.Disk.Name, Path: job.Disk.Path}).ConfirmedBy(job.Confirmed) {
-		return backend.FlashResult{}, fmt.Errorf("%s: the disk name was not confirmed", job.Disk.Path)
+	if d.NeedsTypedConfirm && !d.ConfirmedBy(confirmed) {
+		return nil, fmt.Errorf("%s: the disk name was not confirmed", d.Path)
 	}
-	if f.Mounted && !job.AllowUnmount {
-		return backend.FlashResult{}, fmt.Errorf("%w: %s1 is mounted at /media/pi/BOOT", backend.ErrMounted, job.Disk.Path)
+	if f.Mounted && !opts.AllowUnmount {
+		return nil, fmt.Errorf("%w: %s1 is mounted at /media/pi/BOOT", flash.ErrMounted, d.Path)
 	}
 	if f.Err != nil {
-		return backend.FlashResult{}, f.Err
+		return nil, f.Err
 	}
 	t0 := time.Now()
 	total := int64(GB)
-	if strings.Contains(job.Image, "sdcard") {
+	if strings.Contains(image, "sdcard") {
 		total = 48 * 1000 * 1000
 	}
-	phases := []string{"write"}
-	if job.Verify {
-		phases = append(phases, "verify")
+	phases := []flash.Phase{flash.Writing}
+	if !opts.NoVerify {
+		phases = append(phases, flash.Verifying)
 	}
 	for _, ph := range phases {
 		for i := 1; i <= 10; i++ {
 			select {
 			case <-ctx.Done():
-				return backend.FlashResult{}, ctx.Err()
+				return nil, ctx.Err()
 			case <-time.After(f.Step):
 			}
-			progress(backend.Progress{Phase: ph, Done: total * int64(i) / 10, Total: total, Rate: 21.7e6, ETA: time.Duration(float64(total) * float64(10-i) / 10 / 21.7e6 * float64(time.Second))})
-		}
-	}
-	hash := "xxh3:9f2c1b0e6a5d4c3b2a19f8e7d6c5b4a3"
-	if job.SHA256 {
-		hash = "sha256:9f2c1b0e6a5d4c3b2a19f8e7d6c5b4a3928170f6e5d4c3b2a1908f7e6d5c4b3a"
-	}
-	return backend.FlashResult{Bytes: total, Hash: hash, Verified: job.Verify, Duration: time.Since(t0)}, nil
-}
-
-// Raid is a RAID provisioner over the sample set.
-type Raid struct {
-	// WorkDir is where the sample set pretends to live.
-	WorkDir string
-	// Step is the pause between progress reports.
-	Step time.Duration
-
-	// Disks, when set, is the disk list Provision looks up the disks of a
-	// plan in (to insist on typed names as the real writer does).
-	Disks *Disks
-
-	mu        sync.Mutex
-	plans     []backend.Plan
-	confirmed []map[string]string
-}
-
-func (r *Raid) disk(path string) (backend.Disk, bool) {
-	if r.Disks == nil {
-		return backend.Disk{}, false
-	}
-	list, _ := r.Disks.Scan(context.Background())
-	for _, d := range list {
-		if d.Path == path {
-			return d, true
-		}
-	}
-	return backend.Disk{}, false
-}
-
-// Confirmed returns the typed names passed with every provisioned plan.
-func (r *Raid) Confirmed() []map[string]string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]map[string]string(nil), r.confirmed...)
-}
-
-// Provisioned returns every plan provisioned.
-func (r *Raid) Provisioned() []backend.Plan {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]backend.Plan(nil), r.plans...)
-}
-
-// Sets lists the sample set.
-func (r *Raid) Sets(string) []string {
-	return []string{filepath.Join(r.WorkDir, "image-raid-test")}
-}
-
-// Load returns a RAID1 set of an SD card and two disks.
-func (r *Raid) Load(dir string) (backend.RaidSet, error) {
-	n := "raid-test"
-	return backend.RaidSet{Dir: dir, Name: n, Level: "RAID1", ArrayUUID: "6f0c3c2a:41b2e7d0:9a3e55b1:c0ffee42", Roles: []backend.RaidRole{
-		{Role: "sd", Image: filepath.Join(dir, "sdcard.img"), Size: 200 * 1000 * 1000},
-		{Role: "external1", Image: filepath.Join(dir, "external1.img"), Size: GB},
-		{Role: "external2", Image: filepath.Join(dir, "external2.img"), Size: GB},
-	}}, nil
-}
-
-// Plan gives the SD card role an mmc disk and the others the remaining
-// eligible disks, largest first.
-func (r *Raid) Plan(set backend.RaidSet, disks []backend.Disk) (backend.Plan, error) {
-	var el []backend.Disk
-	for _, d := range disks {
-		if d.Eligible {
-			el = append(el, d)
-		}
-	}
-	sort.SliceStable(el, func(i, j int) bool { return el[i].Size > el[j].Size })
-	used := map[string]bool{}
-	p := backend.Plan{Set: set}
-	for _, role := range set.Roles {
-		a := backend.Assignment{Role: role, Why: "no free disk is large enough"}
-		for _, d := range el {
-			if used[d.Path] || d.Size < role.Size {
-				continue
+			if progress != nil {
+				progress(flash.Progress{Phase: ph, Done: total * int64(i) / 10, Total: total, BytesPerSec: 21.7e6, ETA: time.Duration(float64(total) * float64(10-i) / 10 / 21.7e6 * float64(time.Second))})
 			}
-			if (role.Role == "sd") != (d.Bus == "mmc") {
-				continue
-			}
-			a.Disk = d.Path
-			if role.Role == "sd" {
-				a.Why = "SD card reader"
-			} else {
-				a.Why = fmt.Sprintf("largest free external disk (%s)", d.Model)
-			}
-			used[d.Path] = true
-			break
-		}
-		p.Assignments = append(p.Assignments, a)
-	}
-	return p, nil
-}
-
-// Assign sets the user's choice for role; a disk chosen for another role
-// is refused.
-func (r *Raid) Assign(p backend.Plan, role, disk string) (backend.Plan, error) {
-	out := p
-	out.Assignments = append([]backend.Assignment(nil), p.Assignments...)
-	found := false
-	for i, a := range out.Assignments {
-		if a.Role.Role == role {
-			out.Assignments[i].Disk, out.Assignments[i].Why = disk, "chosen by you"
-			found = true
-		} else if disk != "" && a.Disk == disk {
-			return p, fmt.Errorf("%s is already chosen for %s", disk, a.Role.Role)
 		}
 	}
-	if !found {
-		return p, fmt.Errorf("the set has no role %s", role)
+	res := &flash.Result{Target: d.Path, Written: total, XXH3: "9f2c1b0e6a5d4c3b2a19f8e7d6c5b4a3", Verified: !opts.NoVerify, WriteTime: time.Since(t0)}
+	if opts.SHA256 {
+		res.SHA256 = "9f2c1b0e6a5d4c3b2a19f8e7d6c5b4a3928170f6e5d4c3b2a1908f7e6d5c4b3a"
 	}
-	return out, nil
-}
-
-// Ready requires a disk for every role.
-func (r *Raid) Ready(p backend.Plan) error {
-	for _, a := range p.Assignments {
-		if a.Disk == "" {
-			return fmt.Errorf("role %s has no disk", a.Role.Role)
-		}
-	}
-	return nil
-}
-
-// Provision simulates writing every role in parallel.
-func (r *Raid) Provision(ctx context.Context, p backend.Plan, verify bool, confirmed map[string]string, progress func(backend.TargetProgress)) ([]backend.TargetResult, error) {
-	for _, a := range p.Assignments {
-		if d, ok := r.disk(a.Disk); ok && d.NeedsTypedConfirm && !(disk.Disk{Name: d.Name, Path: d.Path}).ConfirmedBy(confirmed[d.Path]) {
-			return nil, fmt.Errorf("%s: type %q to confirm writing this disk", d.Path, d.Name)
-		}
-	}
-	r.mu.Lock()
-	r.plans = append(r.plans, p)
-	r.confirmed = append(r.confirmed, confirmed)
-	r.mu.Unlock()
-	step := r.Step
-	if step == 0 {
-		step = 40 * time.Millisecond
-	}
-	out := make([]backend.TargetResult, len(p.Assignments))
-	var wg sync.WaitGroup
-	for i, a := range p.Assignments {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t0 := time.Now()
-			for k := 1; k <= 10; k++ {
-				select {
-				case <-ctx.Done():
-					out[i] = backend.TargetResult{Role: a.Role.Role, Disk: a.Disk, Err: ctx.Err()}
-					return
-				case <-time.After(step):
-				}
-				progress(backend.TargetProgress{Role: a.Role.Role, Progress: backend.Progress{Phase: "write", Done: a.Role.Size * int64(k) / 10, Total: a.Role.Size, Rate: 31e6}})
-			}
-			out[i] = backend.TargetResult{Role: a.Role.Role, Disk: a.Disk, Result: backend.FlashResult{Bytes: a.Role.Size, Hash: fmt.Sprintf("sha256:%016x…", uint64(0x9f2c1b0e6a5d4c3b)+uint64(i)), Verified: verify, Duration: time.Since(t0)}}
-		}()
-	}
-	wg.Wait()
-	return out, ctx.Err()
+	return res, nil
 }

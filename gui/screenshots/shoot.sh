@@ -27,7 +27,22 @@ done
 display=:$(head -n1 "$home/display")
 
 # shot NAME SECTION SECONDS: start the app on SECTION, wait, save NAME.png.
+# A start that gets no window (GLFW sometimes fails to initialise on a
+# loaded machine) is tried again, up to three times.
 shot() {
+	local try
+	for try in 1 2 3; do
+		if shot_once "$@"; then
+			return 0
+		fi
+		echo "shoot.sh: retrying $2" >&2
+		sleep 1
+	done
+	return 1
+}
+
+# shot_once NAME SECTION SECONDS: one attempt of shot.
+shot_once() {
 	local name=$1 section=$2 wait=$3
 	rm -rf "$home"/.config "$home"/pistudio "$home"/pistudio-work "$home"/.cache
 	DISPLAY=$display HOME=$home LANG=en_US.UTF-8 LC_ALL=en_US.UTF-8 \

@@ -1,10 +1,11 @@
-package adapt
+package form
 
 import (
 	"strings"
 	"testing"
 
 	"github.com/pistudio/pistudio/assets"
+	"github.com/pistudio/pistudio/builder/config"
 )
 
 // TestValidateWithoutTool: without rpi-image-gen the layers it provides are
@@ -23,7 +24,7 @@ func TestValidateWithoutTool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := c.Parse("raid-config.yaml", b)
+	d, err := config.ParseConfig("raid-config.yaml", b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,100 @@
+package gui
+
+import (
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/widget"
+)
+
+// escEntry is an entry that hands Escape to its dialog (a plain entry
+// keeps it), so Escape closes a dialog even while typing in it.
+type escEntry struct {
+	widget.Entry
+	onEscape func()
+}
+
+func newEscEntry(onEscape func()) *escEntry {
+	e := &escEntry{onEscape: onEscape}
+	e.ExtendBaseWidget(e)
+	return e
+}
+
+// TypedKey closes the dialog on Escape and edits otherwise.
+func (e *escEntry) TypedKey(ev *fyne.KeyEvent) {
+	if ev.Name == fyne.KeyEscape && e.onEscape != nil {
+		e.onEscape()
+		return
+	}
+	e.Entry.TypedKey(ev)
+}
+
+// shortcut is Ctrl (Cmd on macOS) with a key.
+func shortcut(k fyne.KeyName) *desktop.CustomShortcut {
+	return &desktop.CustomShortcut{KeyName: k, Modifier: fyne.KeyModifierShortcutDefault}
+}
+
+// addShortcuts binds Ctrl+N/O/S (new, open, save the config), Ctrl+Q
+// (quit, asking as closing the window does) and Escape (close the open
+// question).
+func (g *App) addShortcuts() {
+	c := g.win.Canvas()
+	c.AddShortcut(shortcut(fyne.KeyN), func(fyne.Shortcut) {
+		g.cfg.confirmDiscard("start a new config", g.cfg.newConfig)
+	})
+	c.AddShortcut(shortcut(fyne.KeyO), func(fyne.Shortcut) { g.cfg.openDialog() })
+	c.AddShortcut(shortcut(fyne.KeyS), func(fyne.Shortcut) { g.cfg.save(nil) })
+	c.AddShortcut(shortcut(fyne.KeyQ), func(fyne.Shortcut) { g.onClose() })
+	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
+		if ev.Name == fyne.KeyEscape {
+			g.dismiss()
+		}
+	})
+}
+
+// dismiss closes the open question the way its Cancel button does.
+func (g *App) dismiss() {
+	switch {
+	case g.flash.confirm != nil && !g.flash.confirm.closed:
+		g.flash.confirm.cancel.OnTapped()
+	case g.raid.confirm != nil && !g.raid.confirm.closed:
+		g.raid.confirm.cancel.OnTapped()
+	case g.quitAsk != nil:
+		g.quitAsk.keep.OnTapped()
+	case g.cfg.unsaved != nil:
+		g.cfg.unsaved.cancel.OnTapped()
+	}
+}
+
+// imageExts are the endings of the image files Flash writes.
+var imageExts = []string{".img", ".raw", ".iso", ".xz", ".gz", ".zst", ".zip", ".sparse", ".simg", ".bmap"}
+
+// isImageFile reports whether name ends like an image Flash can write.
+func isImageFile(name string) bool {
+	n := strings.ToLower(name)
+	for _, e := range imageExts {
+		if strings.HasSuffix(n, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// dropped opens what was dropped on the window: an image goes to Flash,
+// a YAML file is opened as the config.
+func (g *App) dropped(_ fyne.Position, uris []fyne.URI) {
+	for _, u := range uris {
+		p := u.Path()
+		switch {
+		case isImageFile(p):
+			g.flash.selectImage(p)
+			g.Show(SectionFlash)
+			return
+		case strings.HasSuffix(strings.ToLower(p), ".yaml") || strings.HasSuffix(strings.ToLower(p), ".yml"):
+			g.cfg.confirmDiscard("open another config", func() { g.cfg.open(p) })
+			g.Show(SectionConfigure)
+			return
+		}
+	}
+}
