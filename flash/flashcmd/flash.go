@@ -20,13 +20,13 @@ import (
 	"github.com/pistudio/pistudio/flash/source"
 )
 
-const flashUsage = "IMAGE TARGET [--no-verify] [--sha256] [--yes] [--allow-unmount] [--json]"
+const flashUsage = "IMAGE TARGET [TARGET...] [--no-verify] [--sha256] [--yes] [--allow-unmount] [--json] " + settingsUsage
 
 func init() {
 	register(cli.Command{
 		Name:    "flash",
 		Usage:   flashUsage,
-		Summary: "write an image to a disk (or expand it into a file) and verify it",
+		Summary: "write an image to disks (or expand it into files) and verify it; optionally write first-boot settings",
 		Run:     runFlash,
 	})
 }
@@ -35,10 +35,20 @@ func init() {
 type flashDeps struct {
 	checkPath  func(dev string, images ...string) (disk.Disk, error)
 	newFlasher func(ctx context.Context, device bool) (helper.Flasher, error)
+	// guard re-checks a chosen disk right before it is opened.
+	guard func(dev string, id disk.Identity, images ...string) (disk.Disk, error)
+	// distinct refuses paths that are one medium.
+	distinct func(paths []string) error
+	// writeMany writes several targets (or one with settings).
+	writeMany func(ctx context.Context, image string, targets []*manyTarget, ff flashFlags, pr *manyPrinter) ([]flash.Outcome, error)
 }
 
 var deps = flashDeps{
 	checkPath: disk.CheckPath,
+	guard: func(dev string, id disk.Identity, images ...string) (disk.Disk, error) {
+		return disk.Guard("/", dev, id, images)
+	},
+	distinct: flash.CheckDistinct,
 	newFlasher: func(ctx context.Context, device bool) (helper.Flasher, error) {
 		if !device {
 			return helper.Local{}, nil
@@ -47,6 +57,8 @@ var deps = flashDeps{
 	},
 }
 
+func init() { deps.writeMany = writeMany }
+
 func runFlash(ctx context.Context, env *cli.Env, args []string) error {
 	fs := cli.NewFlagSet("flash")
 	noVerify := fs.Bool("no-verify", false, "do not read the written data back")
@@ -54,14 +66,25 @@ func runFlash(ctx context.Context, env *cli.Env, args []string) error {
 	yes := fs.Bool("yes", false, "do not ask for confirmation")
 	allowUnmount := fs.Bool("allow-unmount", false, "unmount the disk's mounted partitions")
 	asJSON := fs.Bool("json", false, "print progress and the result as JSON lines")
+	sf := addSettingsFlags(fs)
 	pos, err := cli.ParseInterspersed(fs, env, flashUsage, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 {
+	if len(pos) < 2 {
 		return cli.Usagef("flash", "expected IMAGE and TARGET, got %d arguments", len(pos))
 	}
-	image, target := pos[0], pos[1]
+	ff := flashFlags{noVerify: *noVerify, withSHA: *withSHA, yes: *yes, allowUnmount: *allowUnmount, asJSON: *asJSON}
+	if len(pos) > 2 || sf.requested() {
+		return flashMany(ctx, env, pos[0], pos[1:], ff, sf)
+	}
+	return flashOne(ctx, env, pos[0], pos[1], ff)
+}
+
+// flashOne writes one image to one target (through the helper for a disk
+// when not root).
+func flashOne(ctx context.Context, env *cli.Env, image, target string, ff flashFlags) error {
+	noVerify, withSHA, yes, allowUnmount, asJSON := &ff.noVerify, &ff.withSHA, &ff.yes, &ff.allowUnmount, &ff.asJSON
 	info, err := source.Inspect(image)
 	if err != nil {
 		return cli.Exit(2, err)
