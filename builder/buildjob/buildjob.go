@@ -108,6 +108,7 @@ func New(cfgPath string, stage runner.Stage, o Options) (runner.Job, error) {
 	if v, ok := vars["IGconf_image_name"]; ok && v.Value != "" && !builder.IsDynamic(v.Value) {
 		job.ImageName = v.Value
 	}
+	job.Firstboot = image.FirstbootOf(vars)
 	if v, ok := vars[runner.VersionKey]; ok && v.Value != "" && !builder.IsDynamic(v.Value) {
 		job.ArtefactVersion = v.Value
 	}

@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/pistudio/pistudio/flash/sparse"
+	"github.com/pistudio/pistudio/internal/imager"
 )
 
 // ManifestFile is the name of the manifest in an output directory.
@@ -38,6 +40,10 @@ type Manifest struct {
 	ArrayUUID string `json:"array_uuid,omitempty"`
 	// Devices is the number of external disks in the array (raid only).
 	Devices int `json:"devices,omitempty"`
+	// Firstboot is the first-boot settings reader the image carries, in
+	// Raspberry Pi Imager's init_format names: "cloudinit",
+	// "rpi-preseed" or "none".
+	Firstboot string `json:"firstboot"`
 	// Artifacts lists every file of the set.
 	Artifacts []Artifact `json:"artifacts"`
 	// Roles maps a disk role ("sd", "external1", ...) to the artifact file
@@ -155,4 +161,34 @@ func hashFile(path string) (int64, string, error) {
 	}
 	hashZeros(fi.Size() - pos)
 	return fi.Size(), hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ImagerManifestFile is the Raspberry Pi Imager local manifest written
+// beside an image set's SD card image.
+func ImagerManifestFile(name string) string { return name + imager.Ext }
+
+// writeImagerManifest writes <name>.rpi-imager-manifest into dir: the SD
+// card image (as it will be in outDir) with its size, SHA-256 and
+// init_format, so that Raspberry Pi Imager offers its settings for it.
+func writeImagerManifest(dir, outDir string, m *Manifest, now time.Time) error {
+	sd := m.Artifact(m.Roles["sd"])
+	if sd == nil {
+		return nil
+	}
+	desc := "Built by Pi Image Studio"
+	if m.Layout == LayoutRAID {
+		desc += fmt.Sprintf(" (SD card of a %s set: the root file system is on %d external disks)", m.Level, m.Devices)
+	}
+	man := &imager.Manifest{OSList: []imager.OS{{
+		Name:                m.Name,
+		Description:         desc,
+		URL:                 imager.FileURL(filepath.Join(outDir, sd.File)),
+		ExtractSize:         sd.Size,
+		ExtractSHA256:       sd.SHA256,
+		ImageDownloadSize:   sd.Size,
+		ImageDownloadSHA256: sd.SHA256,
+		ReleaseDate:         now.UTC().Format("2006-01-02"),
+		InitFormat:          m.Firstboot,
+	}}}
+	return imager.Write(filepath.Join(dir, ImagerManifestFile(m.Name)), man)
 }

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/pistudio/pistudio/assets"
 	igconf "github.com/pistudio/pistudio/builder"
+	"github.com/pistudio/pistudio/internal/imager"
 )
 
 // rpiosDefaults are the defaults of rpi-image-gen's image-rpios layer
@@ -169,6 +171,7 @@ func SpecFromVars(vars map[string]igconf.VarValue, file string) (Spec, error) {
 	if spec.Hostname, _, err = get("device.hostname"); err != nil {
 		return spec, err
 	}
+	spec.Firstboot = FirstbootOf(vars)
 	var ro Origin
 	if spec.RootfsType, ro, err = get("image.rootfs_type"); err != nil {
 		return spec, err
@@ -285,4 +288,17 @@ func (s *Spec) Check() error {
 		return fmt.Errorf("image: unknown layout %q (want %s or %s)", s.Layout, LayoutRAID, LayoutRPiOS)
 	}
 	return nil
+}
+
+// FirstbootOf names the first-boot reader among the config's layer.*
+// values (imager.Layers), or "none".
+func FirstbootOf(vars map[string]igconf.VarValue) string {
+	var layers []string
+	for k, v := range vars {
+		if strings.HasPrefix(k, "IGconf_layer_") {
+			layers = append(layers, v.Value)
+		}
+	}
+	sort.Strings(layers)
+	return imager.FormatOfLayers(layers)
 }

@@ -25,23 +25,26 @@ type StageTiming struct {
 
 // Record is the JSON file written beside each run's log.
 type Record struct {
-	Config          string        `json:"config"`
-	ConfigSHA256    string        `json:"config_sha256"`
-	Stage           string        `json:"stage"`
-	ToolDir         string        `json:"tool_dir"`
-	WorkDir         string        `json:"work_dir"`
-	ImageName       string        `json:"image_name,omitempty"`
-	ArtefactVersion string        `json:"artefact_version,omitempty"`
-	Argv            []string      `json:"argv"`
-	Start           time.Time     `json:"start"`
-	End             time.Time     `json:"end"`
-	ExitStatus      int           `json:"exit_status"`
-	State           State         `json:"state"`
-	Error           string        `json:"error,omitempty"`
-	Hints           []string      `json:"hints,omitempty"`
-	Stages          []StageTiming `json:"stages"`
-	Artifacts       []Artifact    `json:"artifacts"`
-	Log             string        `json:"log"`
+	Config          string `json:"config"`
+	ConfigSHA256    string `json:"config_sha256"`
+	Stage           string `json:"stage"`
+	ToolDir         string `json:"tool_dir"`
+	WorkDir         string `json:"work_dir"`
+	ImageName       string `json:"image_name,omitempty"`
+	ArtefactVersion string `json:"artefact_version,omitempty"`
+	// Firstboot is the image's first-boot settings reader ("cloudinit",
+	// "rpi-preseed", "none").
+	Firstboot  string        `json:"firstboot,omitempty"`
+	Argv       []string      `json:"argv"`
+	Start      time.Time     `json:"start"`
+	End        time.Time     `json:"end"`
+	ExitStatus int           `json:"exit_status"`
+	State      State         `json:"state"`
+	Error      string        `json:"error,omitempty"`
+	Hints      []string      `json:"hints,omitempty"`
+	Stages     []StageTiming `json:"stages"`
+	Artifacts  []Artifact    `json:"artifacts"`
+	Log        string        `json:"log"`
 	// Path is where the record was read from; not stored.
 	Path string `json:"-"`
 }
