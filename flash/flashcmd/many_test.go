@@ -182,3 +182,14 @@ func fsck(t *testing.T, part []byte) {
 		t.Errorf("fsck.vfat: %v\n%s", err, out)
 	}
 }
+
+func TestInspectShowsReader(t *testing.T) {
+	img, _ := setImage(t)
+	out, _, err := runCmd(t, runInspect, "", img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "Settings: cloudinit, read at first boot (cloud-init (NoCloud); from "+filepath.Join(filepath.Dir(img), "image.json")+")") {
+		t.Errorf("inspect:\n%s", out)
+	}
+}

@@ -78,7 +78,7 @@ func readSecret(env *cli.Env, path string) (string, error) {
 func (s *settingsFlags) settings(env *cli.Env) (firstboot.Settings, error) {
 	var out firstboot.Settings
 	if s.profile != "" {
-		ps, err := firstboot.DefaultProfiles()
+		ps, err := profileDir()
 		if err != nil {
 			return out, err
 		}
