@@ -68,46 +68,67 @@ func Apply(ctx context.Context, f *os.File, p *Payload) (*Applied, error) {
 		want[fl.Name] = fl.Data
 		res.Files = append(res.Files, fl.Name)
 	}
-	if len(p.Cmdline) > 0 {
-		old, err := readFile(fsys, CmdlineFile)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-		case err != nil:
-			return nil, err
-		default:
-			line, _, _ := bytes.Cut(old, []byte("\n"))
-			res.Cmdline = EditCmdline(string(line), p.Cmdline)
-			if err := writeFile(fsys, CmdlineFile, []byte(res.Cmdline)); err != nil {
-				return nil, err
-			}
-			want[CmdlineFile] = []byte(res.Cmdline)
-			res.Files = append(res.Files, CmdlineFile)
-		}
+	if res.Cmdline, err = editCmdlineFile(fsys, p.Cmdline); err != nil {
+		return nil, err
+	}
+	if res.Cmdline != "" {
+		want[CmdlineFile] = []byte(res.Cmdline)
+		res.Files = append(res.Files, CmdlineFile)
 	}
 	if fsys.Type() == filesystem.TypeFat32 {
 		if err := forgetFreeCount(f, start); err != nil {
 			return nil, err
 		}
 	}
-	if err := f.Sync(); err != nil {
-		return nil, fmt.Errorf("flushing %s: %w", f.Name(), err)
-	}
-	if err := dropCache(f); err != nil {
+	if err := flushAndCheck(ctx, f, want, res.Files); err != nil {
 		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	got, err := ReadFiles(f, res.Files...)
-	if err != nil {
-		return nil, fmt.Errorf("reading the settings back: %w", err)
-	}
-	for _, n := range res.Files {
-		if !bytes.Equal(got[n], want[n]) {
-			return nil, &ReadBackError{Name: n}
-		}
 	}
 	return res, nil
+}
+
+// editCmdlineFile appends args to cmdline.txt when there are any and the
+// file exists; it returns the new line ("" when not edited).
+func editCmdlineFile(fsys filesystem.FileSystem, args []string) (string, error) {
+	if len(args) == 0 {
+		return "", nil
+	}
+	old, err := readFile(fsys, CmdlineFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := bytes.Cut(old, []byte("\n"))
+	cl := EditCmdline(string(line), args)
+	if err := writeFile(fsys, CmdlineFile, []byte(cl)); err != nil {
+		return "", err
+	}
+	return cl, nil
+}
+
+// flushAndCheck syncs f, drops its cached pages and reads the named files
+// back from the medium, comparing them with want.
+func flushAndCheck(ctx context.Context, f *os.File, want map[string][]byte, names []string) error {
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("flushing %s: %w", f.Name(), err)
+	}
+	if err := dropCache(f); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	got, err := ReadFiles(f, names...)
+	if err != nil {
+		return fmt.Errorf("reading the settings back: %w", err)
+	}
+	for _, n := range names {
+		if !bytes.Equal(got[n], want[n]) {
+			return &ReadBackError{Name: n}
+		}
+	}
+	return nil
 }
 
 // ApplyPath opens the image file at path read-write and applies p. It is

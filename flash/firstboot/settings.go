@@ -104,57 +104,65 @@ var (
 	reUpper    = regexp.MustCompile(`[A-Z]`)
 )
 
+// checkers validate one field's non-empty value each.
+var checkers = map[Field]func(string) error{
+	FieldHostname: checkHostname,
+	FieldUser:     checkUser,
+	FieldPassword: func(v string) error { return checkSecret(FieldPassword, v, 1, 256) },
+	FieldSSHKeys:  func(v string) error { return checkKeys(splitLines(v)) },
+	FieldWifiSSID: checkSSID,
+	FieldWifiPSK: func(v string) error {
+		if reHex64.MatchString(v) {
+			return nil
+		}
+		return checkSecret(FieldWifiPSK, v, 8, 63)
+	},
+	FieldWifiCountry: matcher(FieldWifiCountry, reCountry, 2, "%q is not a two-letter country code such as GB or US"),
+	FieldLocale:      matcher(FieldLocale, reLocale, 64, "%q is not a locale name such as en_GB.UTF-8"),
+	FieldKeyboard:    matcher(FieldKeyboard, reKeyboard, 40, "%q is not a keyboard layout such as gb, us or de"),
+	FieldTimezone:    matcher(FieldTimezone, reTimezone, 64, "%q is not a time zone such as Europe/London or UTC"),
+}
+
+// matcher checks a value against a pattern and a length.
+func matcher(f Field, re *regexp.Regexp, maxLen int, msg string) func(string) error {
+	return func(v string) error {
+		if len(v) > maxLen || !re.MatchString(v) {
+			return fieldErr(f, msg, v)
+		}
+		return nil
+	}
+}
+
 // CheckField validates one field's value as the form holds it (the typed
 // password or passphrase for FieldPassword and FieldWifiPSK, one key per
 // line for FieldSSHKeys). An empty value is valid: the field is not set.
 func CheckField(f Field, v string) error {
+	check, ok := checkers[f]
+	if !ok {
+		return fieldErr(f, "unknown field")
+	}
 	if v == "" {
 		return nil
 	}
-	switch f {
-	case FieldHostname:
-		return checkHostname(v)
-	case FieldUser:
-		if !reUser.MatchString(v) {
-			return fieldErr(f, "%q is not a user name: lower-case letters, digits, '_' and '-', starting with a letter or '_', up to 32 characters", v)
-		}
-		if v == "root" {
-			return fieldErr(f, "root cannot be the login user")
-		}
-	case FieldPassword:
-		return checkSecret(f, v, 1, 256)
-	case FieldSSHKeys:
-		return checkKeys(splitLines(v))
-	case FieldWifiSSID:
-		if len(v) > 32 {
-			return fieldErr(f, "a network name holds at most 32 bytes, this one has %d", len(v))
-		}
-		if !utf8.ValidString(v) || strings.ContainsFunc(v, isControl) {
-			return fieldErr(f, "a network name must be UTF-8 text without control characters")
-		}
-	case FieldWifiPSK:
-		if reHex64.MatchString(v) {
-			return nil
-		}
-		return checkSecret(f, v, 8, 63)
-	case FieldWifiCountry:
-		if !reCountry.MatchString(v) {
-			return fieldErr(f, "%q is not a two-letter country code such as GB or US", v)
-		}
-	case FieldLocale:
-		if !reLocale.MatchString(v) {
-			return fieldErr(f, "%q is not a locale name such as en_GB.UTF-8", v)
-		}
-	case FieldKeyboard:
-		if !reKeyboard.MatchString(v) {
-			return fieldErr(f, "%q is not a keyboard layout such as gb, us or de", v)
-		}
-	case FieldTimezone:
-		if !reTimezone.MatchString(v) || len(v) > 64 {
-			return fieldErr(f, "%q is not a time zone such as Europe/London or UTC", v)
-		}
-	default:
-		return fieldErr(f, "unknown field")
+	return check(v)
+}
+
+func checkUser(v string) error {
+	if !reUser.MatchString(v) {
+		return fieldErr(FieldUser, "%q is not a user name: lower-case letters, digits, '_' and '-', starting with a letter or '_', up to 32 characters", v)
+	}
+	if v == "root" {
+		return fieldErr(FieldUser, "root cannot be the login user")
+	}
+	return nil
+}
+
+func checkSSID(v string) error {
+	if len(v) > 32 {
+		return fieldErr(FieldWifiSSID, "a network name holds at most 32 bytes, this one has %d", len(v))
+	}
+	if !utf8.ValidString(v) || strings.ContainsFunc(v, isControl) {
+		return fieldErr(FieldWifiSSID, "a network name must be UTF-8 text without control characters")
 	}
 	return nil
 }
@@ -267,31 +275,20 @@ func (s Settings) Validate() error {
 // combinations checks what no single field can.
 func (s Settings) combinations() []*FieldError {
 	var errs []*FieldError
-	if s.PasswordHash != "" && !reCrypt.MatchString(s.PasswordHash) {
-		errs = append(errs, fieldErr(FieldPassword, "the stored password hash is not a crypt(3) hash"))
-	}
-	if s.WifiPSKHash != "" && !reHex64.MatchString(s.WifiPSKHash) {
-		errs = append(errs, fieldErr(FieldWifiPSK, "the stored Wi-Fi key is not 64 hex digits"))
+	add := func(bad bool, f Field, msg string) {
+		if bad {
+			errs = append(errs, fieldErr(f, "%s", msg))
+		}
 	}
 	hasPass := s.Password != "" || s.PasswordHash != ""
-	if hasPass && s.User == "" {
-		errs = append(errs, fieldErr(FieldUser, "a password needs a user name"))
-	}
-	if len(s.SSHKeys) > 0 && s.User == "" {
-		errs = append(errs, fieldErr(FieldUser, "SSH keys need a user name"))
-	}
-	if (s.WifiPSK != "" || s.WifiPSKHash != "" || s.WifiHidden) && s.WifiSSID == "" {
-		errs = append(errs, fieldErr(FieldWifiSSID, "a Wi-Fi passphrase needs a network name"))
-	}
-	if s.WifiSSID != "" && s.WifiCountry == "" {
-		errs = append(errs, fieldErr(FieldWifiCountry, "Wi-Fi needs a country (its radio rules)"))
-	}
-	if s.SSHPasswordAuth && !hasPass {
-		errs = append(errs, fieldErr(FieldPassword, "SSH password logins need a password"))
-	}
-	if s.SSH && !s.SSHPasswordAuth && len(s.SSHKeys) == 0 && !hasPass {
-		errs = append(errs, fieldErr(FieldSSHKeys, "SSH on needs a public key or a password to log in with"))
-	}
+	add(s.PasswordHash != "" && !reCrypt.MatchString(s.PasswordHash), FieldPassword, "the stored password hash is not a crypt(3) hash")
+	add(s.WifiPSKHash != "" && !reHex64.MatchString(s.WifiPSKHash), FieldWifiPSK, "the stored Wi-Fi key is not 64 hex digits")
+	add(hasPass && s.User == "", FieldUser, "a password needs a user name")
+	add(len(s.SSHKeys) > 0 && s.User == "", FieldUser, "SSH keys need a user name")
+	add((s.WifiPSK != "" || s.WifiPSKHash != "" || s.WifiHidden) && s.WifiSSID == "", FieldWifiSSID, "a Wi-Fi passphrase needs a network name")
+	add(s.WifiSSID != "" && s.WifiCountry == "", FieldWifiCountry, "Wi-Fi needs a country (its radio rules)")
+	add(s.SSHPasswordAuth && !hasPass, FieldPassword, "SSH password logins need a password")
+	add(s.SSH && !s.SSHPasswordAuth && len(s.SSHKeys) == 0 && !hasPass, FieldSSHKeys, "SSH on needs a public key or a password to log in with")
 	return errs
 }
 

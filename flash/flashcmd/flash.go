@@ -84,7 +84,7 @@ func runFlash(ctx context.Context, env *cli.Env, args []string) error {
 // flashOne writes one image to one target (through the helper for a disk
 // when not root).
 func flashOne(ctx context.Context, env *cli.Env, image, target string, ff flashFlags) error {
-	noVerify, withSHA, yes, allowUnmount, asJSON := &ff.noVerify, &ff.withSHA, &ff.yes, &ff.allowUnmount, &ff.asJSON
+	noVerify, withSHA, allowUnmount, asJSON := &ff.noVerify, &ff.withSHA, &ff.allowUnmount, &ff.asJSON
 	info, err := source.Inspect(image)
 	if err != nil {
 		return cli.Exit(2, err)
@@ -100,21 +100,8 @@ func flashOne(ctx context.Context, env *cli.Env, image, target string, ff flashF
 		msg = env.Stdout
 	}
 	if isDev {
-		d, err := deps.checkPath(target, image)
-		if err != nil {
+		if tgt.Identity, err = chooseDisk(env, msg, image, target, info, ff.yes); err != nil {
 			return err
-		}
-		tgt.Identity = d.Identity()
-		fmt.Fprintf(msg, "Image:  %s (%s, %s expanded, %s to write)\n", image, info.Format, flash.HumanBytes(info.Size), flash.HumanBytes(info.DataSize))
-		fmt.Fprintf(msg, "Target: %s  %s  %s  %s\n", d.Path, describeDisk(d), units.Decimal(d.SizeBytes), orDash(d.Bus))
-		if info.Size > d.SizeBytes {
-			return &flash.TooSmallError{Path: d.Path, ImageSize: info.Size, DeviceSize: d.SizeBytes}
-		}
-		if !*yes {
-			fmt.Fprintf(msg, "Everything on %s will be replaced.\n", d.Path)
-			if err := confirm(env, msg, d); err != nil {
-				return err
-			}
 		}
 	} else if !*asJSON {
 		fmt.Fprintf(msg, "Expanding %s (%s, %s) into %s\n", image, info.Format, flash.HumanBytes(info.Size), target)
@@ -127,8 +114,13 @@ func flashOne(ctx context.Context, env *cli.Env, image, target string, ff flashF
 	pr := newPrinter(env, *asJSON)
 	res, err := fl.Flash(ctx, image, tgt, flash.Options{NoVerify: *noVerify, SHA256: *withSHA, AllowUnmount: *allowUnmount, Progress: pr.progress})
 	pr.end()
+	return reportOne(env, res, err, *asJSON)
+}
+
+// reportOne prints how a single write ended.
+func reportOne(env *cli.Env, res *flash.Result, err error, asJSON bool) error {
 	if err != nil {
-		if *asJSON {
+		if asJSON {
 			env.Stdout.Write(mustJSON(helper.ErrorEvent("", err)))
 			return cli.Exit(cli.ExitCode(err), nil)
 		}
@@ -137,7 +129,7 @@ func flashOne(ctx context.Context, env *cli.Env, image, target string, ff flashF
 		}
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		env.Stdout.Write(mustJSON(helper.Event{Type: helper.EventResult, Result: res}))
 		return nil
 	}
@@ -146,6 +138,26 @@ func flashOne(ctx context.Context, env *cli.Env, image, target string, ff flashF
 		fmt.Fprintf(env.Stderr, "warning: %s\n", w)
 	}
 	return nil
+}
+
+// chooseDisk checks the disk at target, shows it and asks unless yes.
+func chooseDisk(env *cli.Env, msg io.Writer, image, target string, info *source.Info, yes bool) (disk.Identity, error) {
+	d, err := deps.checkPath(target, image)
+	if err != nil {
+		return disk.Identity{}, err
+	}
+	fmt.Fprintf(msg, "Image:  %s (%s, %s expanded, %s to write)\n", image, info.Format, flash.HumanBytes(info.Size), flash.HumanBytes(info.DataSize))
+	fmt.Fprintf(msg, "Target: %s  %s  %s  %s\n", d.Path, describeDisk(d), units.Decimal(d.SizeBytes), orDash(d.Bus))
+	if info.Size > d.SizeBytes {
+		return disk.Identity{}, &flash.TooSmallError{Path: d.Path, ImageSize: info.Size, DeviceSize: d.SizeBytes}
+	}
+	if !yes {
+		fmt.Fprintf(msg, "Everything on %s will be replaced.\n", d.Path)
+		if err := confirm(env, msg, d); err != nil {
+			return disk.Identity{}, err
+		}
+	}
+	return d.Identity(), nil
 }
 
 // printResult tells people how a write ended: what was written, that it

@@ -86,50 +86,61 @@ func (s *settingsFlags) settings(env *cli.Env) (firstboot.Settings, error) {
 			return out, cli.Exit(2, err)
 		}
 	}
-	set := func(dst *string, v string) {
+	s.overlay(&out)
+	if err := s.secrets(env, &out); err != nil {
+		return out, cli.Exit(2, err)
+	}
+	return out, nil
+}
+
+// overlay sets the plain values given as flags.
+func (s *settingsFlags) overlay(out *firstboot.Settings) {
+	for dst, v := range map[*string]string{
+		&out.Hostname: s.hostname, &out.User: s.user, &out.WifiSSID: s.wifiSSID,
+		&out.WifiCountry: strings.ToUpper(s.wifiCountry), &out.Locale: s.locale,
+		&out.Keyboard: s.keyboard, &out.Timezone: s.timezone,
+	} {
 		if v != "" {
 			*dst = v
 		}
 	}
-	set(&out.Hostname, s.hostname)
-	set(&out.User, s.user)
-	set(&out.WifiSSID, s.wifiSSID)
-	set(&out.WifiCountry, strings.ToUpper(s.wifiCountry))
-	set(&out.Locale, s.locale)
-	set(&out.Keyboard, s.keyboard)
-	set(&out.Timezone, s.timezone)
 	out.SSH = out.SSH || s.ssh || len(s.sshKeys) > 0
 	out.SSHPasswordAuth = out.SSHPasswordAuth || s.sshPasswordAuth
 	out.WifiHidden = out.WifiHidden || s.wifiHidden
+}
+
+// secrets reads the password, passphrase and keys from their files.
+func (s *settingsFlags) secrets(env *cli.Env, out *firstboot.Settings) error {
 	if s.passwordFile != "" {
 		pw, err := readSecret(env, s.passwordFile)
 		if err != nil {
-			return out, cli.Exit(2, err)
+			return err
 		}
 		out.Password, out.PasswordHash = pw, ""
 	}
 	if s.wifiPSKFile != "" {
 		psk, err := readSecret(env, s.wifiPSKFile)
 		if err != nil {
-			return out, cli.Exit(2, err)
+			return err
 		}
 		out.WifiPSK, out.WifiPSKHash = psk, ""
 	}
-	if len(s.sshKeys) > 0 {
-		out.SSHKeys = nil
-		for _, k := range s.sshKeys {
-			b, err := os.ReadFile(k)
-			if err != nil {
-				return out, cli.Exit(2, fmt.Errorf("reading the SSH key: %w", err))
-			}
-			keys, err := firstboot.ParseSSHKeys(string(b))
-			if err != nil {
-				return out, cli.Exit(2, fmt.Errorf("%s: %w", k, err))
-			}
-			out.SSHKeys = append(out.SSHKeys, keys...)
-		}
+	if len(s.sshKeys) == 0 {
+		return nil
 	}
-	return out, nil
+	out.SSHKeys = nil
+	for _, k := range s.sshKeys {
+		b, err := os.ReadFile(k)
+		if err != nil {
+			return fmt.Errorf("reading the SSH key: %w", err)
+		}
+		keys, err := firstboot.ParseSSHKeys(string(b))
+		if err != nil {
+			return fmt.Errorf("%s: %w", k, err)
+		}
+		out.SSHKeys = append(out.SSHKeys, keys...)
+	}
+	return nil
 }
 
 // perTarget expands the settings for n targets (pattern and table) and
