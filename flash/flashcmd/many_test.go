@@ -3,6 +3,9 @@ package flashcmd
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -10,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pistudio/pistudio/builder/image"
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk/disktest"
 	"github.com/pistudio/pistudio/flash/firstboot"
@@ -191,5 +195,43 @@ func TestInspectShowsReader(t *testing.T) {
 	}
 	if !strings.Contains(out, "Settings: cloudinit, read at first boot (cloud-init (NoCloud); from "+filepath.Join(filepath.Dir(img), "image.json")+")") {
 		t.Errorf("inspect:\n%s", out)
+	}
+}
+
+// TestProvisionSettings writes a RAID set to files with --hostname and
+// finds the settings on the SD card's boot partition only.
+func TestProvisionSettings(t *testing.T) {
+	fakeProvisionDeps(t, nil)
+	set := provisionSet(t, 2)
+	_, data := testImage(t)
+	if err := os.WriteFile(filepath.Join(set, "sdcard.img"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := image.ReadManifest(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256(data)
+	for i := range m.Artifacts {
+		if m.Artifacts[i].File == "sdcard.img" {
+			m.Artifacts[i].Size, m.Artifacts[i].SHA256 = int64(len(data)), hex.EncodeToString(h[:])
+		}
+	}
+	m.Firstboot = "cloudinit"
+	b, _ := json.Marshal(m)
+	if err := os.WriteFile(filepath.Join(set, image.ManifestFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	sd, e1, e2 := filepath.Join(out, "sd.bin"), filepath.Join(out, "e1.bin"), filepath.Join(out, "e2.bin")
+	if _, stderr, err := runCmd(t, runProvision, "", set, "--allow-files", "--sd", sd, "--external", e1+","+e2, "--yes", "--hostname", "raid-pi", "--timezone", "UTC"); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	got := bootFiles(t, sd, "user-data")["user-data"]
+	if !bytes.Contains(got, []byte(`hostname: "raid-pi"`)) {
+		t.Errorf("sd user-data:\n%s", got)
+	}
+	if e, _ := os.ReadFile(e1); len(e) == 0 || bytes.Contains(e, []byte("raid-pi")) {
+		t.Error("external1 got the settings")
 	}
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/pistudio/pistudio/flash/provision"
 )
 
-const provisionUsage = "SETDIR [--sd DEV] [--external DEV[,DEV...]] [--no-verify] [--skip-holes] [--allow-unmount] [--yes] [--json]"
+const provisionUsage = "SETDIR [--sd DEV] [--external DEV[,DEV...]] [--no-verify] [--skip-holes] [--allow-unmount] [--yes] [--json] " + settingsUsage
 
 func init() {
 	register(cli.Command{
@@ -67,10 +67,11 @@ type jsonLine struct {
 
 // provisionArgs are the parsed command line of provision.
 type provisionArgs struct {
-	setDir string
-	req    provision.Request
-	opts   provision.Options
-	asJSON bool
+	settings *settingsFlags
+	setDir   string
+	req      provision.Request
+	opts     provision.Options
+	asJSON   bool
 }
 
 func runProvision(ctx context.Context, env *cli.Env, args []string) error {
@@ -98,12 +99,49 @@ func runProvision(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	// With --yes the disks named on the command line are the confirmation.
 	a.opts.Confirmations = p.Named(a.req)
+	if err := sdSettings(env, a, p); err != nil {
+		return err
+	}
 	if p.DiskCount() > 0 && !a.req.Yes {
 		if a.opts.Confirmations, err = confirmPlan(env, msg, p, p.DiskCount()); err != nil {
 			return err
 		}
 	}
 	return runPlan(ctx, env, a, p)
+}
+
+// sdSettings prepares the first-boot settings for the SD card role: the
+// set's image.json names the reader; the files are written once the card
+// is written and verified.
+func sdSettings(env *cli.Env, a *provisionArgs, p *provision.Plan) error {
+	if !a.settings.requested() {
+		return nil
+	}
+	var sdImage string
+	t := &manyTarget{}
+	for _, ra := range p.Roles {
+		if ra.Role == provision.RoleSD && ra.Disk != nil {
+			sdImage = filepath.Join(p.Set, ra.Artifact)
+			t.path, t.disk, t.isDev = ra.Disk.Path, *ra.Disk, !ra.IsFile()
+		}
+	}
+	if sdImage == "" {
+		return cli.Exit(2, errors.New("the set has no SD card to write settings to"))
+	}
+	if t.isDev && os.Geteuid() != 0 {
+		return cli.Exit(2, errors.New("writing first-boot settings to a disk needs root here: run the command with sudo"))
+	}
+	if err := attachSettings(env, sdImage, []*manyTarget{t}, a.settings); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "Settings (%s) will be written to the SD card (%s)\n", t.payload.Format, t.path)
+	a.opts.After = func(ctx context.Context, role string, target flash.Target) error {
+		if role != provision.RoleSD {
+			return nil
+		}
+		return applySettings(ctx, t, sdImage)
+	}
+	return nil
 }
 
 // parseProvision reads the flags; --allow-files is for scripts and tests:
@@ -127,6 +165,7 @@ func parseProvision(env *cli.Env, args []string) (*provisionArgs, error) {
 	fs.BoolVar(&a.opts.AllowUnmount, "allow-unmount", false, "unmount the disks' mounted partitions")
 	fs.BoolVar(&a.req.Yes, "yes", false, "do not ask for confirmation")
 	fs.BoolVar(&a.asJSON, "json", false, "print the plan, progress and the summary as JSON lines")
+	a.settings = addSettingsFlags(fs)
 	pos, err := cli.ParseInterspersed(fs, env, provisionUsage, rest)
 	if err != nil {
 		return nil, err
