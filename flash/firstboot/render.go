@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -181,4 +182,37 @@ type lines struct{ bytes.Buffer }
 func (l *lines) add(format string, a ...any) {
 	fmt.Fprintf(&l.Buffer, format, a...)
 	l.WriteByte('\n')
+}
+
+// FileNames are the only files a Payload may write.
+var FileNames = []string{"user-data", "meta-data", "network-config", "rpi-preseed.toml", "firstrun.sh"}
+
+// cmdlineKeys are the only kernel arguments a Payload may add.
+var cmdlineKeys = []string{"ds", "cfg80211.ieee80211_regdom", "systemd.run", "systemd.run_success_action", "systemd.unit"}
+
+// ErrPayload is matched by errors about a Payload that writes something
+// else than a reader's files.
+var ErrPayload = errors.New("bad settings payload")
+
+// Check refuses a payload (for example one received by the privileged
+// helper) that names a file or kernel argument no reader uses, or holds
+// more than 1 MiB.
+func (p *Payload) Check() error {
+	total := 0
+	for _, f := range p.Files {
+		if !slices.Contains(FileNames, f.Name) {
+			return fmt.Errorf("%w: file %q", ErrPayload, f.Name)
+		}
+		total += len(f.Data)
+	}
+	if total > 1<<20 {
+		return fmt.Errorf("%w: %d bytes", ErrPayload, total)
+	}
+	for _, a := range p.Cmdline {
+		k, _, _ := strings.Cut(a, "=")
+		if !slices.Contains(cmdlineKeys, k) || strings.ContainsAny(a, " \t\r\n") {
+			return fmt.Errorf("%w: kernel argument %q", ErrPayload, a)
+		}
+	}
+	return nil
 }

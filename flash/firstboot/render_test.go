@@ -207,3 +207,26 @@ func TestEditCmdline(t *testing.T) {
 		}
 	}
 }
+
+func TestPayloadCheck(t *testing.T) {
+	for _, f := range []Format{CloudInit, RPiPreseed, Systemd} {
+		p, err := Render(fullSettings(), f, RenderOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Check(); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	for _, bad := range []*Payload{
+		{Files: []File{{Name: "config.txt"}}},
+		{Files: []File{{Name: "../etc/passwd"}}},
+		{Cmdline: []string{"init=/bin/sh"}},
+		{Cmdline: []string{"ds=nocloud x=y"}},
+		{Files: []File{{Name: "user-data", Data: make([]byte, 2<<20)}}},
+	} {
+		if err := bad.Check(); err == nil {
+			t.Errorf("accepted %+v", bad.Cmdline)
+		}
+	}
+}

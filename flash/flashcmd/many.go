@@ -18,7 +18,6 @@ import (
 	"github.com/pistudio/pistudio/flash/firstboot"
 	"github.com/pistudio/pistudio/flash/helper"
 	"github.com/pistudio/pistudio/flash/source"
-	"golang.org/x/sys/unix"
 )
 
 // flashFlags are the flags every flash shares.
@@ -224,20 +223,20 @@ func writeMany(ctx context.Context, image string, targets []*manyTarget, ff flas
 	return outs, err
 }
 
-// writeManyHelper writes every target through one helper, in parallel.
-// Settings need the target opened here: they are refused before any
-// write when the helper is needed.
+// writeManyHelper writes every target through one helper, in parallel,
+// and has the helper write each disk's settings once it is verified.
 func writeManyHelper(ctx context.Context, image string, targets []*manyTarget, opts flash.Options, pr *manyPrinter) ([]flash.Outcome, error) {
-	for _, t := range targets {
-		if t.isDev && t.payload != nil {
-			return nil, cli.Exit(2, fmt.Errorf("writing first-boot settings to a disk needs root here: run the command with sudo"))
-		}
-	}
 	fl, err := deps.newFlasher(ctx, true)
 	if err != nil {
 		return nil, err
 	}
 	defer fl.Close()
+	sw, canSet := fl.(helper.SettingsWriter)
+	for _, t := range targets {
+		if t.isDev && t.payload != nil && !canSet {
+			return nil, cli.Exit(2, errors.New("this helper cannot write first-boot settings to a disk: run the command with sudo"))
+		}
+	}
 	progress := pr.progress(targets)
 	outs := make([]flash.Outcome, len(targets))
 	var wg sync.WaitGroup
@@ -245,9 +244,14 @@ func writeManyHelper(ctx context.Context, image string, targets []*manyTarget, o
 		wg.Go(func() {
 			o := opts
 			o.Progress = func(p flash.Progress) { progress(i, p) }
-			res, err := fl.Flash(ctx, image, flash.Target{Path: t.path, Identity: t.disk.Identity()}, o)
+			tgt := flash.Target{Path: t.path, Identity: t.disk.Identity()}
+			res, err := fl.Flash(ctx, image, tgt, o)
 			if err == nil && t.payload != nil {
-				err = applySettings(ctx, t, image)
+				if t.isDev {
+					t.applied, err = sw.ApplySettings(ctx, tgt, t.payload)
+				} else {
+					err = applySettings(ctx, t, image)
+				}
 			}
 			outs[i] = flash.Outcome{Target: t.path, Result: res, Err: err}
 		})
@@ -280,7 +284,7 @@ func applySettings(ctx context.Context, t *manyTarget, image string) error {
 	if err := guardAgain(t, image); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(t.path, os.O_RDWR|unix.O_EXCL|unix.O_CLOEXEC, 0)
+	f, err := os.OpenFile(t.path, os.O_RDWR|os.O_EXCL, 0)
 	if err != nil {
 		return fmt.Errorf("opening %s for the settings: %w", t.path, err)
 	}

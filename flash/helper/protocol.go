@@ -39,6 +39,7 @@ import (
 
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/flash/firstboot"
 	"github.com/pistudio/pistudio/flash/source"
 )
 
@@ -47,6 +48,9 @@ const (
 	OpDisks  = "disks"
 	OpFlash  = "flash"
 	OpCancel = "cancel"
+	// OpSettings writes first-boot settings (Request.Settings) into the
+	// boot partition of a device written before, and reads them back.
+	OpSettings = "settings"
 )
 
 // Event types.
@@ -80,6 +84,9 @@ type Request struct {
 	// for containers that do not record it); the helper uses it only if
 	// it names the file the helper opened, as it is now.
 	Measure *source.Measure `json:"measure,omitempty"`
+	// Settings are the first-boot files to write (settings); the helper
+	// accepts only a reader's file names and kernel arguments.
+	Settings *firstboot.Payload `json:"settings,omitempty"`
 }
 
 // Identity is disk.Identity on the wire.
@@ -111,6 +118,8 @@ type Event struct {
 	Progress *flash.Progress `json:"progress,omitempty"`
 	// Result is set on the result of a flash.
 	Result *flash.Result `json:"result,omitempty"`
+	// Applied is set on the result of a settings request.
+	Applied *firstboot.Applied `json:"applied,omitempty"`
 	// Disks is set on the result of a disks request.
 	Disks []disk.Disk `json:"disks,omitempty"`
 	// Error is the message of an error event.
