@@ -182,3 +182,47 @@ func FuzzQuote(f *testing.F) {
 func utf8ValidNoNUL(s string) bool {
 	return strings.ToValidUTF8(s, "\uFFFD") == s && !strings.ContainsRune(s, 0)
 }
+
+// FuzzReadTable feeds per-target CSV tables to ReadTable and Expand:
+// whatever they accept expands into valid settings.
+func FuzzReadTable(f *testing.F) {
+	f.Add("hostname,wifi_ssid,wifi_country\nkitchen,net,GB\nhall,\"Café \"\"5G\"\"\",GB\n")
+	f.Add("hostname\n\"a\nb\"\n")
+	f.Add("ssh_key\nssh-ed25519 AAAA x;ssh-rsa BBBB y\n")
+	f.Add("timezone,locale\nEurope/London,en_GB.UTF-8\n")
+	f.Fuzz(func(t *testing.T, csv string) {
+		rows, err := ReadTable(strings.NewReader(csv))
+		if err != nil {
+			return
+		}
+		out, err := Expand(Settings{User: "u", Password: "p"}, len(rows), 1, rows)
+		if err != nil {
+			return
+		}
+		for i, s := range out {
+			if err := s.Validate(); err != nil {
+				t.Fatalf("target %d expanded to invalid settings: %v", i, err)
+			}
+		}
+	})
+}
+
+// FuzzImport feeds profile files to Import: an accepted profile is valid
+// and holds no plain-text secret.
+func FuzzImport(f *testing.F) {
+	f.Add(`{"kind":"pistudio-settings-profile","version":1,"name":"lab","settings":{"hostname":"lab","user":"u","password_hash":"$6$s$h"}}`)
+	f.Add(`{"kind":"pistudio-settings-profile","version":1,"settings":{"wifi_ssid":"x","wifi_psk_hash":"` + strings.Repeat("a", 64) + `","wifi_country":"GB"}}`)
+	f.Add(`{"kind":"other"}`)
+	f.Fuzz(func(t *testing.T, js string) {
+		s, _, err := Import(strings.NewReader(js))
+		if err != nil {
+			return
+		}
+		if err := s.Validate(); err != nil {
+			t.Fatalf("imported invalid settings: %v", err)
+		}
+		if s.Password != "" || s.WifiPSK != "" {
+			t.Fatal("a profile carried a plain-text secret")
+		}
+	})
+}
