@@ -14,22 +14,22 @@ import (
 // File is one file written to the root of the boot partition.
 type File struct {
 	// Name is the file name ("user-data").
-	Name string
-	// Data is its content.
-	Data []byte
+	Name string `json:"name"`
+	// Data is its content (base64 in JSON).
+	Data []byte `json:"data"`
 }
 
 // Payload is what a reader needs on the boot partition.
 type Payload struct {
 	// Format is the reader's format.
-	Format Format
+	Format Format `json:"format"`
 	// Files are written (replaced) in the partition's root.
-	Files []File
+	Files []File `json:"files"`
 	// Cmdline are arguments appended to cmdline.txt (when it exists),
 	// after removing earlier arguments with the same key.
-	Cmdline []string
+	Cmdline []string `json:"cmdline,omitempty"`
 	// Skipped lists set fields the format cannot carry.
-	Skipped []Field
+	Skipped []Field `json:"skipped,omitempty"`
 }
 
 // RenderOptions tune Render.

@@ -15,7 +15,7 @@
 //	→ {"id":"2","op":"cancel"}
 //	← {"id":"2","type":"error","error":"…","kind":"cancelled"}
 //	→ {"id":"3","op":"settings","device":"/dev/sdb","identity":{…},
-//	   "settings":{"Format":"cloudinit","Files":[{"Name":"user-data","Data":"<base64>"}],"Cmdline":["ds=nocloud;i=…"]}}
+//	   "settings":{"format":"cloudinit","files":[{"name":"user-data","data":"<base64>"}],"cmdline":["ds=nocloud;i=…"]}}
 //	← {"id":"3","type":"result","applied":{"partition":1,"files":["user-data","cmdline.txt"]}}
 //
 // The helper trusts nothing it is told: the image (and its block map) is
