@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	fyne.io/fyne/v2 v2.7.1
+	github.com/GehirnInc/crypt v0.0.0-20230320061759-8cc1b52080c5
 	github.com/diskfs/go-diskfs v1.9.4
 	github.com/jaypipes/ghw v0.27.0
 	github.com/klauspost/compress v1.20.4

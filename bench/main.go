@@ -18,7 +18,7 @@
 //
 // Environment: BENCH_SCALE (default 1) scales every size (0.1 for a quick
 // run), BENCH_REPS (default 3) the repetitions of the cheap cases,
-// BENCH_ONLY a comma list of groups (a,b,c,d,e,f,g,go), BENCH_DIR the
+// BENCH_ONLY a comma list of groups (a,b,c,d,e,f,g,h,go), BENCH_DIR the
 // directory for generated inputs (kept between runs, default
 // /var/tmp/pistudio-bench) and scratch files (always removed).
 package main

@@ -18,6 +18,7 @@ var groupTitles = map[string]string{
 	"e": "e. Native image stage vs genimage",
 	"f": "f. Build log pipeline",
 	"g": "g. Peak memory of a flash",
+	"h": "h. One image to four cards of different speeds at once",
 }
 
 func fmtDur(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }

@@ -63,7 +63,7 @@ func (b *bench) runAll() error {
 		run   func(*inputs) error
 	}{
 		{"a", b.groupRaw}, {"b", b.groupSparse}, {"c", b.groupCompressed}, {"d", b.groupRAID},
-		{"e", b.groupImage}, {"f", b.groupLog}, {"g", b.groupRSS}, {"go", b.groupGo},
+		{"e", b.groupImage}, {"f", b.groupLog}, {"g", b.groupRSS}, {"h", b.groupMany}, {"go", b.groupGo},
 	}
 	for _, s := range steps {
 		if !b.cfg.want(s.group) {
@@ -246,6 +246,7 @@ const benchDesc = "this program (bench/), in one of its modes: `decode IMAGE` op
 	"`emit FILE RATE` is a stand-in build tool printing FILE flat out (RATE 0) or paced at RATE lines/s and writing its own running time to $BENCH_CHILD_NS; " +
 	"`logpipe FILE RATE keep|slow DIR` runs the build runner (builder/runner.Start) on a tool script that execs `emit`, with a consumer keeping the last 20 000 lines (slow: it sleeps 1 ms every 20 lines); " +
 	"`raidwrite CG SCRATCH DEV=IMAGE…` joins the blkio cgroup CG and runs one flash.Write per target; " +
+	"`multiwrite CG SCRATCH IMAGE DEV…` joins CG and writes IMAGE to every DEV with one decode (flash.WriteMany); " +
 	"`provision CG SCRATCH SET ROLE=DEV…` joins CG and writes the set with flash/provision (Propose, Assign, Run with SkipHoles)"
 
 // ---- a: raw ----

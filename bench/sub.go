@@ -33,13 +33,14 @@ const cliMode = "pistudio-cli"
 
 // subcommands are the modes the bench runs in a child process of its own.
 var subcommands = map[string]func(args []string) error{
-	cliMode:     runCLI,
-	"decode":    runDecode,
-	"logpipe":   runLogpipe,
-	"raidwrite": runRaidWrite,
-	"flashprof": runFlashProf,
-	"emit":      runEmit,
-	"provision": runProvision,
+	cliMode:      runCLI,
+	"decode":     runDecode,
+	"logpipe":    runLogpipe,
+	"raidwrite":  runRaidWrite,
+	"flashprof":  runFlashProf,
+	"emit":       runEmit,
+	"provision":  runProvision,
+	"multiwrite": runMultiWrite,
 }
 
 // runProvision writes a RAID image set to loop devices with

@@ -109,6 +109,7 @@ func New(cfgPath string, stage runner.Stage, o Options) (runner.Job, error) {
 	if v, ok := vars["IGconf_image_name"]; ok && v.Value != "" && !layers.IsDynamic(v.Value) {
 		job.ImageName = v.Value
 	}
+	job.Firstboot = image.FirstbootOf(vars)
 	if v, ok := vars[runner.VersionKey]; ok && v.Value != "" && !layers.IsDynamic(v.Value) {
 		job.ArtefactVersion = v.Value
 	}

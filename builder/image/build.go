@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pistudio/pistudio/flash/sparse"
+	"github.com/pistudio/pistudio/internal/imager"
 	"github.com/pistudio/pistudio/internal/manifest"
 )
 
@@ -46,6 +47,9 @@ type Spec struct {
 	BootPartSize, RootPartSize int64
 	// BootPartPct and RootPartPct are percentages of the content (image-rpios).
 	BootPartPct, RootPartPct int
+	// Firstboot is the first-boot reader the config's layers install
+	// ("cloudinit", "rpi-preseed" or "none"; "" counts as "none").
+	Firstboot string
 	// Rand supplies UUIDs and disk signatures; nil means crypto/rand.
 	Rand io.Reader
 	// Now is the clock for the md superblocks; nil means time.Now.
@@ -207,7 +211,14 @@ func Build(ctx context.Context, spec Spec, fsDir, outDir string, progress func(P
 		return nil, err
 	}
 	b.report("manifest", "writing %s", manifest.File)
+	b.m.Firstboot = spec.Firstboot
+	if b.m.Firstboot == "" {
+		b.m.Firstboot = imager.InitNone
+	}
 	if err := manifest.Write(b.tmp, b.m); err != nil {
+		return nil, err
+	}
+	if err := writeImagerManifest(b.tmp, outDir, b.m, b.now); err != nil {
 		return nil, err
 	}
 	if err := replaceDir(b.tmp, outDir); err != nil {

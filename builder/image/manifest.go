@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/pistudio/pistudio/flash/sparse"
+	"github.com/pistudio/pistudio/internal/imager"
+	"github.com/pistudio/pistudio/internal/manifest"
 )
 
 // hashFile returns size and hex SHA-256 of path. Holes are hashed as
@@ -46,4 +50,34 @@ func hashFile(path string) (int64, string, error) {
 	}
 	hashZeros(fi.Size() - pos)
 	return fi.Size(), hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ImagerManifestFile is the Raspberry Pi Imager local manifest written
+// beside an image set's SD card image.
+func ImagerManifestFile(name string) string { return name + imager.Ext }
+
+// writeImagerManifest writes <name>.rpi-imager-manifest into dir: the SD
+// card image (as it will be in outDir) with its size, SHA-256 and
+// init_format, so that Raspberry Pi Imager offers its settings for it.
+func writeImagerManifest(dir, outDir string, m *manifest.Manifest, now time.Time) error {
+	sd := m.Artifact(m.Roles["sd"])
+	if sd == nil {
+		return nil
+	}
+	desc := "Built by Pi Image Studio"
+	if m.Layout == manifest.LayoutRAID {
+		desc += fmt.Sprintf(" (SD card of a %s set: the root file system is on %d external disks)", m.Level, m.Devices)
+	}
+	man := &imager.Manifest{OSList: []imager.OS{{
+		Name:                m.Name,
+		Description:         desc,
+		URL:                 imager.FileURL(filepath.Join(outDir, sd.File)),
+		ExtractSize:         sd.Size,
+		ExtractSHA256:       sd.SHA256,
+		ImageDownloadSize:   sd.Size,
+		ImageDownloadSHA256: sd.SHA256,
+		ReleaseDate:         now.UTC().Format("2006-01-02"),
+		InitFormat:          m.Firstboot,
+	}}}
+	return imager.Write(filepath.Join(dir, ImagerManifestFile(m.Name)), man)
 }

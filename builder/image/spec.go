@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/pistudio/pistudio/assets"
 	"github.com/pistudio/pistudio/builder/config"
 	"github.com/pistudio/pistudio/builder/layers"
+	"github.com/pistudio/pistudio/internal/imager"
 	"github.com/pistudio/pistudio/internal/manifest"
 )
 
@@ -171,6 +173,7 @@ func SpecFromVars(vars map[string]config.VarValue, file string) (Spec, error) {
 	if spec.Hostname, _, err = get("device.hostname"); err != nil {
 		return spec, err
 	}
+	spec.Firstboot = FirstbootOf(vars)
 	var ro Origin
 	if spec.RootfsType, ro, err = get("image.rootfs_type"); err != nil {
 		return spec, err
@@ -287,4 +290,17 @@ func (s *Spec) Check() error {
 		return fmt.Errorf("image: unknown layout %q (want %s or %s)", s.Layout, manifest.LayoutRAID, manifest.LayoutRPiOS)
 	}
 	return nil
+}
+
+// FirstbootOf names the first-boot reader among the config's layer.*
+// values (imager.Layers), or "none".
+func FirstbootOf(vars map[string]config.VarValue) string {
+	var layers []string
+	for k, v := range vars {
+		if strings.HasPrefix(k, "IGconf_layer_") {
+			layers = append(layers, v.Value)
+		}
+	}
+	sort.Strings(layers)
+	return imager.FormatOfLayers(layers)
 }

@@ -28,14 +28,17 @@ type StageTiming struct {
 
 // Record is the JSON file written beside each run's log.
 type Record struct {
-	Config          string   `json:"config"`
-	ConfigSHA256    string   `json:"config_sha256"`
-	Stage           string   `json:"stage"`
-	ToolDir         string   `json:"tool_dir"`
-	WorkDir         string   `json:"work_dir"`
-	ImageName       string   `json:"image_name,omitempty"`
-	ArtefactVersion string   `json:"artefact_version,omitempty"`
-	Argv            []string `json:"argv"`
+	Config          string `json:"config"`
+	ConfigSHA256    string `json:"config_sha256"`
+	Stage           string `json:"stage"`
+	ToolDir         string `json:"tool_dir"`
+	WorkDir         string `json:"work_dir"`
+	ImageName       string `json:"image_name,omitempty"`
+	ArtefactVersion string `json:"artefact_version,omitempty"`
+	// Firstboot is the image's first-boot settings reader ("cloudinit",
+	// "rpi-preseed", "none").
+	Firstboot string   `json:"firstboot,omitempty"`
+	Argv      []string `json:"argv"`
 	// Overrides are the job's KEY=VALUE overrides (also in Argv).
 	Overrides []string `json:"overrides,omitempty"`
 	// Env holds the environment variables the tool reads that are not

@@ -114,6 +114,9 @@ type Job struct {
 	ImageName string
 	// ArtefactVersion is the config's artefact version, if it sets one.
 	ArtefactVersion string
+	// Firstboot is the first-boot settings reader the config's layers
+	// install ("cloudinit", "rpi-preseed", "none"); "" when not known.
+	Firstboot string
 	// NativeImage, when set, builds the image instead of the tool's -i.
 	// It gets a context cancelled with the run, where stage 1 left the root
 	// filesystem and where the images go, and a function that logs a line;
@@ -281,7 +284,8 @@ func Start(ctx context.Context, job Job, opts Options) (*Run, error) {
 	r.rec = Record{
 		Config: job.Config, ConfigSHA256: hex.EncodeToString(sum[:]), Stage: job.Stage.String(),
 		ToolDir: job.ToolDir, WorkDir: job.WorkDir, ImageName: job.ImageName, ArtefactVersion: r.ver,
-		Argv: r.argv, Start: start, State: Running, Log: filepath.Base(logPath), Path: recPath,
+		Firstboot: job.Firstboot,
+		Argv:      r.argv, Start: start, State: Running, Log: filepath.Base(logPath), Path: recPath,
 		Overrides: job.Overrides, Env: RecordedEnv(r.env), PID: os.Getpid(),
 	}
 	r.result = Result{State: Running, Start: start, Argv: r.argv, LogPath: logPath, RecordPath: recPath}

@@ -20,13 +20,13 @@ import (
 	"github.com/pistudio/pistudio/internal/units"
 )
 
-const flashUsage = "IMAGE TARGET [--no-verify] [--sha256] [--yes] [--allow-unmount] [--allow-loop] [--json]"
+const flashUsage = "IMAGE TARGET [TARGET...] [--no-verify] [--sha256] [--yes] [--allow-unmount] [--allow-loop] [--json] " + settingsUsage
 
 func init() {
 	register(cli.Command{
 		Name:    "flash",
 		Usage:   flashUsage,
-		Summary: "write an image to a disk (or expand it into a file) and verify it",
+		Summary: "write an image to disks (or expand it into files) and verify it; optionally write first-boot settings",
 		Run:     runFlash,
 	})
 }
@@ -35,10 +35,20 @@ func init() {
 type flashDeps struct {
 	checkPath  func(dev string, images ...string) (disk.Disk, error)
 	newFlasher func(ctx context.Context, device bool) (helper.Flasher, error)
+	// guard re-checks a chosen disk right before it is opened.
+	guard func(dev string, id disk.Identity, images ...string) (disk.Disk, error)
+	// distinct refuses paths that are one medium.
+	distinct func(paths []string) error
+	// writeMany writes several targets (or one with settings).
+	writeMany func(ctx context.Context, image string, targets []*manyTarget, ff flashFlags, pr *manyPrinter) ([]flash.Outcome, error)
 }
 
 var deps = flashDeps{
 	checkPath: disk.CheckPath,
+	guard: func(dev string, id disk.Identity, images ...string) (disk.Disk, error) {
+		return disk.Guard("/", dev, id, images)
+	},
+	distinct: flash.CheckDistinct,
 	newFlasher: func(ctx context.Context, device bool) (helper.Flasher, error) {
 		if !device {
 			return helper.Local{}, nil
@@ -46,6 +56,8 @@ var deps = flashDeps{
 		return helper.New(ctx)
 	},
 }
+
+func init() { deps.writeMany = writeMany }
 
 func runFlash(ctx context.Context, env *cli.Env, args []string) error {
 	fs := cli.NewFlagSet("flash")
@@ -55,14 +67,25 @@ func runFlash(ctx context.Context, env *cli.Env, args []string) error {
 	allowUnmount := fs.Bool("allow-unmount", false, "unmount the disk's mounted partitions")
 	allowLoop := fs.Bool("allow-loop", false, "write a loop device whose backing file belongs to another user")
 	asJSON := fs.Bool("json", false, "print progress and the result as JSON lines")
+	sf := addSettingsFlags(fs)
 	pos, err := cli.ParseInterspersed(fs, env, flashUsage, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 2 {
+	if len(pos) < 2 {
 		return cli.Usagef("flash", "expected IMAGE and TARGET, got %d arguments", len(pos))
 	}
-	image, target := pos[0], pos[1]
+	ff := flashFlags{noVerify: *noVerify, withSHA: *withSHA, yes: *yes, allowUnmount: *allowUnmount, allowLoop: *allowLoop, asJSON: *asJSON}
+	if len(pos) > 2 || sf.requested() {
+		return flashMany(ctx, env, pos[0], pos[1:], ff, sf)
+	}
+	return flashOne(ctx, env, pos[0], pos[1], ff)
+}
+
+// flashOne writes one image to one target (through the helper for a disk
+// when not root).
+func flashOne(ctx context.Context, env *cli.Env, image, target string, ff flashFlags) error {
+	noVerify, withSHA, allowUnmount, asJSON := &ff.noVerify, &ff.withSHA, &ff.allowUnmount, &ff.asJSON
 	info, err := source.Inspect(image)
 	if err != nil {
 		return cli.Exit(2, err)
@@ -78,21 +101,8 @@ func runFlash(ctx context.Context, env *cli.Env, args []string) error {
 		msg = env.Stdout
 	}
 	if isDev {
-		d, err := deps.checkPath(target, image)
-		if err != nil {
+		if tgt.Identity, err = chooseDisk(env, msg, image, target, info, ff.yes); err != nil {
 			return err
-		}
-		tgt.Identity = d.Identity()
-		fmt.Fprintf(msg, "Image:  %s (%s, %s expanded, %s to write)\n", image, info.Format, flash.HumanBytes(info.Size), flash.HumanBytes(info.DataSize))
-		fmt.Fprintf(msg, "Target: %s  %s  %s  %s\n", d.Path, describeDisk(d), units.Decimal(d.SizeBytes), orDash(d.Bus))
-		if info.Size > d.SizeBytes {
-			return &flash.TooSmallError{Path: d.Path, ImageSize: info.Size, DeviceSize: d.SizeBytes}
-		}
-		if !*yes {
-			fmt.Fprintf(msg, "Everything on %s will be replaced.\n", d.Path)
-			if err := confirm(env, msg, d); err != nil {
-				return err
-			}
 		}
 	} else if !*asJSON {
 		fmt.Fprintf(msg, "Expanding %s (%s, %s) into %s\n", image, info.Format, flash.HumanBytes(info.Size), target)
@@ -103,13 +113,18 @@ func runFlash(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	defer fl.Close()
 	if c, ok := fl.(*helper.Client); ok {
-		c.AllowLoop = *allowLoop
+		c.AllowLoop = ff.allowLoop
 	}
 	pr := newPrinter(env, *asJSON)
 	res, err := fl.Flash(ctx, image, tgt, flash.Options{NoVerify: *noVerify, SHA256: *withSHA, AllowUnmount: *allowUnmount, Progress: pr.progress})
 	pr.end()
+	return reportOne(env, res, err, *asJSON)
+}
+
+// reportOne prints how a single write ended.
+func reportOne(env *cli.Env, res *flash.Result, err error, asJSON bool) error {
 	if err != nil {
-		if *asJSON {
+		if asJSON {
 			env.Stdout.Write(mustJSON(helper.ErrorEvent("", err)))
 			return cli.Exit(cli.ExitCode(err), nil)
 		}
@@ -118,7 +133,7 @@ func runFlash(ctx context.Context, env *cli.Env, args []string) error {
 		}
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		env.Stdout.Write(mustJSON(helper.Event{Type: helper.EventResult, Result: res}))
 		return nil
 	}
@@ -127,6 +142,26 @@ func runFlash(ctx context.Context, env *cli.Env, args []string) error {
 		fmt.Fprintf(env.Stderr, "warning: %s\n", w)
 	}
 	return nil
+}
+
+// chooseDisk checks the disk at target, shows it and asks unless yes.
+func chooseDisk(env *cli.Env, msg io.Writer, image, target string, info *source.Info, yes bool) (disk.Identity, error) {
+	d, err := deps.checkPath(target, image)
+	if err != nil {
+		return disk.Identity{}, err
+	}
+	fmt.Fprintf(msg, "Image:  %s (%s, %s expanded, %s to write)\n", image, info.Format, flash.HumanBytes(info.Size), flash.HumanBytes(info.DataSize))
+	fmt.Fprintf(msg, "Target: %s  %s  %s  %s\n", d.Path, describeDisk(d), units.Decimal(d.SizeBytes), orDash(d.Bus))
+	if info.Size > d.SizeBytes {
+		return disk.Identity{}, &flash.TooSmallError{Path: d.Path, ImageSize: info.Size, DeviceSize: d.SizeBytes}
+	}
+	if !yes {
+		fmt.Fprintf(msg, "Everything on %s will be replaced.\n", d.Path)
+		if err := confirm(env, msg, d); err != nil {
+			return disk.Identity{}, err
+		}
+	}
+	return d.Identity(), nil
 }
 
 // printResult tells people how a write ended: what was written, that it

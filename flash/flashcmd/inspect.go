@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/pistudio/pistudio/flash"
+	"github.com/pistudio/pistudio/flash/firstboot"
 	"github.com/pistudio/pistudio/flash/source"
 	"github.com/pistudio/pistudio/internal/cli"
 )
@@ -17,7 +18,7 @@ func init() {
 	register(cli.Command{
 		Name:    "inspect",
 		Usage:   "IMAGE [--json]",
-		Summary: "show an image's format, sizes and partitions",
+		Summary: "show an image's format, sizes, partitions and first-boot settings reader",
 		Run:     runInspect,
 	})
 }
@@ -39,13 +40,33 @@ func runInspect(ctx context.Context, env *cli.Env, args []string) error {
 	if info.Partitions == nil {
 		info.Partitions = []source.PartitionInfo{}
 	}
+	rd := firstboot.Detect(pos[0])
 	if *asJSON {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(info)
+		return enc.Encode(inspectJSON{Info: info, Firstboot: rd})
 	}
 	printInfo(env.Stdout, info)
+	printReader(env.Stdout, rd)
 	return nil
+}
+
+// inspectJSON is inspect --json: the image info and its reader.
+type inspectJSON struct {
+	*source.Info
+	// Firstboot is the first-boot settings reader and where it was learnt,
+	// or why settings cannot be applied.
+	Firstboot firstboot.Reader `json:"firstboot"`
+}
+
+// printReader says which first-boot reader the image has, or why
+// settings cannot be applied to it.
+func printReader(w io.Writer, rd firstboot.Reader) {
+	if rd.CanApply() {
+		fmt.Fprintf(w, "Settings: %s, read at first boot (%s; from %s)\n", rd.Format, rd.Format.Label(), rd.From)
+		return
+	}
+	fmt.Fprintf(w, "Settings: cannot be applied: %s\n", rd.Reason)
 }
 
 func printInfo(w io.Writer, info *source.Info) {

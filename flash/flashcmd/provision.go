@@ -21,7 +21,7 @@ import (
 	"github.com/pistudio/pistudio/internal/units"
 )
 
-const provisionUsage = "SETDIR [--sd DEV] [--external DEV[,DEV...]] [--no-verify] [--skip-holes] [--allow-unmount] [--allow-loop] [--yes] [--json]"
+const provisionUsage = "SETDIR [--sd DEV] [--external DEV[,DEV...]] [--no-verify] [--skip-holes] [--allow-unmount] [--allow-loop] [--yes] [--json] " + settingsUsage
 
 func init() {
 	register(cli.Command{
@@ -68,147 +68,169 @@ type jsonLine struct {
 	Error   string             `json:"error,omitempty"`
 }
 
+// provisionArgs are the parsed command line of provision.
+type provisionArgs struct {
+	settings *settingsFlags
+	setDir   string
+	req      provision.Request
+	opts     provision.Options
+	asJSON   bool
+	// allowLoop is --allow-loop: write loop devices of another user's file.
+	allowLoop bool
+}
+
 func runProvision(ctx context.Context, env *cli.Env, args []string) error {
-	// --allow-files is for scripts and tests: it is accepted but not listed.
-	allowFiles := false
-	var rest []string
-	for _, a := range args {
-		if a == "--allow-files" || a == "-allow-files" {
-			allowFiles = true
-			continue
-		}
-		rest = append(rest, a)
-	}
-	fs := cli.NewFlagSet("provision")
-	sd := fs.String("sd", "", "the disk for the SD card role (e.g. /dev/mmcblk0)")
-	var externals cli.StringList
-	fs.Var(&externals, "external", "the disks for external1, external2, ... in order (comma-separated or repeated)")
-	noVerify := fs.Bool("no-verify", false, "do not read the written data back")
-	skipHoles := fs.Bool("skip-holes", false, "write only the images' data (their sparse twins): faster, but empty ranges keep the disks' old bytes")
-	allowUnmount := fs.Bool("allow-unmount", false, "unmount the disks' mounted partitions")
-	allowLoop := fs.Bool("allow-loop", false, "write loop devices whose backing file belongs to another user")
-	yes := fs.Bool("yes", false, "do not ask for confirmation")
-	asJSON := fs.Bool("json", false, "print the plan, progress and the summary as JSON lines")
-	pos, err := cli.ParseInterspersed(fs, env, provisionUsage, rest)
+	a, err := parseProvision(env, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return cli.Usagef("provision", "expected one SETDIR, got %d arguments", len(pos))
-	}
-	setDir := pos[0]
-	var ext []string
-	for _, e := range externals {
-		for _, d := range strings.Split(e, ",") {
-			if d = strings.TrimSpace(d); d != "" {
-				ext = append(ext, d)
-			}
-		}
-	}
 	msg := env.Stdout
-	if *asJSON {
+	if a.asJSON {
 		msg = env.Stderr
 	}
-	m, err := manifest.Read(setDir)
+	p, err := planProvision(a)
 	if err != nil {
-		return cli.Exit(2, err)
+		return err
 	}
-	var images []string
-	for _, a := range m.Artifacts {
-		images = append(images, filepath.Join(setDir, a.File))
-	}
-	disks, err := provDeps.scan(images)
-	if err != nil {
-		return fmt.Errorf("listing disks: %w", err)
-	}
-	p, err := provision.Propose(m, setDir, disks)
-	if err != nil {
-		return cli.Exit(2, err)
-	}
-	var nExt []string
-	for _, ra := range p.Roles {
-		if strings.HasPrefix(ra.Role, provision.RoleExternalPrefix) {
-			nExt = append(nExt, ra.Role)
-		}
-	}
-	if len(ext) > len(nExt) {
-		return cli.Usagef("provision", "%d external disks given, the set has %d external roles", len(ext), len(nExt))
-	}
-	assign := func(role, dev string) error {
-		st, err := os.Stat(dev)
-		known := false
-		for _, d := range p.Disks() {
-			known = known || d.Path == dev || d.Name == dev
-		}
-		switch {
-		case err == nil && st.Mode().IsRegular() && !allowFiles:
-			return cli.Exit(2, fmt.Errorf("%s: %s is a regular file, not a disk", role, dev))
-		case err == nil && st.Mode().IsRegular(), errors.Is(err, os.ErrNotExist) && !known && allowFiles:
-			if err := p.AssignFile(role, dev); err != nil {
-				return cli.Exit(2, fmt.Errorf("%s: %w", role, err))
-			}
-			return nil
-		}
-		if err := p.Assign(role, dev); err != nil {
-			return cli.Exit(1, fmt.Errorf("%s: %w", role, err))
-		}
-		return nil
-	}
-	if *sd != "" {
-		if err := assign(provision.RoleSD, *sd); err != nil {
-			return err
-		}
-	}
-	for i, d := range ext {
-		if err := assign(nExt[i], d); err != nil {
-			return err
-		}
-	}
-	if *asJSON {
+	if a.asJSON {
 		env.Stdout.Write(mustJSON(jsonLine{Type: "plan", Plan: p}))
 	}
 	fmt.Fprint(msg, p.String())
 	if err := p.Ready(); err != nil {
 		return err
 	}
-	nDisks := 0
-	for _, ra := range p.Roles {
-		if !ra.IsFile() {
-			nDisks++
-		}
-		// No disk is written unasked: --yes covers only disks the user named.
-		if *yes && !ra.Chosen {
-			return cli.Usagef("provision", "--yes writes only disks named on the command line, and no disk was given for %s (proposed: %s); name it, or leave out --yes to confirm the proposal", ra.Role, ra.Disk.Path)
-		}
+	if err := p.CheckYes(a.req); err != nil {
+		return cli.Usagef("provision", "%v", err)
 	}
 	// With --yes the disks named on the command line are the confirmation.
-	typed := map[string]string{}
-	if *sd != "" {
-		typed[provision.RoleSD] = *sd
+	a.opts.Confirmations = p.Named(a.req)
+	if err := sdSettings(env, a, p); err != nil {
+		return err
 	}
-	for i, d := range ext {
-		typed[nExt[i]] = d
-	}
-	if nDisks > 0 && !*yes {
-		var err error
-		if typed, err = confirmPlan(env, msg, p, nDisks); err != nil {
+	if p.DiskCount() > 0 && !a.req.Yes {
+		if a.opts.Confirmations, err = confirmPlan(env, msg, p, p.DiskCount()); err != nil {
 			return err
 		}
 	}
-	opts := provision.Options{NoVerify: *noVerify, AllowUnmount: *allowUnmount, SkipHoles: *skipHoles, Confirmations: typed}
-	if nDisks > 0 {
-		fl, release, err := provDeps.flasher(ctx, *allowLoop)
+	return runPlan(ctx, env, a, p)
+}
+
+// sdSettings prepares the first-boot settings for the SD card role: the
+// set's image.json names the reader; the files are written once the card
+// is written and verified.
+func sdSettings(env *cli.Env, a *provisionArgs, p *provision.Plan) error {
+	if !a.settings.requested() {
+		return nil
+	}
+	var sdImage string
+	t := &manyTarget{}
+	for _, ra := range p.Roles {
+		if ra.Role == provision.RoleSD && ra.Disk != nil {
+			sdImage = filepath.Join(p.Set, ra.Artifact)
+			t.path, t.disk, t.isDev = ra.Disk.Path, *ra.Disk, !ra.IsFile()
+		}
+	}
+	if sdImage == "" {
+		return cli.Exit(2, errors.New("the set has no SD card to write settings to"))
+	}
+	if t.isDev && os.Geteuid() != 0 {
+		return cli.Exit(2, errors.New("writing first-boot settings to a disk needs root here: run the command with sudo"))
+	}
+	if err := attachSettings(env, sdImage, []*manyTarget{t}, a.settings); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "Settings (%s) will be written to the SD card (%s)\n", t.payload.Format, t.path)
+	a.opts.After = func(ctx context.Context, role string, target flash.Target) error {
+		if role != provision.RoleSD {
+			return nil
+		}
+		return applySettings(ctx, t, sdImage)
+	}
+	return nil
+}
+
+// parseProvision reads the flags; --allow-files is for scripts and tests:
+// it is accepted but not listed.
+func parseProvision(env *cli.Env, args []string) (*provisionArgs, error) {
+	a := &provisionArgs{}
+	var rest []string
+	for _, arg := range args {
+		if arg == "--allow-files" || arg == "-allow-files" {
+			a.req.AllowFiles = true
+			continue
+		}
+		rest = append(rest, arg)
+	}
+	fs := cli.NewFlagSet("provision")
+	fs.StringVar(&a.req.SD, "sd", "", "the disk for the SD card role (e.g. /dev/mmcblk0)")
+	var externals cli.StringList
+	fs.Var(&externals, "external", "the disks for external1, external2, ... in order (comma-separated or repeated)")
+	fs.BoolVar(&a.opts.NoVerify, "no-verify", false, "do not read the written data back")
+	fs.BoolVar(&a.opts.SkipHoles, "skip-holes", false, "write only the images' data (their sparse twins): faster, but empty ranges keep the disks' old bytes")
+	fs.BoolVar(&a.opts.AllowUnmount, "allow-unmount", false, "unmount the disks' mounted partitions")
+	fs.BoolVar(&a.allowLoop, "allow-loop", false, "write loop devices whose backing file belongs to another user")
+	fs.BoolVar(&a.req.Yes, "yes", false, "do not ask for confirmation")
+	fs.BoolVar(&a.asJSON, "json", false, "print the plan, progress and the summary as JSON lines")
+	a.settings = addSettingsFlags(fs)
+	pos, err := cli.ParseInterspersed(fs, env, provisionUsage, rest)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != 1 {
+		return nil, cli.Usagef("provision", "expected one SETDIR, got %d arguments", len(pos))
+	}
+	a.setDir = pos[0]
+	a.req.Externals = provision.SplitList(externals)
+	return a, nil
+}
+
+// planProvision proposes disks for the set's roles and applies what the
+// user named, mapping refusals to exit statuses.
+func planProvision(a *provisionArgs) (*provision.Plan, error) {
+	m, err := manifest.Read(a.setDir)
+	if err != nil {
+		return nil, cli.Exit(2, err)
+	}
+	var images []string
+	for _, art := range m.Artifacts {
+		images = append(images, filepath.Join(a.setDir, art.File))
+	}
+	disks, err := provDeps.scan(images)
+	if err != nil {
+		return nil, fmt.Errorf("listing disks: %w", err)
+	}
+	p, err := provision.Propose(m, a.setDir, disks)
+	if err != nil {
+		return nil, cli.Exit(2, err)
+	}
+	var re *provision.RoleError
+	switch err := p.Apply(a.req); {
+	case err == nil:
+		return p, nil
+	case errors.Is(err, provision.ErrTooManyExternals):
+		return nil, cli.Usagef("provision", "%v", err)
+	case errors.As(err, &re) && re.File:
+		return nil, cli.Exit(2, err)
+	default:
+		return nil, cli.Exit(1, err)
+	}
+}
+
+// runPlan writes the set and reports how it went.
+func runPlan(ctx context.Context, env *cli.Env, a *provisionArgs, p *provision.Plan) error {
+	if p.DiskCount() > 0 {
+		fl, release, err := provDeps.flasher(ctx, a.allowLoop)
 		if err != nil {
 			return err
 		}
 		defer release()
-		opts.Flash = fl
+		a.opts.Flash = fl
 	}
-	pr := newSetPrinter(env, *asJSON, p)
-	opts.Progress = pr.event
-	sum, err := provision.Run(ctx, p, opts)
+	pr := newSetPrinter(env, a.asJSON, p)
+	a.opts.Progress = pr.event
+	sum, err := provision.Run(ctx, p, a.opts)
 	pr.end()
-	if *asJSON {
+	if a.asJSON {
 		if sum != nil {
 			env.Stdout.Write(mustJSON(jsonLine{Type: "summary", Summary: sum}))
 		}
@@ -218,21 +240,26 @@ func runProvision(ctx context.Context, env *cli.Env, args []string) error {
 		}
 		return nil
 	}
-	if sum != nil {
-		fmt.Fprint(env.Stdout, "\n"+sum.String())
-		if sum.OK {
-			fmt.Fprint(env.Stdout, "\nLabels (print and stick one on each disk):\n\n"+sum.Labels())
-		}
-		for _, r := range sum.Targets {
-			for _, w := range r.Warnings {
-				fmt.Fprintf(env.Stderr, "warning: %s: %s\n", r.Role, w)
-			}
-		}
-	}
+	printSummary(env, sum)
 	if errors.Is(err, flash.ErrMounted) {
 		return fmt.Errorf("%w (use --allow-unmount)", err)
 	}
 	return err
+}
+
+func printSummary(env *cli.Env, sum *provision.Summary) {
+	if sum == nil {
+		return
+	}
+	fmt.Fprint(env.Stdout, "\n"+sum.String())
+	if sum.OK {
+		fmt.Fprint(env.Stdout, "\nLabels (print and stick one on each disk):\n\n"+sum.Labels())
+	}
+	for _, r := range sum.Targets {
+		for _, w := range r.Warnings {
+			fmt.Fprintf(env.Stderr, "warning: %s: %s\n", r.Role, w)
+		}
+	}
 }
 
 // confirmPlan asks before writing: "yes" for the set, and the name of every

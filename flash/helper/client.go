@@ -14,6 +14,7 @@ import (
 
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/flash/firstboot"
 	"github.com/pistudio/pistudio/flash/source"
 )
 
@@ -295,6 +296,55 @@ func (c *Client) Flash(ctx context.Context, image string, target flash.Target, o
 	})
 	if err != nil {
 		return nil, c.withSudo(err, "flash", image, target.Path)
+	}
+	if rerr != nil {
+		return nil, rerr
+	}
+	if res == nil {
+		return nil, errors.New("the helper sent an empty result")
+	}
+	return res, nil
+}
+
+// SettingsWriter writes first-boot settings into a written target's boot
+// partition; Local and Client implement it.
+type SettingsWriter interface {
+	// ApplySettings guards and opens target (exclusively) and applies p.
+	ApplySettings(ctx context.Context, target flash.Target, p *firstboot.Payload) (*firstboot.Applied, error)
+}
+
+// ApplySettings implements SettingsWriter in-process: a device is guarded
+// again and opened exclusively; a file is opened as is.
+func (l Local) ApplySettings(ctx context.Context, target flash.Target, p *firstboot.Payload) (*firstboot.Applied, error) {
+	st, err := os.Stat(target.Path)
+	if err != nil {
+		return nil, err
+	}
+	isFile := st.Mode().IsRegular()
+	return applyTo(ctx, target.Path, isFile, WireIdentity(target.Identity), p)
+}
+
+// ApplySettings implements SettingsWriter through the helper.
+func (c *Client) ApplySettings(ctx context.Context, target flash.Target, p *firstboot.Payload) (*firstboot.Applied, error) {
+	req := Request{Op: OpSettings, Device: target.Path, Settings: p}
+	if target.Identity != (disk.Identity{}) {
+		req.Identity = WireIdentity(target.Identity)
+	}
+	var res *firstboot.Applied
+	var rerr error
+	err := c.call(ctx, req, false, func(ev Event) bool {
+		switch ev.Type {
+		case EventResult:
+			res = ev.Applied
+			return true
+		case EventError:
+			rerr = ev.asError()
+			return true
+		}
+		return false
+	})
+	if err != nil {
+		return nil, err
 	}
 	if rerr != nil {
 		return nil, rerr

@@ -14,6 +14,9 @@
 //	← {"id":"2","type":"result","result":{"xxh3":"…","sha256":"","verified":true,...}}
 //	→ {"id":"2","op":"cancel"}
 //	← {"id":"2","type":"error","error":"…","kind":"cancelled"}
+//	→ {"id":"3","op":"settings","device":"/dev/sdb","identity":{…},
+//	   "settings":{"format":"cloudinit","files":[{"name":"user-data","data":"<base64>"}],"cmdline":["ds=nocloud;i=…"]}}
+//	← {"id":"3","type":"result","applied":{"partition":1,"files":["user-data","cmdline.txt"]}}
 //
 // The helper trusts nothing it is told: the image (and its block map) is
 // opened with the file-system credentials of the calling user
@@ -44,6 +47,7 @@ import (
 
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/flash/firstboot"
 	"github.com/pistudio/pistudio/flash/source"
 )
 
@@ -52,6 +56,9 @@ const (
 	OpDisks  = "disks"
 	OpFlash  = "flash"
 	OpCancel = "cancel"
+	// OpSettings writes first-boot settings (Request.Settings) into the
+	// boot partition of a device written before, and reads them back.
+	OpSettings = "settings"
 )
 
 // Event types.
@@ -89,6 +96,9 @@ type Request struct {
 	// for containers that do not record it); the helper uses it only if
 	// it names the file the helper opened, as it is now.
 	Measure *source.Measure `json:"measure,omitempty"`
+	// Settings are the first-boot files to write (settings); the helper
+	// accepts only a reader's file names and kernel arguments.
+	Settings *firstboot.Payload `json:"settings,omitempty"`
 }
 
 // Identity is disk.Identity on the wire.
@@ -120,6 +130,8 @@ type Event struct {
 	Progress *flash.Progress `json:"progress,omitempty"`
 	// Result is set on the result of a flash.
 	Result *flash.Result `json:"result,omitempty"`
+	// Applied is set on the result of a settings request.
+	Applied *firstboot.Applied `json:"applied,omitempty"`
 	// Disks is set on the result of a disks request.
 	Disks []disk.Disk `json:"disks,omitempty"`
 	// Error is the message of an error event.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/flash/firstboot"
 	"github.com/pistudio/pistudio/flash/source"
 )
 
@@ -129,6 +130,8 @@ func (s *server) handle(ctx context.Context, req Request) {
 		cancel()
 	case OpFlash:
 		s.flash(ctx, req)
+	case OpSettings:
+		s.settings(ctx, req)
 	default:
 		s.fail(req.ID, "unknown op %q", req.Op)
 	}
@@ -218,6 +221,66 @@ func (s *server) flash(ctx context.Context, req Request) {
 		}
 		s.send(Event{ID: req.ID, Type: EventResult, Result: res})
 	}()
+}
+
+// settings writes first-boot files into a device's boot partition: the
+// payload must hold only a reader's files, the device passes the same
+// checks as a flash and the disk guard, and it is opened exclusively.
+func (s *server) settings(ctx context.Context, req Request) {
+	if req.Settings == nil {
+		s.fail(req.ID, "a settings request needs settings")
+		return
+	}
+	if err := req.Settings.Check(); err != nil {
+		s.send(ErrorEvent(req.ID, fmt.Errorf("%w: %w", ErrRequest, err)))
+		return
+	}
+	dev, isFile, err := s.checkDevice(req)
+	if err == nil && !isFile {
+		_, err = s.checkDisk(dev, req)
+	}
+	if err != nil {
+		s.send(ErrorEvent(req.ID, err))
+		return
+	}
+	s.mu.Lock()
+	if s.busy[dev] {
+		s.mu.Unlock()
+		s.fail(req.ID, "device %s is being written", dev)
+		return
+	}
+	s.busy[dev] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.busy, dev)
+		s.mu.Unlock()
+	}()
+	res, err := applyTo(ctx, dev, isFile, req.Identity, req.Settings)
+	if err != nil {
+		s.send(ErrorEvent(req.ID, err))
+		return
+	}
+	s.send(Event{ID: req.ID, Type: EventResult, Applied: res})
+}
+
+// applyTo guards and opens dev (a file only in tests) and applies p.
+func applyTo(ctx context.Context, dev string, isFile bool, id *Identity, p *firstboot.Payload) (*firstboot.Applied, error) {
+	if isFile {
+		return firstboot.ApplyPath(ctx, dev, p)
+	}
+	if _, err := disk.Guard("/", dev, id.Disk(), nil); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(dev, os.O_RDWR|os.O_EXCL, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", dev, err)
+	}
+	res, err := firstboot.Apply(ctx, f, p)
+	if cerr := f.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("closing %s: %w", dev, cerr)
+	}
+	return res, err
 }
 
 // creds are the file-system credentials of the user the helper acts for.

@@ -55,6 +55,12 @@ type Options struct {
 	// has no confirmation that names it (disk.Disk.ConfirmedBy).
 	Confirmations map[string]string
 
+	// After, when set, runs for each role once its write, verify and
+	// checks passed (for example to write first-boot settings into the SD
+	// card's boot partition); an error fails that role only. target is
+	// the disk or file written.
+	After func(ctx context.Context, role string, target flash.Target) error
+
 	// wrapSource, in tests, wraps the source opened for a role.
 	wrapSource func(role string, s source.Source) source.Source
 }
@@ -363,6 +369,11 @@ func writeOne(ctx context.Context, p *Plan, ra RoleAssignment, opts Options, pro
 	if local {
 		if err := checkTarget(target.Path, target.Identity, ra.IsFile(), res.Size); err != nil {
 			return res, err
+		}
+	}
+	if opts.After != nil {
+		if err := opts.After(ctx, ra.Role, target); err != nil {
+			return res, fmt.Errorf("%s: %w", ra.Role, err)
 		}
 	}
 	return res, nil

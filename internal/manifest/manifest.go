@@ -41,6 +41,10 @@ type Manifest struct {
 	ArrayUUID string `json:"array_uuid,omitempty"`
 	// Devices is the number of external disks in the array (raid only).
 	Devices int `json:"devices,omitempty"`
+	// Firstboot is the first-boot settings reader the image carries, in
+	// Raspberry Pi Imager's init_format names: "cloudinit",
+	// "rpi-preseed" or "none".
+	Firstboot string `json:"firstboot"`
 	// Artifacts lists every file of the set.
 	Artifacts []Artifact `json:"artifacts"`
 	// Roles maps a disk role ("sd", "external1", ...) to the artifact file
