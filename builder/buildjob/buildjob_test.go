@@ -175,3 +175,20 @@ func TestFullRAIDBuild(t *testing.T) {
 		}
 	}
 }
+
+// TestJobNamesFirstboot records the first-boot reader the config's layers
+// install in the job (and so in the run record).
+func TestJobNamesFirstboot(t *testing.T) {
+	dir := t.TempDir()
+	with := writeFile(t, dir, "fb.yaml", "device: {layer: rpi5}\nimage: {layer: image-rpios, name: fb}\nlayer: {base: bookworm-minbase, firstboot: firstboot-cloudinit}\n")
+	without := writeFile(t, dir, "plain.yaml", rpiosConfig)
+	for cfg, want := range map[string]string{with: "cloudinit", without: "none"} {
+		job, err := New(cfg, runner.StageFull, Options{ToolDir: standIn(t), Getenv: noEnv, WorkDir: filepath.Join(dir, "work")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job.Firstboot != want {
+			t.Errorf("%s: Firstboot = %q, want %q", filepath.Base(cfg), job.Firstboot, want)
+		}
+	}
+}

@@ -594,7 +594,7 @@ func (r *Run) run(cmd *exec.Cmd, outR, errR *os.File) {
 			if err != nil {
 				r.internal("no artifacts: " + err.Error())
 			}
-			artifacts = arts
+			artifacts = append(arts, r.imagerManifests(arts)...)
 		}
 	}
 	r.finish(exit, runErr, artifacts)

@@ -184,6 +184,7 @@ func TestArgvEnvAndPinnedVersion(t *testing.T) {
 	wantKinds := map[string]ArtifactKind{
 		"deb.img": KindDiskImage, "deb.img.sparse": KindSparse, "boot.vfat": KindPartition,
 		"root.ext4": KindPartition, "genimage.cfg": KindMetadata, "image.json": KindMetadata,
+		"deb.rpi-imager-manifest": KindMetadata,
 	}
 	if !reflect.DeepEqual(kinds, wantKinds) {
 		t.Errorf("artifacts = %v, want %v", kinds, wantKinds)

@@ -23,7 +23,9 @@ const (
 // in Hostname, User and WifiSSID (n counts from first), then the values of
 // row i of table (nil for none) on top. Every result is validated; two
 // targets with one hostname are refused when the hostname came from a
-// pattern or table.
+// pattern or table, and so is a stored Wi-Fi key (WifiPSKHash) carried
+// to another SSID. Typed secrets stay typed: hash each result (Hash) so
+// that each Wi-Fi key is derived for its own SSID.
 func Expand(base Settings, targets, first int, table []Row) ([]Settings, error) {
 	if targets < 1 {
 		return nil, fmt.Errorf("%w: no targets", ErrPattern)
@@ -34,17 +36,9 @@ func Expand(base Settings, targets, first int, table []Row) ([]Settings, error) 
 	out := make([]Settings, targets)
 	seen := map[string]int{}
 	for i := range targets {
-		s := base
-		s.SSHKeys = append([]string(nil), base.SSHKeys...)
-		r := strings.NewReplacer(PlaceholderN, strconv.Itoa(first+i), PlaceholderI, strconv.Itoa(i))
-		s.Hostname, s.User, s.WifiSSID = r.Replace(s.Hostname), r.Replace(s.User), r.Replace(s.WifiSSID)
-		if table != nil {
-			if err := table[i].apply(&s); err != nil {
-				return nil, fmt.Errorf("%w: row %d: %w", ErrPattern, i+1, err)
-			}
-		}
-		if err := s.Validate(); err != nil {
-			return nil, fmt.Errorf("target %d: %w", i+1, err)
+		s, err := expandOne(base, i, first, table)
+		if err != nil {
+			return nil, err
 		}
 		if s.Hostname != "" && targets > 1 {
 			if j, dup := seen[s.Hostname]; dup && (strings.Contains(base.Hostname, "{") || table != nil) {
@@ -55,6 +49,26 @@ func Expand(base Settings, targets, first int, table []Row) ([]Settings, error) 
 		out[i] = s
 	}
 	return out, nil
+}
+
+// expandOne makes target i's settings and validates them.
+func expandOne(base Settings, i, first int, table []Row) (Settings, error) {
+	s := base
+	s.SSHKeys = append([]string(nil), base.SSHKeys...)
+	r := strings.NewReplacer(PlaceholderN, strconv.Itoa(first+i), PlaceholderI, strconv.Itoa(i))
+	s.Hostname, s.User, s.WifiSSID = r.Replace(s.Hostname), r.Replace(s.User), r.Replace(s.WifiSSID)
+	if table != nil {
+		if err := table[i].apply(&s); err != nil {
+			return s, fmt.Errorf("%w: row %d: %w", ErrPattern, i+1, err)
+		}
+	}
+	if s.WifiPSKHash != "" && s.WifiPSKHash == base.WifiPSKHash && s.WifiSSID != base.WifiSSID {
+		return s, fmt.Errorf("%w: target %d: the stored Wi-Fi key was derived for %q, not %q: give the passphrase or a wifi_psk_hash for it", ErrPattern, i+1, base.WifiSSID, s.WifiSSID)
+	}
+	if err := s.Validate(); err != nil {
+		return s, fmt.Errorf("target %d: %w", i+1, err)
+	}
+	return s, nil
 }
 
 // Row is one target's values from a table: column name → value.

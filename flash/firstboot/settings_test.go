@@ -120,6 +120,19 @@ func TestExpand(t *testing.T) {
 	if _, err := Expand(Settings{}, 2, 1, dup); !errors.Is(err, ErrPattern) {
 		t.Errorf("duplicate names: %v", err)
 	}
+	psk := Settings{WifiSSID: "net-{n}", WifiPSKHash: strings.Repeat("ab", 32), WifiCountry: "GB"}
+	if _, err := Expand(psk, 2, 1, nil); !errors.Is(err, ErrPattern) {
+		t.Errorf("a stored key carried to other SSIDs: %v", err)
+	}
+	typed, err := Expand(Settings{WifiSSID: "net-{n}", WifiPSK: "passphrase", WifiCountry: "GB"}, 2, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h0, _ := typed[0].Hash()
+	h1, _ := typed[1].Hash()
+	if k, _ := DerivePSK("passphrase", "net-2"); h0.WifiPSKHash == h1.WifiPSKHash || h1.WifiPSKHash != k {
+		t.Error("each target's key must be derived for its own SSID")
+	}
 	for _, bad := range []string{"password\nx\n", "hostname\n", ""} {
 		if _, err := ReadTable(strings.NewReader(bad)); err == nil {
 			t.Errorf("ReadTable(%q) accepted", bad)

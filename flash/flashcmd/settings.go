@@ -86,9 +86,13 @@ func (s *settingsFlags) settings(env *cli.Env) (firstboot.Settings, error) {
 			return out, cli.Exit(2, err)
 		}
 	}
+	ssid := out.WifiSSID
 	s.overlay(&out)
 	if err := s.secrets(env, &out); err != nil {
 		return out, cli.Exit(2, err)
+	}
+	if out.WifiPSKHash != "" && out.WifiSSID != ssid {
+		return out, cli.Exit(2, fmt.Errorf("the profile's Wi-Fi key was derived for the network %q, not %q: give --wifi-psk-file too", ssid, out.WifiSSID))
 	}
 	return out, nil
 }
@@ -150,9 +154,6 @@ func (s *settingsFlags) perTarget(env *cli.Env, n int) ([]firstboot.Settings, er
 	if err != nil {
 		return nil, err
 	}
-	if base, err = base.Hash(); err != nil {
-		return nil, err
-	}
 	var table []firstboot.Row
 	if s.table != "" {
 		f, err := os.Open(s.table)
@@ -168,6 +169,12 @@ func (s *settingsFlags) perTarget(env *cli.Env, n int) ([]firstboot.Settings, er
 	out, err := firstboot.Expand(base, n, s.first, table)
 	if err != nil {
 		return nil, cli.Exit(2, err)
+	}
+	// Hashed per target: each Wi-Fi key is derived for that target's SSID.
+	for i := range out {
+		if out[i], err = out[i].Hash(); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
