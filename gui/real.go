@@ -259,7 +259,7 @@ func planSet(dir string, disks []disk.Disk) (*provision.Plan, error) {
 // Provision writes the set with provision.Run; each write goes through the
 // shared writer (the helper when not root).
 func (r realRaid) Provision(ctx context.Context, p *provision.Plan, opts provision.Options) (*provision.Summary, error) {
-	if os.Geteuid() != 0 {
+	if !helper.InProcess() {
 		opts.Flash = r.w.flash
 	}
 	return provision.Run(ctx, p, opts)

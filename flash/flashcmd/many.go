@@ -94,6 +94,17 @@ func planTargets(image string, info *source.Info, paths []string) ([]*manyTarget
 		}
 		out = append(out, t)
 	}
+	var disks []disk.Disk
+	for _, t := range out {
+		if t.isDev {
+			disks = append(disks, t.disk)
+		}
+	}
+	// The disks' own identities: one WWN, or one serial at one size, is
+	// one medium even under two device nodes.
+	if err := disk.CheckDistinct(disks); err != nil {
+		return nil, cli.Exit(2, err)
+	}
 	return out, nil
 }
 
@@ -198,7 +209,7 @@ func writeMany(ctx context.Context, image string, targets []*manyTarget, ff flas
 		anyDev = anyDev || t.isDev
 	}
 	opts := flash.Options{NoVerify: ff.noVerify, SHA256: ff.withSHA, AllowUnmount: ff.allowUnmount}
-	if anyDev && os.Geteuid() != 0 {
+	if anyDev && !helper.InProcess() {
 		return writeManyHelper(ctx, image, targets, opts, pr, ff.allowLoop)
 	}
 	src, err := source.OpenContext(ctx, image)

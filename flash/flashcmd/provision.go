@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -45,7 +44,8 @@ var provDeps = provisionDeps{
 		return disk.Scan(disk.ScanOptions{ImagePaths: images})
 	},
 	flasher: func(ctx context.Context, allowLoop bool) (provision.FlashFunc, func() error, error) {
-		if os.Geteuid() == 0 {
+		if helper.InProcess() {
+			// provision.Run writes in-process, decoding each image once.
 			return nil, func() error { return nil }, nil
 		}
 		fl, err := helper.New(ctx)
@@ -133,7 +133,7 @@ func sdSettings(env *cli.Env, a *provisionArgs, p *provision.Plan) error {
 	if sdImage == "" {
 		return cli.Exit(2, errors.New("the set has no SD card to write settings to"))
 	}
-	if t.isDev && os.Geteuid() != 0 {
+	if t.isDev && !helper.InProcess() {
 		return cli.Exit(2, errors.New("writing first-boot settings to a disk needs root here: run the command with sudo"))
 	}
 	if err := attachSettings(env, sdImage, []*manyTarget{t}, a.settings); err != nil {

@@ -31,10 +31,15 @@ type Flasher interface {
 	Close() error
 }
 
-// New returns a Local flasher when the process is root, else a Client
-// talking to `pkexec <this program> helper`.
+// InProcess reports whether this process writes disks itself (it runs
+// as root) rather than through the privileged helper. It is the one place
+// that decides; New and every caller that must know follow it.
+func InProcess() bool { return os.Geteuid() == 0 }
+
+// New returns a Local flasher when InProcess, else a Client talking to
+// `pkexec <this program> helper`.
 func New(ctx context.Context) (Flasher, error) {
-	if os.Geteuid() == 0 {
+	if InProcess() {
 		return Local{}, nil
 	}
 	return Start(ctx)
