@@ -21,6 +21,7 @@ import (
 // named with --yes; anything else writes nothing. The writes are recorded,
 // never performed.
 func TestProvisionTypedName(t *testing.T) {
+	t.Parallel()
 	mmc := disk.Disk{Name: "mmcblk0", Path: "/dev/mmcblk0", SizeBytes: 16e9, Bus: "mmc", Model: "SD16G", Eligible: true}
 	big := disk.Disk{Name: "sdc", Path: "/dev/sdc", SizeBytes: 500e9, Bus: "usb", Model: "Big", Eligible: true, NeedsTypedConfirm: true}
 	set := provisionSet(t, 1)
@@ -40,9 +41,8 @@ func TestProvisionTypedName(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var mu sync.Mutex
 			var written []string
-			old := provDeps
-			t.Cleanup(func() { provDeps = old })
-			provDeps = provisionDeps{
+			s := defaultSystem()
+			s.prov = provisionDeps{
 				scan: func([]string) ([]disk.Disk, error) { return []disk.Disk{mmc, big}, nil },
 				flasher: func(context.Context, bool) (provision.FlashFunc, func() error, error) {
 					return func(ctx context.Context, img string, tgt flash.Target, o flash.Options) (*flash.Result, error) {
@@ -58,7 +58,7 @@ func TestProvisionTypedName(t *testing.T) {
 					}, func() error { return nil }, nil
 				},
 			}
-			stdout, stderr, err := runCmd(t, runProvision, tc.stdin, append([]string{set, "--no-verify"}, tc.args...)...)
+			stdout, stderr, err := runCmd(t, s.runProvision, tc.stdin, append([]string{set, "--no-verify"}, tc.args...)...)
 			if tc.ok {
 				if err != nil || !slices.Contains(written, "/dev/sdc") {
 					t.Errorf("err %v, written %v\nstdout:\n%s\nstderr:\n%s", err, written, stdout, stderr)

@@ -14,11 +14,13 @@ import (
 )
 
 func init() {
-	register(cli.Command{
-		Name:    "disks",
-		Usage:   "[--all] [--json]",
-		Summary: "list the disks an image can be written to",
-		Run:     runDisks,
+	register(func(s *system) cli.Command {
+		return cli.Command{
+			Name:    "disks",
+			Usage:   "[--all] [--json]",
+			Summary: "list the disks an image can be written to",
+			Run:     runDisks,
+		}
 	})
 }
 

@@ -23,11 +23,13 @@ import (
 const flashUsage = "IMAGE TARGET [TARGET...] [--no-verify] [--sha256] [--yes] [--allow-unmount] [--allow-loop] [--json] " + settingsUsage
 
 func init() {
-	register(cli.Command{
-		Name:    "flash",
-		Usage:   flashUsage,
-		Summary: "write an image to disks (or expand it into files) and verify it; optionally write first-boot settings",
-		Run:     runFlash,
+	register(func(s *system) cli.Command {
+		return cli.Command{
+			Name:    "flash",
+			Usage:   flashUsage,
+			Summary: "write an image to disks (or expand it into files) and verify it; optionally write first-boot settings",
+			Run:     s.runFlash,
+		}
 	})
 }
 
@@ -43,23 +45,23 @@ type flashDeps struct {
 	writeMany func(ctx context.Context, image string, targets []*manyTarget, ff flashFlags, pr *manyPrinter) ([]flash.Outcome, error)
 }
 
-var deps = flashDeps{
-	checkPath: disk.CheckPath,
-	guard: func(dev string, id disk.Identity, images ...string) (disk.Disk, error) {
-		return disk.Guard("/", dev, id, images)
-	},
-	distinct: flash.CheckDistinct,
-	newFlasher: func(ctx context.Context, device bool) (helper.Flasher, error) {
-		if !device {
-			return helper.Local{}, nil
-		}
-		return helper.New(ctx)
-	},
+func defaultFlashDeps() flashDeps {
+	return flashDeps{
+		checkPath: disk.CheckPath,
+		guard: func(dev string, id disk.Identity, images ...string) (disk.Disk, error) {
+			return disk.Guard("/", dev, id, images)
+		},
+		distinct: flash.CheckDistinct,
+		newFlasher: func(ctx context.Context, device bool) (helper.Flasher, error) {
+			if !device {
+				return helper.Local{}, nil
+			}
+			return helper.New(ctx)
+		},
+	}
 }
 
-func init() { deps.writeMany = writeMany }
-
-func runFlash(ctx context.Context, env *cli.Env, args []string) error {
+func (s *system) runFlash(ctx context.Context, env *cli.Env, args []string) error {
 	fs := cli.NewFlagSet("flash")
 	noVerify := fs.Bool("no-verify", false, "do not read the written data back")
 	withSHA := fs.Bool("sha256", false, "also compute the SHA-256 of the expanded image (slower than most disks)")
@@ -77,14 +79,14 @@ func runFlash(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	ff := flashFlags{noVerify: *noVerify, withSHA: *withSHA, yes: *yes, allowUnmount: *allowUnmount, allowLoop: *allowLoop, asJSON: *asJSON}
 	if len(pos) > 2 || sf.requested() {
-		return flashMany(ctx, env, pos[0], pos[1:], ff, sf)
+		return s.flashMany(ctx, env, pos[0], pos[1:], ff, sf)
 	}
-	return flashOne(ctx, env, pos[0], pos[1], ff)
+	return s.flashOne(ctx, env, pos[0], pos[1], ff)
 }
 
 // flashOne writes one image to one target (through the helper for a disk
 // when not root).
-func flashOne(ctx context.Context, env *cli.Env, image, target string, ff flashFlags) error {
+func (s *system) flashOne(ctx context.Context, env *cli.Env, image, target string, ff flashFlags) error {
 	noVerify, withSHA, allowUnmount, asJSON := &ff.noVerify, &ff.withSHA, &ff.allowUnmount, &ff.asJSON
 	info, err := source.Inspect(image)
 	if err != nil {
@@ -101,13 +103,13 @@ func flashOne(ctx context.Context, env *cli.Env, image, target string, ff flashF
 		msg = env.Stdout
 	}
 	if isDev {
-		if tgt.Identity, err = chooseDisk(env, msg, image, target, info, ff.yes); err != nil {
+		if tgt.Identity, err = s.chooseDisk(env, msg, image, target, info, ff.yes); err != nil {
 			return err
 		}
 	} else if !*asJSON {
 		fmt.Fprintf(msg, "Expanding %s (%s, %s) into %s\n", image, info.Format, flash.HumanBytes(info.Size), target)
 	}
-	fl, err := deps.newFlasher(ctx, isDev)
+	fl, err := s.flash.newFlasher(ctx, isDev)
 	if err != nil {
 		return err
 	}
@@ -145,8 +147,8 @@ func reportOne(env *cli.Env, res *flash.Result, err error, asJSON bool) error {
 }
 
 // chooseDisk checks the disk at target, shows it and asks unless yes.
-func chooseDisk(env *cli.Env, msg io.Writer, image, target string, info *source.Info, yes bool) (disk.Identity, error) {
-	d, err := deps.checkPath(target, image)
+func (s *system) chooseDisk(env *cli.Env, msg io.Writer, image, target string, info *source.Info, yes bool) (disk.Identity, error) {
+	d, err := s.flash.checkPath(target, image)
 	if err != nil {
 		return disk.Identity{}, err
 	}

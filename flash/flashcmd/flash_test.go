@@ -118,7 +118,7 @@ func TestFlashToFile(t *testing.T) {
 		args    []string
 		withSHA bool
 	}{{nil, false}, {[]string{"--sha256"}, true}} {
-		stdout, _, err := runCmd(t, runFlash, "", append([]string{img + ".zst", out}, tc.args...)...)
+		stdout, _, err := runCmd(t, defaultSystem().runFlash, "", append([]string{img + ".zst", out}, tc.args...)...)
 		if err != nil {
 			t.Fatalf("flash %v: %v", tc.args, err)
 		}
@@ -175,7 +175,7 @@ func TestFlashResultGolden(t *testing.T) {
 func TestFlashJSON(t *testing.T) {
 	img, _ := testImage(t)
 	out := filepath.Join(t.TempDir(), "out.img")
-	stdout, _, err := runCmd(t, runFlash, "", "--json", img, out, "--no-verify")
+	stdout, _, err := runCmd(t, defaultSystem().runFlash, "", "--json", img, out, "--no-verify")
 	if err != nil {
 		t.Fatalf("flash: %v", err)
 	}
@@ -194,7 +194,7 @@ func TestFlashJSON(t *testing.T) {
 	if len(lines) < 3 {
 		t.Errorf("%d lines, want progress lines and a result", len(lines))
 	}
-	stdout, _, err = runCmd(t, runFlash, "", "--json", "--sha256", img, out)
+	stdout, _, err = runCmd(t, defaultSystem().runFlash, "", "--json", "--sha256", img, out)
 	if err != nil {
 		t.Fatalf("flash --sha256: %v", err)
 	}
@@ -224,10 +224,10 @@ func (f *fakeFlasher) Flash(ctx context.Context, image string, t flash.Target, o
 }
 
 func TestFlashConfirmation(t *testing.T) {
+	t.Parallel()
 	img, _ := testImage(t)
 	dev := fakeBlockNode(t)
-	orig := deps
-	t.Cleanup(func() { deps = orig })
+	s := defaultSystem()
 	for _, tc := range []struct {
 		name   string
 		large  bool
@@ -244,14 +244,14 @@ func TestFlashConfirmation(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ff := &fakeFlasher{}
-			deps = flashDeps{
+			s.flash = flashDeps{
 				checkPath: func(p string, _ ...string) (disk.Disk, error) {
 					return disk.Disk{Name: filepath.Base(p), Path: p, SizeBytes: 200e9, Model: "Card", Bus: "usb",
 						Eligible: true, NeedsTypedConfirm: tc.large, Major: 7, Minor: 0}, nil
 				},
 				newFlasher: func(context.Context, bool) (helper.Flasher, error) { return ff, nil },
 			}
-			stdout, _, err := runCmd(t, runFlash, tc.answer, append([]string{img, dev}, tc.args...)...)
+			stdout, _, err := runCmd(t, s.runFlash, tc.answer, append([]string{img, dev}, tc.args...)...)
 			if tc.write != (ff.calls == 1) {
 				t.Fatalf("wrote %d times, want write=%v (err %v)\n%s", ff.calls, tc.write, err, stdout)
 			}
@@ -266,18 +266,18 @@ func TestFlashConfirmation(t *testing.T) {
 }
 
 func TestFlashRefusesProtected(t *testing.T) {
+	t.Parallel()
 	img, _ := testImage(t)
-	orig := deps
-	t.Cleanup(func() { deps = orig })
+	s := defaultSystem()
 	ff := &fakeFlasher{}
-	deps = flashDeps{
+	s.flash = flashDeps{
 		checkPath: func(p string, _ ...string) (disk.Disk, error) {
 			return disk.Disk{}, &disk.ProtectedError{Path: p, Reason: "holds / (the running system)"}
 		},
 		newFlasher: func(context.Context, bool) (helper.Flasher, error) { return ff, nil },
 	}
 	dev := fakeBlockNode(t)
-	_, _, err := runCmd(t, runFlash, "y\n", img, dev, "--yes")
+	_, _, err := runCmd(t, s.runFlash, "y\n", img, dev, "--yes")
 	if !errors.Is(err, disk.ErrProtected) || ff.calls != 0 {
 		t.Fatalf("error %v, calls %d", err, ff.calls)
 	}
@@ -292,7 +292,7 @@ func TestFlashLoopDevice(t *testing.T) {
 	}
 	dev := disktest.Attach(t, backing).Dev
 	sh(t, "", "gzip", "-k", img)
-	stdout, stderr, err := runCmd(t, runFlash, "", img+".gz", dev, "--yes")
+	stdout, stderr, err := runCmd(t, defaultSystem().runFlash, "", img+".gz", dev, "--yes")
 	if err != nil {
 		t.Fatalf("flash: %v\n%s\n%s", err, stdout, stderr)
 	}

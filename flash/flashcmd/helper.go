@@ -8,11 +8,13 @@ import (
 )
 
 func init() {
-	register(cli.Command{
-		Name:    "helper",
-		Usage:   "",
-		Summary: "privileged disk writer the app starts through pkexec (JSON lines on stdin/stdout)",
-		Run:     runHelper,
+	register(func(s *system) cli.Command {
+		return cli.Command{
+			Name:    "helper",
+			Usage:   "",
+			Summary: "privileged disk writer the app starts through pkexec (JSON lines on stdin/stdout)",
+			Run:     runHelper,
+		}
 	})
 }
 

@@ -15,11 +15,13 @@ import (
 )
 
 func init() {
-	register(cli.Command{
-		Name:    "inspect",
-		Usage:   "IMAGE [--json]",
-		Summary: "show an image's format, sizes, partitions and first-boot settings reader",
-		Run:     runInspect,
+	register(func(s *system) cli.Command {
+		return cli.Command{
+			Name:    "inspect",
+			Usage:   "IMAGE [--json]",
+			Summary: "show an image's format, sizes, partitions and first-boot settings reader",
+			Run:     runInspect,
+		}
 	})
 }
 

@@ -41,7 +41,7 @@ var errSomeFailed = errors.New("not every target was written")
 // flashMany writes image to every target at once (one decode), each
 // guarded, verified and reported on its own, then writes each target's
 // first-boot settings when asked.
-func flashMany(ctx context.Context, env *cli.Env, image string, paths []string, ff flashFlags, sf *settingsFlags) error {
+func (s *system) flashMany(ctx context.Context, env *cli.Env, image string, paths []string, ff flashFlags, sf *settingsFlags) error {
 	info, err := source.Inspect(image)
 	if err != nil {
 		return cli.Exit(2, err)
@@ -50,7 +50,7 @@ func flashMany(ctx context.Context, env *cli.Env, image string, paths []string, 
 	if ff.asJSON {
 		msg = env.Stderr
 	}
-	targets, err := planTargets(image, info, paths)
+	targets, err := s.planTargets(image, info, paths)
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func flashMany(ctx context.Context, env *cli.Env, image string, paths []string, 
 	if err := confirmMany(env, msg, targets, ff.yes); err != nil {
 		return err
 	}
-	outs, err := deps.writeMany(ctx, image, targets, ff, newManyPrinter(env, ff.asJSON))
+	outs, err := s.flash.writeMany(ctx, image, targets, ff, newManyPrinter(env, ff.asJSON))
 	if err != nil {
 		return err
 	}
@@ -70,8 +70,8 @@ func flashMany(ctx context.Context, env *cli.Env, image string, paths []string, 
 
 // planTargets checks each path: a block device that passes the guard and
 // holds the image, or a regular (or new) file; and no two on one medium.
-func planTargets(image string, info *source.Info, paths []string) ([]*manyTarget, error) {
-	if err := deps.distinct(append([]string{image}, paths...)); err != nil {
+func (s *system) planTargets(image string, info *source.Info, paths []string) ([]*manyTarget, error) {
+	if err := s.flash.distinct(append([]string{image}, paths...)); err != nil {
 		return nil, cli.Exit(2, err)
 	}
 	var out []*manyTarget
@@ -83,7 +83,7 @@ func planTargets(image string, info *source.Info, paths []string) ([]*manyTarget
 			return nil, cli.Exit(2, fmt.Errorf("%s is neither a block device nor a regular file", p))
 		}
 		if t.isDev {
-			d, err := deps.checkPath(p, image)
+			d, err := s.flash.checkPath(p, image)
 			if err != nil {
 				return nil, err
 			}
@@ -203,14 +203,14 @@ func confirmMany(env *cli.Env, w io.Writer, targets []*manyTarget, yes bool) err
 // writeMany writes in-process when it may open the targets (root, or
 // files only): one decode shared by all. Otherwise each target goes
 // through the privileged helper, which decodes for each.
-func writeMany(ctx context.Context, image string, targets []*manyTarget, ff flashFlags, pr *manyPrinter) ([]flash.Outcome, error) {
+func (s *system) writeMany(ctx context.Context, image string, targets []*manyTarget, ff flashFlags, pr *manyPrinter) ([]flash.Outcome, error) {
 	anyDev := false
 	for _, t := range targets {
 		anyDev = anyDev || t.isDev
 	}
 	opts := flash.Options{NoVerify: ff.noVerify, SHA256: ff.withSHA, AllowUnmount: ff.allowUnmount}
 	if anyDev && !helper.InProcess() {
-		return writeManyHelper(ctx, image, targets, opts, pr, ff.allowLoop)
+		return s.writeManyHelper(ctx, image, targets, opts, pr, ff.allowLoop)
 	}
 	src, err := source.OpenContext(ctx, image)
 	if err != nil {
@@ -224,10 +224,10 @@ func writeMany(ctx context.Context, image string, targets []*manyTarget, ff flas
 		Options:  opts,
 		Progress: pr.progress(targets),
 		Before: func(_ context.Context, i int) error {
-			return guardAgain(targets[i], image)
+			return s.guardAgain(targets[i], image)
 		},
 		After: func(ctx context.Context, i int, _ *flash.Result) error {
-			return applySettings(ctx, targets[i], image)
+			return s.applySettings(ctx, targets[i], image)
 		},
 	})
 	pr.end()
@@ -236,8 +236,8 @@ func writeMany(ctx context.Context, image string, targets []*manyTarget, ff flas
 
 // writeManyHelper writes every target through one helper, in parallel,
 // and has the helper write each disk's settings once it is verified.
-func writeManyHelper(ctx context.Context, image string, targets []*manyTarget, opts flash.Options, pr *manyPrinter, allowLoop bool) ([]flash.Outcome, error) {
-	fl, err := deps.newFlasher(ctx, true)
+func (s *system) writeManyHelper(ctx context.Context, image string, targets []*manyTarget, opts flash.Options, pr *manyPrinter, allowLoop bool) ([]flash.Outcome, error) {
+	fl, err := s.flash.newFlasher(ctx, true)
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +264,7 @@ func writeManyHelper(ctx context.Context, image string, targets []*manyTarget, o
 				if t.isDev {
 					t.applied, err = sw.ApplySettings(ctx, tgt, t.payload)
 				} else {
-					err = applySettings(ctx, t, image)
+					err = s.applySettings(ctx, t, image)
 				}
 			}
 			outs[i] = flash.Outcome{Target: t.path, Result: res, Err: err}
@@ -276,17 +276,17 @@ func writeManyHelper(ctx context.Context, image string, targets []*manyTarget, o
 }
 
 // guardAgain re-runs the disk guard right before a device is opened.
-func guardAgain(t *manyTarget, image string) error {
+func (s *system) guardAgain(t *manyTarget, image string) error {
 	if !t.isDev {
 		return nil
 	}
-	_, err := deps.guard(t.path, t.disk.Identity(), image)
+	_, err := s.flash.guard(t.path, t.disk.Identity(), image)
 	return err
 }
 
 // applySettings writes a target's first-boot files after its write was
 // verified: a device is guarded again and opened exclusively.
-func applySettings(ctx context.Context, t *manyTarget, image string) error {
+func (s *system) applySettings(ctx context.Context, t *manyTarget, image string) error {
 	if t.payload == nil {
 		return nil
 	}
@@ -295,7 +295,7 @@ func applySettings(ctx context.Context, t *manyTarget, image string) error {
 		t.applied = res
 		return err
 	}
-	if err := guardAgain(t, image); err != nil {
+	if err := s.guardAgain(t, image); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(t.path, os.O_RDWR|os.O_EXCL, 0)

@@ -84,7 +84,7 @@ func TestFlashManyLoopSettings(t *testing.T) {
 	args := append([]string{img}, devs...)
 	args = append(args, "--yes", "--hostname", "pi-{n}", "--first", "1", "--user", "alice", "--password-file", pw,
 		"--wifi-ssid", `Home "net"`, "--wifi-psk-file", psk, "--wifi-country", "gb", "--timezone", "Europe/London")
-	stdout, stderr, err := runCmd(t, runFlash, "", args...)
+	stdout, stderr, err := runCmd(t, defaultSystem().runFlash, "", args...)
 	if err != nil {
 		t.Fatalf("flash: %v\n%s\n%s", err, stdout, stderr)
 	}
@@ -133,7 +133,7 @@ func TestFlashManySameMedium(t *testing.T) {
 	d1 := disktest.Attach(t, b).Dev
 	d2 := disktest.Attach(t, b).Dev
 	for _, pair := range [][]string{{d1, b}, {d1, d2}, {b, b}} {
-		_, _, err := runCmd(t, runFlash, "", img, pair[0], pair[1], "--yes")
+		_, _, err := runCmd(t, defaultSystem().runFlash, "", img, pair[0], pair[1], "--yes")
 		if !errors.Is(err, flash.ErrSameMedium) {
 			t.Errorf("%v: %v, want ErrSameMedium", pair, err)
 		}
@@ -153,7 +153,7 @@ func TestFlashSettingsToFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, b := filepath.Join(dir, "a.img"), filepath.Join(dir, "b.img")
-	if _, _, err := runCmd(t, runFlash, "", img, a, b, "--table", table, "--format", "rpi-preseed"); err != nil {
+	if _, _, err := runCmd(t, defaultSystem().runFlash, "", img, a, b, "--table", table, "--format", "rpi-preseed"); err != nil {
 		t.Fatal(err)
 	}
 	for path, want := range map[string]string{a: `hostname = "kitchen"`, b: `timezone = "UTC"`} {
@@ -163,7 +163,7 @@ func TestFlashSettingsToFiles(t *testing.T) {
 		}
 	}
 	plain, _ := testImage(t)
-	_, _, err := runCmd(t, runFlash, "", plain, filepath.Join(dir, "c.img"), "--hostname", "x")
+	_, _, err := runCmd(t, defaultSystem().runFlash, "", plain, filepath.Join(dir, "c.img"), "--hostname", "x")
 	if !errors.Is(err, errNoReader) {
 		t.Errorf("an image without a reader: %v", err)
 	}
@@ -201,7 +201,7 @@ func TestInspectShowsReader(t *testing.T) {
 // TestProvisionSettings writes a RAID set to files with --hostname and
 // finds the settings on the SD card's boot partition only.
 func TestProvisionSettings(t *testing.T) {
-	fakeProvisionDeps(t, nil)
+	s := fakeProvisionDeps(t, nil)
 	set := provisionSet(t, 2)
 	_, data := testImage(t)
 	if err := os.WriteFile(filepath.Join(set, "sdcard.img"), data, 0o644); err != nil {
@@ -224,7 +224,7 @@ func TestProvisionSettings(t *testing.T) {
 	}
 	out := t.TempDir()
 	sd, e1, e2 := filepath.Join(out, "sd.bin"), filepath.Join(out, "e1.bin"), filepath.Join(out, "e2.bin")
-	if _, stderr, err := runCmd(t, runProvision, "", set, "--allow-files", "--sd", sd, "--external", e1+","+e2, "--yes", "--hostname", "raid-pi", "--timezone", "UTC"); err != nil {
+	if _, stderr, err := runCmd(t, s.runProvision, "", set, "--allow-files", "--sd", sd, "--external", e1+","+e2, "--yes", "--hostname", "raid-pi", "--timezone", "UTC"); err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
 	got := bootFiles(t, sd, "user-data")["user-data"]

@@ -13,11 +13,13 @@ import (
 const profileUsage = "save NAME [settings flags] | list | show NAME | delete NAME | export NAME FILE | import FILE [NAME]"
 
 func init() {
-	register(cli.Command{
-		Name:    "profile",
-		Usage:   profileUsage,
-		Summary: "keep named first-boot settings (secrets stored hashed) for flash --profile",
-		Run:     runProfile,
+	register(func(s *system) cli.Command {
+		return cli.Command{
+			Name:    "profile",
+			Usage:   profileUsage,
+			Summary: "keep named first-boot settings (secrets stored hashed) for flash --profile",
+			Run:     runProfile,
+		}
 	})
 }
 

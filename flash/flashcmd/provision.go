@@ -23,11 +23,13 @@ import (
 const provisionUsage = "SETDIR [--sd DEV] [--external DEV[,DEV...]] [--no-verify] [--skip-holes] [--allow-unmount] [--allow-loop] [--yes] [--json] " + settingsUsage
 
 func init() {
-	register(cli.Command{
-		Name:    "provision",
-		Usage:   provisionUsage,
-		Summary: "write a RAID image set (SD card and external disks) in one go, in parallel",
-		Run:     runProvision,
+	register(func(s *system) cli.Command {
+		return cli.Command{
+			Name:    "provision",
+			Usage:   provisionUsage,
+			Summary: "write a RAID image set (SD card and external disks) in one go, in parallel",
+			Run:     s.runProvision,
+		}
 	})
 }
 
@@ -39,24 +41,26 @@ type provisionDeps struct {
 	flasher func(ctx context.Context, allowLoop bool) (provision.FlashFunc, func() error, error)
 }
 
-var provDeps = provisionDeps{
-	scan: func(images []string) ([]disk.Disk, error) {
-		return disk.Scan(disk.ScanOptions{ImagePaths: images})
-	},
-	flasher: func(ctx context.Context, allowLoop bool) (provision.FlashFunc, func() error, error) {
-		if helper.InProcess() {
-			// provision.Run writes in-process, decoding each image once.
-			return nil, func() error { return nil }, nil
-		}
-		fl, err := helper.New(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		if c, ok := fl.(*helper.Client); ok {
-			c.AllowLoop = allowLoop
-		}
-		return fl.Flash, fl.Close, nil
-	},
+func defaultProvisionDeps() provisionDeps {
+	return provisionDeps{
+		scan: func(images []string) ([]disk.Disk, error) {
+			return disk.Scan(disk.ScanOptions{ImagePaths: images})
+		},
+		flasher: func(ctx context.Context, allowLoop bool) (provision.FlashFunc, func() error, error) {
+			if helper.InProcess() {
+				// provision.Run writes in-process, decoding each image once.
+				return nil, func() error { return nil }, nil
+			}
+			fl, err := helper.New(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			if c, ok := fl.(*helper.Client); ok {
+				c.AllowLoop = allowLoop
+			}
+			return fl.Flash, fl.Close, nil
+		},
+	}
 }
 
 // jsonLine is one line of --json output.
@@ -79,7 +83,7 @@ type provisionArgs struct {
 	allowLoop bool
 }
 
-func runProvision(ctx context.Context, env *cli.Env, args []string) error {
+func (s *system) runProvision(ctx context.Context, env *cli.Env, args []string) error {
 	a, err := parseProvision(env, args)
 	if err != nil {
 		return err
@@ -88,7 +92,7 @@ func runProvision(ctx context.Context, env *cli.Env, args []string) error {
 	if a.asJSON {
 		msg = env.Stderr
 	}
-	p, err := planProvision(a)
+	p, err := s.planProvision(a)
 	if err != nil {
 		return err
 	}
@@ -104,7 +108,7 @@ func runProvision(ctx context.Context, env *cli.Env, args []string) error {
 	}
 	// With --yes the disks named on the command line are the confirmation.
 	a.opts.Confirmations = p.Named(a.req)
-	if err := sdSettings(env, a, p); err != nil {
+	if err := s.sdSettings(env, a, p); err != nil {
 		return err
 	}
 	if p.DiskCount() > 0 && !a.req.Yes {
@@ -112,13 +116,13 @@ func runProvision(ctx context.Context, env *cli.Env, args []string) error {
 			return err
 		}
 	}
-	return runPlan(ctx, env, a, p)
+	return s.runPlan(ctx, env, a, p)
 }
 
 // sdSettings prepares the first-boot settings for the SD card role: the
 // set's image.json names the reader; the files are written once the card
 // is written and verified.
-func sdSettings(env *cli.Env, a *provisionArgs, p *provision.Plan) error {
+func (s *system) sdSettings(env *cli.Env, a *provisionArgs, p *provision.Plan) error {
 	if !a.settings.requested() {
 		return nil
 	}
@@ -144,7 +148,7 @@ func sdSettings(env *cli.Env, a *provisionArgs, p *provision.Plan) error {
 		if role != provision.RoleSD {
 			return nil
 		}
-		return applySettings(ctx, t, sdImage)
+		return s.applySettings(ctx, t, sdImage)
 	}
 	return nil
 }
@@ -186,7 +190,7 @@ func parseProvision(env *cli.Env, args []string) (*provisionArgs, error) {
 
 // planProvision proposes disks for the set's roles and applies what the
 // user named, mapping refusals to exit statuses.
-func planProvision(a *provisionArgs) (*provision.Plan, error) {
+func (s *system) planProvision(a *provisionArgs) (*provision.Plan, error) {
 	m, err := manifest.Read(a.setDir)
 	if err != nil {
 		return nil, cli.Exit(2, err)
@@ -195,7 +199,7 @@ func planProvision(a *provisionArgs) (*provision.Plan, error) {
 	for _, art := range m.Artifacts {
 		images = append(images, filepath.Join(a.setDir, art.File))
 	}
-	disks, err := provDeps.scan(images)
+	disks, err := s.prov.scan(images)
 	if err != nil {
 		return nil, fmt.Errorf("listing disks: %w", err)
 	}
@@ -217,9 +221,9 @@ func planProvision(a *provisionArgs) (*provision.Plan, error) {
 }
 
 // runPlan writes the set and reports how it went.
-func runPlan(ctx context.Context, env *cli.Env, a *provisionArgs, p *provision.Plan) error {
+func (s *system) runPlan(ctx context.Context, env *cli.Env, a *provisionArgs, p *provision.Plan) error {
 	if p.DiskCount() > 0 {
-		fl, release, err := provDeps.flasher(ctx, a.allowLoop)
+		fl, release, err := s.prov.flasher(ctx, a.allowLoop)
 		if err != nil {
 			return err
 		}

@@ -56,17 +56,17 @@ func provisionSet(t *testing.T, n int) string {
 	return dir
 }
 
-// fakeProvisionDeps swaps the disk scan for a fixed list and refuses any
-// device write.
-func fakeProvisionDeps(t *testing.T, disks []disk.Disk) {
-	old := provDeps
-	t.Cleanup(func() { provDeps = old })
-	provDeps = provisionDeps{
+// fakeProvisionDeps is the machine with the disk scan swapped for a fixed
+// list and every device write refused.
+func fakeProvisionDeps(t *testing.T, disks []disk.Disk) *system {
+	s := defaultSystem()
+	s.prov = provisionDeps{
 		scan: func([]string) ([]disk.Disk, error) { return disks, nil },
 		flasher: func(context.Context, bool) (provision.FlashFunc, func() error, error) {
 			return nil, nil, errors.New("test: no device writes")
 		},
 	}
+	return s
 }
 
 func sameBytes(t *testing.T, a, b string) bool {
@@ -83,11 +83,12 @@ func sameBytes(t *testing.T, a, b string) bool {
 }
 
 func TestProvisionFilesJSON(t *testing.T) {
-	fakeProvisionDeps(t, nil)
+	t.Parallel()
+	s := fakeProvisionDeps(t, nil)
 	set := provisionSet(t, 2)
 	out := t.TempDir()
 	sd, e1, e2 := filepath.Join(out, "sd.bin"), filepath.Join(out, "e1.bin"), filepath.Join(out, "e2.bin")
-	stdout, stderr, err := runCmd(t, runProvision, "", set, "--allow-files", "--sd", sd, "--external", e1+","+e2, "--json")
+	stdout, stderr, err := runCmd(t, s.runProvision, "", set, "--allow-files", "--sd", sd, "--external", e1+","+e2, "--json")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
@@ -126,10 +127,11 @@ func TestProvisionFilesJSON(t *testing.T) {
 }
 
 func TestProvisionTextAndLabels(t *testing.T) {
-	fakeProvisionDeps(t, nil)
+	t.Parallel()
+	s := fakeProvisionDeps(t, nil)
 	set := provisionSet(t, 1)
 	out := t.TempDir()
-	stdout, _, err := runCmd(t, runProvision, "", "--allow-files", "--sd", filepath.Join(out, "a"), set, "--external", filepath.Join(out, "b"))
+	stdout, _, err := runCmd(t, s.runProvision, "", "--allow-files", "--sd", filepath.Join(out, "a"), set, "--external", filepath.Join(out, "b"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +149,7 @@ func TestProvisionRefusals(t *testing.T) {
 	mmc := disk.Disk{Name: "mmcblk0", Path: "/dev/mmcblk0", SizeBytes: 16e9, Bus: "mmc", Model: "SD16G", Eligible: true}
 	tiny := disk.Disk{Name: "sdd", Path: "/dev/sdd", SizeBytes: 1 << 20, Bus: "usb", Model: "Tiny", Eligible: true}
 	sys := disk.Disk{Name: "sda", Path: "/dev/sda", SizeBytes: 256e9, Bus: "sata", Eligible: false, Reason: "holds the running system (/)"}
-	fakeProvisionDeps(t, []disk.Disk{usb, usb2, mmc, tiny, sys})
+	s := fakeProvisionDeps(t, []disk.Disk{usb, usb2, mmc, tiny, sys})
 	set := provisionSet(t, 2)
 	file := filepath.Join(t.TempDir(), "f.bin")
 	for _, tc := range []struct {
@@ -174,14 +176,14 @@ func TestProvisionRefusals(t *testing.T) {
 		{"not ready", "", []string{set, "--sd", "/dev/sdc", "--external", "/dev/sdb"}, 1, "external2: no free disk is big enough"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			stdout, stderr, err := runCmd(t, runProvision, tc.stdin, tc.args...)
+			stdout, stderr, err := runCmd(t, s.runProvision, tc.stdin, tc.args...)
 			if got := cli.ExitCode(err); got != tc.code || err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("exit %d err %v, want %d %q\nstdout:\n%s\nstderr:\n%s", got, err, tc.code, tc.want, stdout, stderr)
 			}
 		})
 	}
 	// The plan is shown before the question, with a reason for each disk.
-	stdout, _, _ := runCmd(t, runProvision, "no\n", set)
+	stdout, _, _ := runCmd(t, s.runProvision, "no\n", set)
 	for _, want := range []string{"/dev/mmcblk0 is an SD card slot", "external1", "/dev/sdb (Stick) is the smallest free USB disk that fits", "Type yes"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("plan output lacks %q:\n%s", want, stdout)
@@ -193,7 +195,7 @@ func TestProvisionRefusals(t *testing.T) {
 }
 
 func TestProvisionHelpHidesAllowFiles(t *testing.T) {
-	stdout, _, err := runCmd(t, runProvision, "", "--help")
+	stdout, _, err := runCmd(t, defaultSystem().runProvision, "", "--help")
 	if !errors.Is(err, cli.ErrHelp) || strings.Contains(stdout, "allow-files") || !strings.Contains(stdout, "--external") && !strings.Contains(stdout, "-external") {
 		t.Errorf("help %v:\n%s", err, stdout)
 	}
@@ -205,10 +207,9 @@ func TestProvisionLoopDevices(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	old := provDeps
-	t.Cleanup(func() { provDeps = old })
+	s := defaultSystem()
 	// Read nothing but sysfs: other loop devices on this machine are not ours.
-	provDeps.scan = func(images []string) ([]disk.Disk, error) {
+	s.prov.scan = func(images []string) ([]disk.Disk, error) {
 		return disk.Scan(disk.ScanOptions{ImagePaths: images, NoProbe: true})
 	}
 	set := provisionSet(t, 2)
@@ -221,7 +222,7 @@ func TestProvisionLoopDevices(t *testing.T) {
 		dev := disktest.Attach(t, f).Dev
 		devs, files = append(devs, dev), append(files, f)
 	}
-	stdout, stderr, err := runCmd(t, runProvision, "", set, "--sd", devs[0], "--external", devs[1]+","+devs[2], "--yes")
+	stdout, stderr, err := runCmd(t, s.runProvision, "", set, "--sd", devs[0], "--external", devs[1]+","+devs[2], "--yes")
 	if err != nil {
 		t.Fatalf("%v\n%s\n%s", err, stdout, stderr)
 	}
