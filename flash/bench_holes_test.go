@@ -68,6 +68,8 @@ func (discardSink) zero(int64) error            { return nil }
 func (discardSink) sync() error                 { return nil }
 func (discardSink) prepareVerify() error        { return nil }
 func (discardSink) finish() []string            { return nil }
+func (discardSink) dropPartitions() []string    { return nil }
+func (discardSink) wipe() error                 { return nil }
 func (discardSink) close() error                { return nil }
 func (discardSink) remove()                     {}
 func (discardSink) blockSize() int64            { return 512 }

@@ -40,6 +40,8 @@ func (nullSink) zero(int64) error            { return nil }
 func (nullSink) sync() error                 { return nil }
 func (nullSink) prepareVerify() error        { return nil }
 func (nullSink) finish() []string            { return nil }
+func (nullSink) dropPartitions() []string    { return nil }
+func (nullSink) wipe() error                 { return nil }
 func (nullSink) close() error                { return nil }
 func (nullSink) remove()                     {}
 func (nullSink) commit() error               { return nil }

@@ -248,6 +248,11 @@ func (s *fileSink) prepareVerify() error {
 
 func (s *fileSink) finish() []string { return nil }
 
+func (s *fileSink) dropPartitions() []string { return nil }
+
+// wipe does nothing: a failed file target is removed.
+func (s *fileSink) wipe() error { return nil }
+
 func (s *fileSink) close() error {
 	if s.rd != nil {
 		s.rd.Close()
@@ -505,13 +510,20 @@ func (s *devSink) readAt(p []byte, off int64) error {
 	return s.pread(fd, p, off)
 }
 
-// zero zeroes the first and the last MiB of the disk.
+// zero zeroes the first and the last MiB of the disk. Once the first
+// MiB is on the medium the kernel re-reads the (now absent) partition
+// table, so that no partition node of the old layout stays.
 func (s *devSink) zero(int64) error {
 	z := alignedBuf(headSize)
 	n := min(int64(headSize), s.size)
 	if err := s.writeAt(z[:n], 0); err != nil {
 		return err
 	}
+	if err := s.sync(); err != nil {
+		return err
+	}
+	testPause("zero-head", 0)
+	s.rereadPartitions()
 	if tail := max(s.size-headSize, n) &^ (s.bs - 1); tail < s.size {
 		if err := s.writeAt(z[:s.size-tail], tail); err != nil {
 			return err
@@ -543,9 +555,68 @@ func (s *devSink) prepareVerify() error {
 
 // finish asks the kernel to re-read the partition table.
 func (s *devSink) finish() []string {
+	if e := s.rereadPartitions(); e != nil {
+		return []string{fmt.Sprintf("the kernel did not re-read the partition table of %s (%v); unplug and re-insert the disk", s.path, e)}
+	}
+	return nil
+}
+
+// rereadPartitions asks the kernel to re-read the partition table
+// (BLKRRPART); a disk that cannot have partitions (EINVAL) is no error.
+func (s *devSink) rereadPartitions() error {
 	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(s.fd), uintptr(unix.BLKRRPART), 0)
 	if e != 0 && e != unix.EINVAL {
-		return []string{fmt.Sprintf("the kernel did not re-read the partition table of %s (%v); unplug and re-insert the disk", s.path, e)}
+		return e
+	}
+	return nil
+}
+
+// blkpg is BLKPG, _IO(0x12, 105).
+const blkpg = 0x1269
+
+// dropPartitions deletes every partition of the disk from the kernel's
+// view (BLKPG_DEL_PARTITION) before anything is written, so that no
+// partition node of the old layout is seen while the disk is rewritten;
+// the medium is untouched until then.
+func (s *devSink) dropPartitions() []string {
+	var st unix.Stat_t
+	if err := unix.Fstat(s.fd, &st); err != nil {
+		return []string{fmt.Sprintf("stat %s: %v", s.path, err)}
+	}
+	dir := fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	parts, _ := filepath.Glob(filepath.Join(dir, "*", "partition"))
+	var warn []string
+	for _, p := range parts {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var pno int32
+		if _, err := fmt.Sscanf(strings.TrimSpace(string(b)), "%d", &pno); err != nil || pno <= 0 {
+			continue
+		}
+		part := unix.BlkpgPartition{Pno: pno}
+		arg := unix.BlkpgIoctlArg{Op: unix.BLKPG_DEL_PARTITION, Datalen: int32(unsafe.Sizeof(part)), Data: (*byte)(unsafe.Pointer(&part))}
+		if err := ioctlPtr(s.fd, blkpg, unsafe.Pointer(&arg)); err != nil && !errors.Is(err, unix.ENXIO) {
+			warn = append(warn, fmt.Sprintf("the kernel kept partition %d of %s while it was rewritten (%v)", pno, s.path, err))
+		}
+	}
+	return warn
+}
+
+// wipe zeroes the first and last MiB again and makes the kernel drop
+// the partitions, after a failed verify.
+func (s *devSink) wipe() error {
+	if err := s.zero(s.size); err != nil {
+		return err
+	}
+	if err := s.sync(); err != nil {
+		return err
+	}
+	if e := s.rereadPartitions(); e != nil {
+		if w := s.dropPartitions(); len(w) > 0 {
+			return fmt.Errorf("%s: the kernel kept the partitions: %w", s.path, e)
+		}
 	}
 	return nil
 }

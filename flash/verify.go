@@ -18,7 +18,11 @@ func (w *writer) verify(ctx context.Context) error {
 	if err := w.sink.prepareVerify(); err != nil {
 		return err
 	}
-	rep := w.report(Verifying, w.src.DataSize())
+	var total int64
+	for _, r := range w.recs {
+		total += int64(r.n)
+	}
+	rep := w.report(Verifying, total)
 	batches, stop := w.readBack()
 	defer stop()
 	var vdone int64
@@ -38,6 +42,7 @@ func (w *writer) verify(ctx context.Context) error {
 				vdone += int64(r.n)
 				w.done.Store(vdone)
 			}
+			testPause("verify", vdone)
 			bt.release()
 		}
 		return nil

@@ -33,6 +33,11 @@ type sink interface {
 	prepareVerify() error
 	// finish re-reads the partition table of a disk.
 	finish() []string
+	// dropPartitions makes the kernel forget a disk's partitions.
+	dropPartitions() []string
+	// wipe zeroes a disk's first and last MiB again, after a failed
+	// verify, and makes the kernel forget its partitions.
+	wipe() error
 	close() error
 	// blockSize is the alignment reads need.
 	blockSize() int64
@@ -58,7 +63,8 @@ type writer struct {
 	head    []byte          // the first MiB, written last
 	headExt []source.Extent // the parts of head that hold data
 
-	recs []rec // per-block xxh3 of what was written
+	recs    []rec           // per-block xxh3 of what was written
+	written []source.Extent // the ranges written, merged
 
 	shaCh     chan sums          // the image hashes, once hashed
 	shaCancel context.CancelFunc // stops the hasher's trailing zeros
@@ -86,6 +92,9 @@ func (w *writer) run(ctx context.Context) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if w.src.Size() == 0 {
+		return fmt.Errorf("%s: %w", w.imageName(), ErrEmpty)
+	}
 	s, err := openTarget(w, ctx)
 	if err != nil {
 		return err
@@ -101,10 +110,7 @@ func (w *writer) run(ctx context.Context) (err error) {
 		}
 	}()
 	start := time.Now()
-	if err := s.zero(w.src.Size()); err != nil {
-		return err
-	}
-	if err := s.sync(); err != nil {
+	if err := w.prepare(); err != nil {
 		return err
 	}
 	err = w.stream(ctx)
@@ -113,45 +119,115 @@ func (w *writer) run(ctx context.Context) (err error) {
 		return err
 	}
 	w.res.Written = w.done.Load()
+	w.res.Data = w.res.Written - w.res.Zeroed
+	w.res.Skipped = w.src.Size() - w.res.Written
 	if err := s.sync(); err != nil {
 		return err
 	}
-	for _, e := range w.headExt {
-		if err := s.writeAt(w.head[e.Offset:e.End()], e.Offset); err != nil {
-			return err
-		}
-	}
-	if err := s.sync(); err != nil {
+	if err := w.clearSkipped(); err != nil {
 		return err
 	}
+	if err := w.writeHead(); err != nil {
+		return err
+	}
+	testPause("head", 0)
 	w.res.Warnings = append(w.res.Warnings, s.finish()...)
-	if w.opts.NoVerify {
-		w.setSums()
-		w.res.WriteTime = time.Since(start)
-		if err := s.commit(); err != nil {
-			return err
-		}
-		ok = true
-		return nil
-	}
 	w.res.WriteTime = time.Since(start)
-	if w.opts.beforeVerify != nil {
-		if err := w.opts.beforeVerify(s.name()); err != nil {
+	if !w.opts.NoVerify {
+		if err := w.checkBack(ctx); err != nil {
 			return err
 		}
 	}
-	start = time.Now()
-	if err := w.verify(ctx); err != nil {
-		return err
-	}
-	w.res.VerifyTime = time.Since(start)
-	w.res.Verified = true
 	w.setSums()
 	if err := s.commit(); err != nil {
 		return err
 	}
 	ok = true
 	return nil
+}
+
+// prepare makes the target blank before the first byte of the image:
+// the kernel forgets the disk's partitions and its first and last MiB are
+// zeroed (a file target is sized).
+func (w *writer) prepare() error {
+	testPause("open", 0)
+	w.res.Warnings = append(w.res.Warnings, w.sink.dropPartitions()...)
+	testPause("dropped", 0)
+	if err := w.sink.zero(w.src.Size()); err != nil {
+		return err
+	}
+	if err := w.sink.sync(); err != nil {
+		return err
+	}
+	testPause("zeroed", 0)
+	return nil
+}
+
+// writeHead writes the first MiB, held back until everything else is on
+// the medium: all of it but the first sector, a flush, then the first
+// sector (the MBR or protective MBR) and a flush, so that no partition
+// table is valid before the whole image is written.
+func (w *writer) writeHead() error {
+	bs := w.sink.blockSize()
+	for _, first := range []bool{false, true} {
+		for _, e := range w.headExt {
+			lo, hi := e.Offset, e.End()
+			if first {
+				hi = min(hi, bs)
+			} else {
+				lo = max(lo, bs)
+			}
+			if lo >= hi {
+				continue
+			}
+			if err := w.sink.writeAt(w.head[lo:hi], lo); err != nil {
+				return err
+			}
+		}
+		if err := w.sink.sync(); err != nil {
+			return err
+		}
+		if !first {
+			testPause("head-body", 0)
+		}
+	}
+	return nil
+}
+
+// checkBack verifies the write. A disk that fails gets its first and
+// last MiB zeroed again, so that the bad copy does not look like a good
+// one.
+func (w *writer) checkBack(ctx context.Context) error {
+	if w.opts.beforeVerify != nil {
+		if err := w.opts.beforeVerify(w.sink.name()); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	err := w.verify(ctx)
+	if err == nil {
+		w.res.VerifyTime = time.Since(start)
+		w.res.Verified = true
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		if w.sink.isDevice() {
+			return fmt.Errorf("verify cancelled: the image is fully written to %s but not verified: %w", w.target.Path, err)
+		}
+		return fmt.Errorf("verify cancelled: the image was fully written but not verified, and %s was left unchanged: %w", w.target.Path, err)
+	}
+	if !w.sink.isDevice() {
+		return err
+	}
+	if werr := w.sink.wipe(); werr != nil {
+		return fmt.Errorf("%w; erasing the partition table of %s afterwards also failed: %w", err, w.target.Path, werr)
+	}
+	var ve *VerifyError
+	if errors.As(err, &ve) {
+		ve.Wiped = true
+		return err
+	}
+	return fmt.Errorf("%w; the partition table of %s was erased (first and last MiB zeroed) so that the unverified copy is not used", err, w.target.Path)
 }
 
 // imageName names the image in messages: its file, or "image".
@@ -271,6 +347,7 @@ loop:
 				continue
 			}
 			w.done.Add(int64(c.n))
+			testPause("stream", c.off+int64(c.n))
 			toHash <- c
 		case <-ctxDone:
 			// Cancel even while the source is stalled: stop the decoder;
@@ -430,6 +507,11 @@ func (w *writer) decode(free chan []byte, out chan<- chunk, stop <-chan struct{}
 func (w *writer) writeChunk(c chunk) error {
 	data := c.buf[:c.n]
 	off := c.off
+	if n := len(w.written); n > 0 && w.written[n-1].End() == off {
+		w.written[n-1].Length += int64(c.n)
+	} else {
+		w.written = append(w.written, source.Extent{Offset: off, Length: int64(c.n)})
+	}
 	if off < headSize {
 		k := min(int64(len(data)), headSize-off)
 		if w.head == nil {
