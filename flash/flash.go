@@ -167,7 +167,7 @@ func (e *VerifyError) Error() string {
 }
 
 // ErrEmpty is matched (errors.Is) by the error for an image with no bytes.
-var ErrEmpty = errors.New("the image is empty (0 bytes)")
+var ErrEmpty = source.ErrEmpty
 
 // TooSmallError refuses an image larger than the target disk.
 type TooSmallError struct {

@@ -40,7 +40,7 @@ const gzipExactLimit = (4 << 30) / 1032
 // openFile builds the source for f. The source closes f when owned is
 // set; on error the caller closes f.
 func (o *opener) openFile(f *os.File, fsize int64, format Format, bm *BlockMap, imgPath, bmapPath string, owned bool) (_ Source, err error) {
-	b := &base{format: format, path: imgPath, bmapPath: bmapPath, file: f, bm: bm, ctx: o.ctx, prepare: o.prepare}
+	b := &base{format: format, path: imgPath, bmapPath: bmapPath, file: f, bm: bm, ctx: o.ctx, prepare: o.prepare, warnings: o.warnings}
 	if owned {
 		b.closers = append(b.closers, f.Close)
 	}
