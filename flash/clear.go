@@ -41,7 +41,6 @@ func (w *writer) clearSkipped() error {
 			return err
 		}
 	}
-	testPause("cleared", 0)
 	return nil
 }
 

@@ -4,12 +4,19 @@
 // Write re-checks the chosen disk right before opening it (disk.Guard),
 // refuses an image larger than the disk before writing a byte, unmounts
 // the disk's partitions only when allowed, opens it exclusively with
-// O_DIRECT, zeroes its first and last MiB, streams the image through a
-// small pipeline (decoder → writer → hasher, with a few MiB-sized buffers
-// in flight and none allocated per chunk), writes the first MiB last after
-// a flush, and then reads back what it wrote — bypassing the page cache —
-// to compare it with what was sent. A cancelled or failed write leaves the
-// disk without a partition table instead of a half-valid one.
+// O_DIRECT, makes the kernel forget the disk's partitions (BLKPG deletes),
+// zeroes its first MiB, has the kernel re-read the now absent table
+// (BLKRRPART) and zeroes the last MiB, streams the image through a small
+// pipeline (decoder → writer → hasher, with a few MiB-sized buffers in
+// flight and none allocated per chunk), zeroes the first and last MiB of
+// the image and of each of its partitions where the image leaves them
+// unwritten (so that no old filesystem, md superblock or table is found in
+// the new layout), writes the first MiB last after a flush — its first
+// sector after the rest — and then reads back what it wrote, bypassing
+// the page cache, to compare it with what was sent. A cancelled, failed
+// or killed write leaves the disk without a partition table, on the
+// medium and in the kernel's view, instead of a half-valid one; a disk
+// that fails the verify has its first and last MiB zeroed again.
 //
 // A file target is written to a temporary file beside it, which replaces
 // the target only once the write (and verify) succeeded: a failed write

@@ -38,6 +38,7 @@ func partitionRanges(head []byte, size int64) []source.Extent {
 		}
 		if typ == 0xee {
 			gpt = true
+			continue
 		}
 		add(int64(binary.LittleEndian.Uint32(e[8:]))*512, int64(binary.LittleEndian.Uint32(e[12:]))*512)
 	}

@@ -15,9 +15,11 @@ import (
 // PHASE (at or past BYTES of it) and then wait until it is killed. The
 // kill tests use it to choose the moment of a kill -9 deterministically.
 // Phases, in order: open, dropped (partitions deleted from the kernel's
-// view), zero-head, zeroed, stream@BYTES (image bytes written), cleared
+// view), zero-head, zeroed, stream@OFFSET (a chunk ending at or past
+// image offset OFFSET written), cleared
 // (stale signatures cleared in skipped ranges), head-body (the first MiB
-// but its first sector written), head (everything written), verify@BYTES.
+// but its first sector written), head (everything written), verify@BYTES
+// (bytes read back and compared).
 const PauseEnv = "PISTUDIO_FLASH_PAUSE"
 
 // pausePhase and pauseOff are the parsed PauseEnv; paused is set once the

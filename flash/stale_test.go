@@ -232,3 +232,44 @@ func attachScanned(t testing.TB, backing string) string {
 	t.Helper()
 	return disktest.Attach(t, backing, "-P").Dev
 }
+
+// TestVerifyCancelSaysWritten checks that a verify cancelled on a disk
+// says that the image is fully written but not verified, and leaves it.
+func TestVerifyCancelSaysWritten(t *testing.T) {
+	dev, backing := oldDisk(t, 24<<20)
+	img := filepath.Join(t.TempDir(), "new.img")
+	layoutFile(t, img, 20<<20, newUUID)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opts := Options{BufferSize: 1 << 20, Progress: func(p Progress) {
+		if p.Phase == Verifying {
+			cancel()
+		}
+	}}
+	_, err := Write(ctx, open(t, img), Target{Path: dev, Identity: identity(t, dev)}, opts)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "fully written") || !strings.Contains(err.Error(), "not verified") {
+		t.Fatalf("error %v, want a cancelled verify saying the image is fully written", err)
+	}
+	if s := probe(t, backing, 0); !strings.Contains(s, "PTTYPE=dos") {
+		t.Errorf("a cancelled verify left no table: %q", s)
+	}
+}
+
+// TestEmptyImageRefused checks that an image that expands to nothing is
+// called empty before the target is touched.
+func TestEmptyImageRefused(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "empty.img")
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sourcetest.Run(t, "", "xz", "-k", p)
+	out := filepath.Join(dir, "out.img")
+	_, err := Write(context.Background(), open(t, p+".xz"), Target{Path: out}, Options{})
+	if !errors.Is(err, ErrEmpty) || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("error %v, want ErrEmpty", err)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s was created", out)
+	}
+}

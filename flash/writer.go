@@ -127,6 +127,7 @@ func (w *writer) run(ctx context.Context) (err error) {
 	if err := w.clearSkipped(); err != nil {
 		return err
 	}
+	testPause("cleared", 0)
 	if err := w.writeHead(); err != nil {
 		return err
 	}
