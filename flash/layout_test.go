@@ -65,12 +65,12 @@ func TestSignatureWindows(t *testing.T) {
 		size int64
 		want []ext
 	}{
-		{"no table", nil, 64 * mib, []ext{x(0, mib), x(63 * mib, mib)}},
+		{"no table", nil, 64 * mib, []ext{x(0, mib), x(63*mib, mib)}},
 		{"mbr", mbrHead([2]uint32{2048, 6144}, [2]uint32{16384, 40960}), 64 * mib,
-			[]ext{x(0, 2 * mib), x(3 * mib, mib), x(8 * mib, mib), x(27 * mib, mib), x(63 * mib, mib)}},
+			[]ext{x(0, 2*mib), x(3*mib, mib), x(8*mib, mib), x(27*mib, mib), x(63*mib, mib)}},
 		{"partition past the image", mbrHead([2]uint32{16384, 1 << 30}), 16 * mib,
-			[]ext{x(0, mib), x(8 * mib, mib), x(15 * mib, mib)}},
-		{"gpt", gpt, 64 * mib, []ext{x(0, mib), x(4 * mib, mib), x(7 * mib, mib), x(63 * mib, mib)}},
+			[]ext{x(0, mib), x(8*mib, mib), x(15*mib, mib)}},
+		{"gpt", gpt, 64 * mib, []ext{x(0, mib), x(4*mib, mib), x(7*mib, mib), x(63*mib, mib)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := signatureWindows(tc.head, tc.size); !reflect.DeepEqual(got, tc.want) {
