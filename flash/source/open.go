@@ -568,9 +568,20 @@ func (s *sparseSource) Next() (Extent, io.Reader, error) {
 		if c.Type == sparse.DontCare || c.Length == 0 || r == nil {
 			continue
 		}
+		if c.Type == sparse.Fill && c.Fill == 0 {
+			return Extent{c.Offset, c.Length}, &zeroReader{r: r}, nil
+		}
 		return Extent{c.Offset, c.Length}, r, nil
 	}
 }
+
+// zeroReader is the reader of a FILL chunk of zeros.
+type zeroReader struct{ r io.Reader }
+
+func (z *zeroReader) Read(p []byte) (int, error) { return z.r.Read(p) }
+
+// AllZeros implements Zeros.
+func (z *zeroReader) AllZeros() bool { return true }
 
 // Path returns the image data file the source reads (for a source opened
 // through its .bmap, the image beside the map).

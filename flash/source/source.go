@@ -92,6 +92,16 @@ type Source interface {
 	Close() error
 }
 
+// Zeros is implemented by the reader of an extent that holds only zero
+// bytes (an Android sparse FILL chunk of zeros): a writer may zero the
+// range on the target (a device's write-zeroes) instead of copying it.
+// Reading it still yields the zeros.
+type Zeros interface {
+	io.Reader
+	// AllZeros reports whether every byte of the extent is zero.
+	AllZeros() bool
+}
+
 // Reopener is implemented by sources that can open a fresh copy of
 // themselves, positioned at the start (every Source Open returns does).
 // The writer uses it to find the exact byte of a verify mismatch.
