@@ -290,57 +290,14 @@ func openDevice(w *writer, ctx context.Context) (sink, error) {
 	if w.src.Size() > d.SizeBytes {
 		return nil, &TooSmallError{Path: d.Path, ImageSize: w.src.Size(), DeviceSize: d.SizeBytes}
 	}
-	type mnt struct{ dev, mp string }
-	var mounts []mnt
-	for _, p := range d.Partitions {
-		for _, mp := range p.MountPoints {
-			mounts = append(mounts, mnt{p.Path, mp})
-		}
-	}
-	for _, mp := range wholeDiskMounts("/", d.Major, d.Minor) {
-		mounts = append(mounts, mnt{d.Path, mp})
-	}
-	if len(mounts) > 0 && !w.opts.AllowUnmount {
-		return nil, &MountedError{Device: mounts[0].dev, MountPoint: mounts[0].mp}
-	}
-	// Deepest mount points first.
-	sort.SliceStable(mounts, func(i, j int) bool {
-		return strings.Count(filepath.Clean(mounts[i].mp), "/") > strings.Count(filepath.Clean(mounts[j].mp), "/")
-	})
-	for _, m := range mounts {
-		if err := unix.Unmount(m.mp, 0); err != nil {
-			if errors.Is(err, unix.EBUSY) {
-				return nil, fmt.Errorf("unmounting %s from %s: %w (files are open there: close them and try again)", m.dev, m.mp, err)
-			}
-			return nil, fmt.Errorf("unmounting %s from %s: %w", m.dev, m.mp, err)
-		}
-		w.res.Unmounted = append(w.res.Unmounted, m.mp)
+	unmounted, err := unmountDisk(w, d)
+	if err != nil {
+		return nil, err
 	}
 	// Open the guarded disk's own node, never a link to it.
-	s := &devSink{path: d.Path, rfd: -1, direct: true}
-	flags := unix.O_RDWR | unix.O_EXCL | unix.O_CLOEXEC | unix.O_NOFOLLOW
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		s.fd, err = unix.Open(d.Path, flags|unix.O_DIRECT, 0)
-		if errors.Is(err, unix.EINVAL) {
-			s.direct = false
-			s.fd, err = unix.Open(d.Path, flags, 0)
-		}
-		if !errors.Is(err, unix.EBUSY) || len(mounts) == 0 || time.Now().After(deadline) {
-			break
-		}
-		// Something that watched the unmount (udev) may hold it briefly.
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	if errors.Is(err, unix.EBUSY) {
-		return nil, fmt.Errorf("opening %s exclusively: %w (a partition is mounted or the disk is in use)", d.Path, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", d.Path, err)
+	s := &devSink{path: d.Path, rfd: -1}
+	if err := s.open(ctx, unmounted); err != nil {
+		return nil, err
 	}
 	ok := false
 	defer func() {
@@ -381,6 +338,70 @@ func openDevice(w *writer, ctx context.Context) (sink, error) {
 	s.bounce = alignedBuf(1 << 20)
 	ok = true
 	return s, nil
+}
+
+// unmountDisk unmounts the partitions of d (and d itself) where they are
+// mounted, deepest mount points first, when the options allow it; it
+// reports whether anything was unmounted.
+func unmountDisk(w *writer, d disk.Disk) (bool, error) {
+	type mnt struct{ dev, mp string }
+	var mounts []mnt
+	for _, p := range d.Partitions {
+		for _, mp := range p.MountPoints {
+			mounts = append(mounts, mnt{p.Path, mp})
+		}
+	}
+	for _, mp := range wholeDiskMounts("/", d.Major, d.Minor) {
+		mounts = append(mounts, mnt{d.Path, mp})
+	}
+	if len(mounts) > 0 && !w.opts.AllowUnmount {
+		return false, &MountedError{Device: mounts[0].dev, MountPoint: mounts[0].mp}
+	}
+	sort.SliceStable(mounts, func(i, j int) bool {
+		return strings.Count(filepath.Clean(mounts[i].mp), "/") > strings.Count(filepath.Clean(mounts[j].mp), "/")
+	})
+	for _, m := range mounts {
+		if err := unix.Unmount(m.mp, 0); err != nil {
+			if errors.Is(err, unix.EBUSY) {
+				return false, fmt.Errorf("unmounting %s from %s: %w (files are open there: close them and try again)", m.dev, m.mp, err)
+			}
+			return false, fmt.Errorf("unmounting %s from %s: %w", m.dev, m.mp, err)
+		}
+		w.res.Unmounted = append(w.res.Unmounted, m.mp)
+	}
+	return len(mounts) > 0, nil
+}
+
+// open opens s.path exclusively, with O_DIRECT when the device allows
+// it. After an unmount it retries EBUSY for a moment: something that
+// watched the unmount (udev) may hold the disk briefly.
+func (s *devSink) open(ctx context.Context, retry bool) error {
+	flags := unix.O_RDWR | unix.O_EXCL | unix.O_CLOEXEC | unix.O_NOFOLLOW
+	deadline := time.Now().Add(2 * time.Second)
+	var err error
+	for {
+		s.direct = true
+		s.fd, err = unix.Open(s.path, flags|unix.O_DIRECT, 0)
+		if errors.Is(err, unix.EINVAL) {
+			s.direct = false
+			s.fd, err = unix.Open(s.path, flags, 0)
+		}
+		if !errors.Is(err, unix.EBUSY) || !retry || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if errors.Is(err, unix.EBUSY) {
+		return fmt.Errorf("opening %s exclusively: %w (a partition is mounted or the disk is in use)", s.path, err)
+	}
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", s.path, err)
+	}
+	return nil
 }
 
 // checkOpened checks that fd is the block device id: its numbers, its
