@@ -217,9 +217,9 @@ func (w *writer) checkBack(ctx context.Context) error {
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		if w.sink.isDevice() {
-			return fmt.Errorf("verify cancelled: the image is fully written to %s but not verified: %w", w.target.Path, err)
+			return fmt.Errorf("the image is fully written to %s but not verified: %w", w.target.Path, err)
 		}
-		return fmt.Errorf("verify cancelled: the image was fully written but not verified, and %s was left unchanged: %w", w.target.Path, err)
+		return fmt.Errorf("the image was fully written but not verified, and %s was left unchanged: %w", w.target.Path, err)
 	}
 	if !w.sink.isDevice() {
 		return err
