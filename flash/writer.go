@@ -379,16 +379,18 @@ loop:
 	case <-giveUp():
 	}
 	rep(werr == nil)
-	if werr != nil {
-		if errors.Is(werr, context.Canceled) || errors.Is(werr, context.DeadlineExceeded) {
-			if w.sink.isDevice() {
-				return fmt.Errorf("write cancelled after %d bytes; the target has no partition table: %w", w.done.Load(), werr)
-			}
-			return fmt.Errorf("write cancelled after %d bytes; %s was left unchanged: %w", w.done.Load(), w.target.Path, werr)
-		}
-		return werr
+	return w.streamError(werr)
+}
+
+// streamError says what a cancelled write left behind.
+func (w *writer) streamError(err error) error {
+	if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return err
 	}
-	return nil
+	if w.sink.isDevice() {
+		return fmt.Errorf("write cancelled after %d bytes; the target has no partition table: %w", w.done.Load(), err)
+	}
+	return fmt.Errorf("write cancelled after %d bytes; %s was left unchanged: %w", w.done.Load(), w.target.Path, err)
 }
 
 // sum waits for the image hashes the hasher computes.
