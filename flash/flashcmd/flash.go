@@ -150,7 +150,7 @@ func printResult(w io.Writer, res *flash.Result) {
 		fmt.Fprintf(w, "SHA-256 of the image: %s\n", res.SHA256)
 	}
 	if res.Skipped > 0 {
-		fmt.Fprintf(w, "Skipped %s the image leaves unwritten: the disk's old data stays there", flash.HumanBytes(res.Skipped))
+		fmt.Fprintf(w, "Skipped %s that the image leaves unwritten: the disk's old data stays there", flash.HumanBytes(res.Skipped))
 		if res.Cleared > 0 {
 			fmt.Fprintf(w, ", except %s cleared where old signatures would be found", flash.HumanBytes(res.Cleared))
 		}
