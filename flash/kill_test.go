@@ -70,7 +70,7 @@ var killMoments = []struct {
 	{pause: "head-body"},
 	{pause: "head", complete: true},
 	{pause: "verify@1", complete: true},
-	{pause: "verify@10485760", complete: true},
+	{pause: "verify@2097152", complete: true},
 	{pause: "", complete: true}, // runs to the end
 }
 
