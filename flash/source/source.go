@@ -29,6 +29,11 @@
 // Measure), so that opening the image again in the same process, as a
 // write after Inspect does, does not decode it once more.
 //
+// A block map found beside an image is used only when it is not older
+// than the image and, for a raw image, names the image's size; otherwise
+// it is ignored with a warning and the whole image is read. A map named
+// explicitly (its path given instead of the image's) is always used.
+//
 // Every reader returned by Next yields exactly the extent's Length bytes;
 // a stream that turns out longer or shorter than its recorded size, a
 // failed container checksum, or a bmap range whose checksum does not match
