@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/pistudio/pistudio/flash/source/sourcetest"
 )
 
@@ -118,7 +120,7 @@ func TestKillMatrix(t *testing.T) {
 				if err := os.WriteFile(backing, oldBytes, 0o644); err != nil {
 					t.Fatal(err)
 				}
-				dev := attachScanned(t, backing)
+				dev := attachAutoclear(t, backing)
 				showParts(t, dev)
 				out := runUntilPaused(t, bin, m.pause, images[format], dev)
 				checkAfterKill(t, dev, backing, out, m.untouched, m.complete, oldBytes, want)
@@ -134,6 +136,9 @@ func runUntilPaused(t *testing.T, bin, pause, image, dev string) string {
 	t.Helper()
 	cmd := exec.Command(bin, "flash", image, dev, "--yes")
 	cmd.Env = append(os.Environ(), PauseEnv+"="+pause)
+	// A writer left paused must not outlive the test (nor hold the loop
+	// device).
+	cmd.SysProcAttr = &unix.SysProcAttr{Pdeathsig: unix.SIGKILL}
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
 	stderr, err := cmd.StderrPipe()
@@ -234,4 +239,34 @@ func sameData(t *testing.T, got, want []byte) bool {
 		}
 	}
 	return true
+}
+
+// attachAutoclear attaches a loop device with partition scanning over
+// backing, like attachScanned, and also holds it open with the kernel's
+// autoclear flag set, so that the device goes away with this process
+// even if it is killed before its cleanup runs.
+func attachAutoclear(t *testing.T, backing string) string {
+	t.Helper()
+	fd := -1
+	// Registered before Attach, so that it runs after the detach.
+	t.Cleanup(func() {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	})
+	dev := attachScanned(t, backing)
+	var err error
+	fd, err = unix.Open(dev, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("opening %s: %v", dev, err)
+	}
+	info, err := unix.IoctlLoopGetStatus64(fd)
+	if err != nil {
+		t.Fatalf("loop status of %s: %v", dev, err)
+	}
+	info.Flags |= unix.LO_FLAGS_AUTOCLEAR
+	if err := unix.IoctlLoopSetStatus64(fd, info); err != nil {
+		t.Fatalf("setting autoclear on %s: %v", dev, err)
+	}
+	return dev
 }
