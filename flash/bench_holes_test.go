@@ -62,18 +62,21 @@ func holeyData() []byte {
 // discardSink accepts writes and forgets them.
 type discardSink struct{}
 
-func (discardSink) writeAt([]byte, int64) error { return nil }
-func (discardSink) readAt([]byte, int64) error  { return nil }
-func (discardSink) zero(int64) error            { return nil }
-func (discardSink) sync() error                 { return nil }
-func (discardSink) prepareVerify() error        { return nil }
-func (discardSink) finish() []string            { return nil }
-func (discardSink) close() error                { return nil }
-func (discardSink) remove()                     {}
-func (discardSink) blockSize() int64            { return 512 }
-func (discardSink) commit() error               { return nil }
-func (discardSink) name() string                { return "discard" }
-func (discardSink) isDevice() bool              { return false }
+func (discardSink) writeAt([]byte, int64) error  { return nil }
+func (discardSink) readAt([]byte, int64) error   { return nil }
+func (discardSink) zero(int64) error             { return nil }
+func (discardSink) sync() error                  { return nil }
+func (discardSink) prepareVerify() error         { return nil }
+func (discardSink) finish() []string             { return nil }
+func (discardSink) dropPartitions() []string     { return nil }
+func (discardSink) wipe() error                  { return nil }
+func (discardSink) zeroRange(int64, int64) error { return nil }
+func (discardSink) close() error                 { return nil }
+func (discardSink) remove()                      {}
+func (discardSink) blockSize() int64             { return 512 }
+func (discardSink) commit() error                { return nil }
+func (discardSink) name() string                 { return "discard" }
+func (discardSink) isDevice() bool               { return false }
 
 // BenchmarkPipelineHoles runs the decoder → writer → hasher loop on an
 // image that is two thirds holes (as sparse and bmap images are), with a

@@ -34,18 +34,21 @@ func (m *memSource) Next() (source.Extent, io.Reader, error) {
 // nullSink accepts writes and forgets them.
 type nullSink struct{}
 
-func (nullSink) writeAt([]byte, int64) error { return nil }
-func (nullSink) readAt([]byte, int64) error  { return nil }
-func (nullSink) zero(int64) error            { return nil }
-func (nullSink) sync() error                 { return nil }
-func (nullSink) prepareVerify() error        { return nil }
-func (nullSink) finish() []string            { return nil }
-func (nullSink) close() error                { return nil }
-func (nullSink) remove()                     {}
-func (nullSink) commit() error               { return nil }
-func (nullSink) name() string                { return "null" }
-func (nullSink) isDevice() bool              { return false }
-func (nullSink) blockSize() int64            { return 512 }
+func (nullSink) writeAt([]byte, int64) error  { return nil }
+func (nullSink) readAt([]byte, int64) error   { return nil }
+func (nullSink) zero(int64) error             { return nil }
+func (nullSink) sync() error                  { return nil }
+func (nullSink) prepareVerify() error         { return nil }
+func (nullSink) finish() []string             { return nil }
+func (nullSink) dropPartitions() []string     { return nil }
+func (nullSink) wipe() error                  { return nil }
+func (nullSink) zeroRange(int64, int64) error { return nil }
+func (nullSink) close() error                 { return nil }
+func (nullSink) remove()                      {}
+func (nullSink) commit() error                { return nil }
+func (nullSink) name() string                 { return "null" }
+func (nullSink) isDevice() bool               { return false }
+func (nullSink) blockSize() int64             { return 512 }
 
 func benchData() []byte {
 	b := make([]byte, 64<<20)

@@ -4,12 +4,19 @@
 // Write re-checks the chosen disk right before opening it (disk.Guard),
 // refuses an image larger than the disk before writing a byte, unmounts
 // the disk's partitions only when allowed, opens it exclusively with
-// O_DIRECT, zeroes its first and last MiB, streams the image through a
-// small pipeline (decoder → writer → hasher, with a few MiB-sized buffers
-// in flight and none allocated per chunk), writes the first MiB last after
-// a flush, and then reads back what it wrote — bypassing the page cache —
-// to compare it with what was sent. A cancelled or failed write leaves the
-// disk without a partition table instead of a half-valid one.
+// O_DIRECT, makes the kernel forget the disk's partitions (BLKPG deletes),
+// zeroes its first MiB, has the kernel re-read the now absent table
+// (BLKRRPART) and zeroes the last MiB, streams the image through a small
+// pipeline (decoder → writer → hasher, with a few MiB-sized buffers in
+// flight and none allocated per chunk), zeroes the first and last MiB of
+// the image and of each of its partitions where the image leaves them
+// unwritten (so that no old filesystem, md superblock or table is found in
+// the new layout), writes the first MiB last after a flush — its first
+// sector after the rest — and then reads back what it wrote, bypassing
+// the page cache, to compare it with what was sent. A cancelled, failed
+// or killed write leaves the disk without a partition table, on the
+// medium and in the kernel's view, instead of a half-valid one; a disk
+// that fails the verify has its first and last MiB zeroed again.
 //
 // A file target is written to a temporary file beside it, which replaces
 // the target only once the write (and verify) succeeded: a failed write
@@ -105,8 +112,24 @@ type Result struct {
 	Format source.Format `json:"format"`
 	// Size is the expanded image size in bytes.
 	Size int64 `json:"size"`
-	// Written is the number of image bytes written.
+	// Written is the number of image bytes written (Data plus Zeroed).
 	Written int64 `json:"written"`
+	// Data is the part of Written that was image data.
+	Data int64 `json:"data"`
+	// Zeroed is the part of Written that the image gives as zeros (sparse
+	// FILL chunks of zeros), written with the device's write-zeroes.
+	Zeroed int64 `json:"zeroed"`
+	// Skipped is the number of image bytes left unwritten (sparse
+	// DONT_CARE chunks, ranges a block map leaves out): what the disk
+	// held there stays, except that the first and last MiB of the image
+	// and of each of its partitions are cleared where they fall in such a
+	// range, so that no old signature is found there.
+	Skipped int64 `json:"skipped"`
+	// Cleared is the part of Skipped zeroed to remove old signatures.
+	Cleared int64 `json:"cleared"`
+	// BlockMap is the block map the image was written with ("" when
+	// none).
+	BlockMap string `json:"block_map,omitempty"`
 	// XXH3 is the hex XXH3-128 of the expanded image as written (ranges
 	// the image leaves unwritten count as zeros): what xxh128sum prints
 	// for the decompressed image. It is always computed.
@@ -132,14 +155,26 @@ type VerifyError struct {
 	Offset int64
 	// Path is the device or file that was written ("" when unknown).
 	Path string
+	// Wiped is set when the disk's first and last MiB were zeroed again
+	// and the kernel dropped its partitions, so that the failed copy is
+	// not taken for a good one.
+	Wiped bool
 }
 
 func (e *VerifyError) Error() string {
-	if e.Path == "" {
-		return fmt.Sprintf("verify failed: the data read back differs at byte %d (0x%x); the disk may be faulty or counterfeit", e.Offset, e.Offset)
+	where := ""
+	if e.Path != "" {
+		where = " from " + e.Path
 	}
-	return fmt.Sprintf("verify failed: the data read back from %s differs at byte %d (0x%x); the disk may be faulty or counterfeit", e.Path, e.Offset, e.Offset)
+	msg := fmt.Sprintf("verify failed: the data read back%s differs at byte %d (0x%x); the disk may be faulty or counterfeit", where, e.Offset, e.Offset)
+	if e.Wiped {
+		msg += "; its partition table was erased (first and last MiB zeroed) so that the bad copy is not used"
+	}
+	return msg
 }
+
+// ErrEmpty is matched (errors.Is) by the error for an image with no bytes.
+var ErrEmpty = source.ErrEmpty
 
 // TooSmallError refuses an image larger than the target disk.
 type TooSmallError struct {
@@ -191,6 +226,12 @@ func Write(ctx context.Context, src source.Source, target Target, opts Options) 
 	}
 	w := &writer{src: src, target: target, opts: opts,
 		res: &Result{Target: target.Path, Format: src.Format(), Size: src.Size()}}
+	if wr, ok := src.(source.Warner); ok {
+		w.res.Warnings = append(w.res.Warnings, wr.Warnings()...)
+	}
+	if p := sourcePaths(src); len(p) > 1 {
+		w.res.BlockMap = p[1]
+	}
 	if err := w.run(ctx); err != nil {
 		return nil, err
 	}

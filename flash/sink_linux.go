@@ -199,21 +199,6 @@ func (s *fileSink) writeAt(p []byte, off int64) error {
 	return nil
 }
 
-func isZero(b []byte) bool {
-	for len(b) >= 8 {
-		if *(*uint64)(unsafe.Pointer(&b[0])) != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *fileSink) readAt(p []byte, off int64) error {
 	f := s.f
 	if s.rd != nil {
@@ -248,6 +233,15 @@ func (s *fileSink) prepareVerify() error {
 
 func (s *fileSink) finish() []string { return nil }
 
+// zeroRange does nothing: the temporary file was created empty and sized
+// with holes, which read as zeros.
+func (s *fileSink) zeroRange(off, n int64) error { return nil }
+
+func (s *fileSink) dropPartitions() []string { return nil }
+
+// wipe does nothing: a failed file target is removed.
+func (s *fileSink) wipe() error { return nil }
+
 func (s *fileSink) close() error {
 	if s.rd != nil {
 		s.rd.Close()
@@ -270,6 +264,9 @@ type devSink struct {
 	bs     int64
 	size   int64
 	bounce []byte
+	zeros  []byte // a MiB of zeros, once needed
+	// noZeroOut is set once the device refused BLKZEROOUT.
+	noZeroOut bool
 }
 
 // blkGetDiskSeq is BLKGETDISKSEQ, _IOR(0x12, 128, __u64).
@@ -293,57 +290,14 @@ func openDevice(w *writer, ctx context.Context) (sink, error) {
 	if w.src.Size() > d.SizeBytes {
 		return nil, &TooSmallError{Path: d.Path, ImageSize: w.src.Size(), DeviceSize: d.SizeBytes}
 	}
-	type mnt struct{ dev, mp string }
-	var mounts []mnt
-	for _, p := range d.Partitions {
-		for _, mp := range p.MountPoints {
-			mounts = append(mounts, mnt{p.Path, mp})
-		}
-	}
-	for _, mp := range wholeDiskMounts("/", d.Major, d.Minor) {
-		mounts = append(mounts, mnt{d.Path, mp})
-	}
-	if len(mounts) > 0 && !w.opts.AllowUnmount {
-		return nil, &MountedError{Device: mounts[0].dev, MountPoint: mounts[0].mp}
-	}
-	// Deepest mount points first.
-	sort.SliceStable(mounts, func(i, j int) bool {
-		return strings.Count(filepath.Clean(mounts[i].mp), "/") > strings.Count(filepath.Clean(mounts[j].mp), "/")
-	})
-	for _, m := range mounts {
-		if err := unix.Unmount(m.mp, 0); err != nil {
-			if errors.Is(err, unix.EBUSY) {
-				return nil, fmt.Errorf("unmounting %s from %s: %w (files are open there: close them and try again)", m.dev, m.mp, err)
-			}
-			return nil, fmt.Errorf("unmounting %s from %s: %w", m.dev, m.mp, err)
-		}
-		w.res.Unmounted = append(w.res.Unmounted, m.mp)
+	unmounted, err := unmountDisk(w, d)
+	if err != nil {
+		return nil, err
 	}
 	// Open the guarded disk's own node, never a link to it.
-	s := &devSink{path: d.Path, rfd: -1, direct: true}
-	flags := unix.O_RDWR | unix.O_EXCL | unix.O_CLOEXEC | unix.O_NOFOLLOW
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		s.fd, err = unix.Open(d.Path, flags|unix.O_DIRECT, 0)
-		if errors.Is(err, unix.EINVAL) {
-			s.direct = false
-			s.fd, err = unix.Open(d.Path, flags, 0)
-		}
-		if !errors.Is(err, unix.EBUSY) || len(mounts) == 0 || time.Now().After(deadline) {
-			break
-		}
-		// Something that watched the unmount (udev) may hold it briefly.
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	if errors.Is(err, unix.EBUSY) {
-		return nil, fmt.Errorf("opening %s exclusively: %w (a partition is mounted or the disk is in use)", d.Path, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", d.Path, err)
+	s := &devSink{path: d.Path, rfd: -1}
+	if err := s.open(ctx, unmounted); err != nil {
+		return nil, err
 	}
 	ok := false
 	defer func() {
@@ -384,6 +338,70 @@ func openDevice(w *writer, ctx context.Context) (sink, error) {
 	s.bounce = alignedBuf(1 << 20)
 	ok = true
 	return s, nil
+}
+
+// unmountDisk unmounts the partitions of d (and d itself) where they are
+// mounted, deepest mount points first, when the options allow it; it
+// reports whether anything was unmounted.
+func unmountDisk(w *writer, d disk.Disk) (bool, error) {
+	type mnt struct{ dev, mp string }
+	var mounts []mnt
+	for _, p := range d.Partitions {
+		for _, mp := range p.MountPoints {
+			mounts = append(mounts, mnt{p.Path, mp})
+		}
+	}
+	for _, mp := range wholeDiskMounts("/", d.Major, d.Minor) {
+		mounts = append(mounts, mnt{d.Path, mp})
+	}
+	if len(mounts) > 0 && !w.opts.AllowUnmount {
+		return false, &MountedError{Device: mounts[0].dev, MountPoint: mounts[0].mp}
+	}
+	sort.SliceStable(mounts, func(i, j int) bool {
+		return strings.Count(filepath.Clean(mounts[i].mp), "/") > strings.Count(filepath.Clean(mounts[j].mp), "/")
+	})
+	for _, m := range mounts {
+		if err := unix.Unmount(m.mp, 0); err != nil {
+			if errors.Is(err, unix.EBUSY) {
+				return false, fmt.Errorf("unmounting %s from %s: %w (files are open there: close them and try again)", m.dev, m.mp, err)
+			}
+			return false, fmt.Errorf("unmounting %s from %s: %w", m.dev, m.mp, err)
+		}
+		w.res.Unmounted = append(w.res.Unmounted, m.mp)
+	}
+	return len(mounts) > 0, nil
+}
+
+// open opens s.path exclusively, with O_DIRECT when the device allows
+// it. After an unmount it retries EBUSY for a moment: something that
+// watched the unmount (udev) may hold the disk briefly.
+func (s *devSink) open(ctx context.Context, retry bool) error {
+	flags := unix.O_RDWR | unix.O_EXCL | unix.O_CLOEXEC | unix.O_NOFOLLOW
+	deadline := time.Now().Add(2 * time.Second)
+	var err error
+	for {
+		s.direct = true
+		s.fd, err = unix.Open(s.path, flags|unix.O_DIRECT, 0)
+		if errors.Is(err, unix.EINVAL) {
+			s.direct = false
+			s.fd, err = unix.Open(s.path, flags, 0)
+		}
+		if !errors.Is(err, unix.EBUSY) || !retry || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if errors.Is(err, unix.EBUSY) {
+		return fmt.Errorf("opening %s exclusively: %w (a partition is mounted or the disk is in use)", s.path, err)
+	}
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", s.path, err)
+	}
+	return nil
 }
 
 // checkOpened checks that fd is the block device id: its numbers, its
@@ -505,13 +523,20 @@ func (s *devSink) readAt(p []byte, off int64) error {
 	return s.pread(fd, p, off)
 }
 
-// zero zeroes the first and the last MiB of the disk.
+// zero zeroes the first and the last MiB of the disk. Once the first
+// MiB is on the medium the kernel re-reads the (now absent) partition
+// table, so that no partition node of the old layout stays.
 func (s *devSink) zero(int64) error {
 	z := alignedBuf(headSize)
 	n := min(int64(headSize), s.size)
 	if err := s.writeAt(z[:n], 0); err != nil {
 		return err
 	}
+	if err := s.sync(); err != nil {
+		return err
+	}
+	testPause("zero-head", 0)
+	s.rereadPartitions()
 	if tail := max(s.size-headSize, n) &^ (s.bs - 1); tail < s.size {
 		if err := s.writeAt(z[:s.size-tail], tail); err != nil {
 			return err
@@ -543,9 +568,115 @@ func (s *devSink) prepareVerify() error {
 
 // finish asks the kernel to re-read the partition table.
 func (s *devSink) finish() []string {
+	if e := s.rereadPartitions(); e != nil {
+		return []string{fmt.Sprintf("the kernel did not re-read the partition table of %s (%v); unplug and re-insert the disk", s.path, e)}
+	}
+	return nil
+}
+
+// rereadPartitions asks the kernel to re-read the partition table
+// (BLKRRPART); a disk that cannot have partitions (EINVAL) is no error.
+func (s *devSink) rereadPartitions() error {
 	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(s.fd), uintptr(unix.BLKRRPART), 0)
 	if e != 0 && e != unix.EINVAL {
-		return []string{fmt.Sprintf("the kernel did not re-read the partition table of %s (%v); unplug and re-insert the disk", s.path, e)}
+		return e
+	}
+	return nil
+}
+
+// zeroRange zeroes n bytes at off with the kernel's write-zeroes
+// (BLKZEROOUT: nearly free on devices reporting write_zeroes_max_bytes,
+// zeroed by the kernel without a copy from here elsewhere); unaligned
+// edges, and devices that refuse it, get written zeros.
+func (s *devSink) zeroRange(off, n int64) error {
+	bs := s.bs
+	lo := (off + bs - 1) &^ (bs - 1)
+	hi := (off + n) &^ (bs - 1)
+	if lo >= hi || s.noZeroOut {
+		return s.writeZeros(off, n)
+	}
+	if lo > off {
+		if err := s.writeZeros(off, lo-off); err != nil {
+			return err
+		}
+	}
+	r := [2]uint64{uint64(lo), uint64(hi - lo)}
+	if err := ioctlPtr(s.fd, unix.BLKZEROOUT, unsafe.Pointer(&r)); err != nil {
+		if !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.ENOTTY) && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("zeroing %s at byte %d: %w", s.path, lo, err)
+		}
+		s.noZeroOut = true
+		if err := s.writeZeros(lo, hi-lo); err != nil {
+			return err
+		}
+	}
+	if end := off + n; end > hi {
+		return s.writeZeros(hi, end-hi)
+	}
+	return nil
+}
+
+// writeZeros writes n zero bytes at off.
+func (s *devSink) writeZeros(off, n int64) error {
+	if s.zeros == nil {
+		s.zeros = alignedBuf(1 << 20)
+	}
+	for end := off + n; off < end; {
+		k := min(end-off, int64(len(s.zeros)))
+		if err := s.writeAt(s.zeros[:k], off); err != nil {
+			return err
+		}
+		off += k
+	}
+	return nil
+}
+
+// blkpg is BLKPG, _IO(0x12, 105).
+const blkpg = 0x1269
+
+// dropPartitions deletes every partition of the disk from the kernel's
+// view (BLKPG_DEL_PARTITION) before anything is written, so that no
+// partition node of the old layout is seen while the disk is rewritten;
+// the medium is untouched until then.
+func (s *devSink) dropPartitions() []string {
+	var st unix.Stat_t
+	if err := unix.Fstat(s.fd, &st); err != nil {
+		return []string{fmt.Sprintf("stat %s: %v", s.path, err)}
+	}
+	dir := fmt.Sprintf("/sys/dev/block/%d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	parts, _ := filepath.Glob(filepath.Join(dir, "*", "partition"))
+	var warn []string
+	for _, p := range parts {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var pno int32
+		if _, err := fmt.Sscanf(strings.TrimSpace(string(b)), "%d", &pno); err != nil || pno <= 0 {
+			continue
+		}
+		part := unix.BlkpgPartition{Pno: pno}
+		arg := unix.BlkpgIoctlArg{Op: unix.BLKPG_DEL_PARTITION, Datalen: int32(unsafe.Sizeof(part)), Data: (*byte)(unsafe.Pointer(&part))}
+		if err := ioctlPtr(s.fd, blkpg, unsafe.Pointer(&arg)); err != nil && !errors.Is(err, unix.ENXIO) {
+			warn = append(warn, fmt.Sprintf("the kernel kept partition %d of %s while it was rewritten (%v)", pno, s.path, err))
+		}
+	}
+	return warn
+}
+
+// wipe zeroes the first and last MiB again and makes the kernel drop
+// the partitions, after a failed verify.
+func (s *devSink) wipe() error {
+	if err := s.zero(s.size); err != nil {
+		return err
+	}
+	if err := s.sync(); err != nil {
+		return err
+	}
+	if e := s.rereadPartitions(); e != nil {
+		if w := s.dropPartitions(); len(w) > 0 {
+			return fmt.Errorf("%s: the kernel kept the partitions: %w", s.path, e)
+		}
 	}
 	return nil
 }

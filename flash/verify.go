@@ -18,7 +18,11 @@ func (w *writer) verify(ctx context.Context) error {
 	if err := w.sink.prepareVerify(); err != nil {
 		return err
 	}
-	rep := w.report(Verifying, w.src.DataSize())
+	var total int64
+	for _, r := range w.recs {
+		total += int64(r.n)
+	}
+	rep := w.report(Verifying, total)
 	batches, stop := w.readBack()
 	defer stop()
 	var vdone int64
@@ -32,18 +36,41 @@ func (w *writer) verify(ctx context.Context) error {
 			}
 			for _, r := range w.recs[bt.i:bt.j] {
 				got := bt.b[r.off-bt.lo : r.off-bt.lo+int64(r.n)]
-				if xxh3.Hash(got) != r.sum {
+				if !r.matches(got) {
+					if r.zero {
+						return &VerifyError{Offset: r.off + int64(firstNonZero(got)), Path: w.target.Path}
+					}
 					return &VerifyError{Offset: w.firstDiff(r, got), Path: w.target.Path}
 				}
 				vdone += int64(r.n)
 				w.done.Store(vdone)
 			}
+			testPause("verify", vdone)
 			bt.release()
 		}
 		return nil
 	}()
 	rep(err == nil)
 	return err
+}
+
+// matches reports whether got, read back, is what r recorded.
+func (r rec) matches(got []byte) bool {
+	if r.zero {
+		return isZero(got)
+	}
+	return xxh3.Hash(got) == r.sum
+}
+
+// firstNonZero returns the index of the first byte of b that is not zero
+// (0 when there is none).
+func firstNonZero(b []byte) int {
+	for i, c := range b {
+		if c != 0 {
+			return i
+		}
+	}
+	return 0
 }
 
 // readBatch is one aligned read covering the records recs[i:j].

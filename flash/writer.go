@@ -33,6 +33,14 @@ type sink interface {
 	prepareVerify() error
 	// finish re-reads the partition table of a disk.
 	finish() []string
+	// zeroRange zeroes n bytes at off: a device's write-zeroes, nothing
+	// on a new file (it reads as zeros already).
+	zeroRange(off, n int64) error
+	// dropPartitions makes the kernel forget a disk's partitions.
+	dropPartitions() []string
+	// wipe zeroes a disk's first and last MiB again, after a failed
+	// verify, and makes the kernel forget its partitions.
+	wipe() error
 	close() error
 	// blockSize is the alignment reads need.
 	blockSize() int64
@@ -58,7 +66,8 @@ type writer struct {
 	head    []byte          // the first MiB, written last
 	headExt []source.Extent // the parts of head that hold data
 
-	recs []rec // per-block xxh3 of what was written
+	recs    []rec           // per-block xxh3 of what was written
+	written []source.Extent // the ranges written, merged
 
 	shaCh     chan sums          // the image hashes, once hashed
 	shaCancel context.CancelFunc // stops the hasher's trailing zeros
@@ -74,9 +83,10 @@ type sums struct {
 
 // rec is the xxh3 of written bytes [off, off+n) inside one verify block.
 type rec struct {
-	off int64
-	n   int32
-	sum uint64
+	off  int64
+	n    int32
+	zero bool // the bytes are zeros (sum unused)
+	sum  uint64
 }
 
 // verifyBlock is the granularity of the verify hashes.
@@ -85,6 +95,9 @@ const verifyBlock = 64 << 10
 func (w *writer) run(ctx context.Context) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if w.src.Size() == 0 {
+		return fmt.Errorf("%s: %w", w.imageName(), ErrEmpty)
 	}
 	s, err := openTarget(w, ctx)
 	if err != nil {
@@ -101,10 +114,7 @@ func (w *writer) run(ctx context.Context) (err error) {
 		}
 	}()
 	start := time.Now()
-	if err := s.zero(w.src.Size()); err != nil {
-		return err
-	}
-	if err := s.sync(); err != nil {
+	if err := w.prepare(); err != nil {
 		return err
 	}
 	err = w.stream(ctx)
@@ -113,45 +123,116 @@ func (w *writer) run(ctx context.Context) (err error) {
 		return err
 	}
 	w.res.Written = w.done.Load()
+	w.res.Data = w.res.Written - w.res.Zeroed
+	w.res.Skipped = w.src.Size() - w.res.Written
 	if err := s.sync(); err != nil {
 		return err
 	}
-	for _, e := range w.headExt {
-		if err := s.writeAt(w.head[e.Offset:e.End()], e.Offset); err != nil {
-			return err
-		}
-	}
-	if err := s.sync(); err != nil {
+	if err := w.clearSkipped(); err != nil {
 		return err
 	}
+	testPause("cleared", 0)
+	if err := w.writeHead(); err != nil {
+		return err
+	}
+	testPause("head", 0)
 	w.res.Warnings = append(w.res.Warnings, s.finish()...)
-	if w.opts.NoVerify {
-		w.setSums()
-		w.res.WriteTime = time.Since(start)
-		if err := s.commit(); err != nil {
-			return err
-		}
-		ok = true
-		return nil
-	}
 	w.res.WriteTime = time.Since(start)
-	if w.opts.beforeVerify != nil {
-		if err := w.opts.beforeVerify(s.name()); err != nil {
+	if !w.opts.NoVerify {
+		if err := w.checkBack(ctx); err != nil {
 			return err
 		}
 	}
-	start = time.Now()
-	if err := w.verify(ctx); err != nil {
-		return err
-	}
-	w.res.VerifyTime = time.Since(start)
-	w.res.Verified = true
 	w.setSums()
 	if err := s.commit(); err != nil {
 		return err
 	}
 	ok = true
 	return nil
+}
+
+// prepare makes the target blank before the first byte of the image:
+// the kernel forgets the disk's partitions and its first and last MiB are
+// zeroed (a file target is sized).
+func (w *writer) prepare() error {
+	testPause("open", 0)
+	w.res.Warnings = append(w.res.Warnings, w.sink.dropPartitions()...)
+	testPause("dropped", 0)
+	if err := w.sink.zero(w.src.Size()); err != nil {
+		return err
+	}
+	if err := w.sink.sync(); err != nil {
+		return err
+	}
+	testPause("zeroed", 0)
+	return nil
+}
+
+// writeHead writes the first MiB, held back until everything else is on
+// the medium: all of it but the first sector, a flush, then the first
+// sector (the MBR or protective MBR) and a flush, so that no partition
+// table is valid before the whole image is written.
+func (w *writer) writeHead() error {
+	bs := w.sink.blockSize()
+	for _, first := range []bool{false, true} {
+		for _, e := range w.headExt {
+			lo, hi := e.Offset, e.End()
+			if first {
+				hi = min(hi, bs)
+			} else {
+				lo = max(lo, bs)
+			}
+			if lo >= hi {
+				continue
+			}
+			if err := w.sink.writeAt(w.head[lo:hi], lo); err != nil {
+				return err
+			}
+		}
+		if err := w.sink.sync(); err != nil {
+			return err
+		}
+		if !first {
+			testPause("head-body", 0)
+		}
+	}
+	return nil
+}
+
+// checkBack verifies the write. A disk that fails gets its first and
+// last MiB zeroed again, so that the bad copy does not look like a good
+// one.
+func (w *writer) checkBack(ctx context.Context) error {
+	if w.opts.beforeVerify != nil {
+		if err := w.opts.beforeVerify(w.sink.name()); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	err := w.verify(ctx)
+	if err == nil {
+		w.res.VerifyTime = time.Since(start)
+		w.res.Verified = true
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		if w.sink.isDevice() {
+			return fmt.Errorf("the image is fully written to %s but not verified: %w", w.target.Path, err)
+		}
+		return fmt.Errorf("the image was fully written but not verified, and %s was left unchanged: %w", w.target.Path, err)
+	}
+	if !w.sink.isDevice() {
+		return err
+	}
+	if werr := w.sink.wipe(); werr != nil {
+		return fmt.Errorf("%w; erasing the partition table of %s afterwards also failed: %w", err, w.target.Path, werr)
+	}
+	var ve *VerifyError
+	if errors.As(err, &ve) {
+		ve.Wiped = true
+		return err
+	}
+	return fmt.Errorf("%w; the partition table of %s was erased (first and last MiB zeroed) so that the unverified copy is not used", err, w.target.Path)
 }
 
 // imageName names the image in messages: its file, or "image".
@@ -183,11 +264,13 @@ func alignedBuf(n int) []byte {
 	return b[a : a+n : a+n]
 }
 
-// chunk is a filled buffer: n bytes of the image at off.
+// chunk is a filled buffer: n bytes of the image at off; or, with zero
+// set, n zero bytes at off and no buffer.
 type chunk struct {
-	buf []byte
-	off int64
-	n   int
+	buf  []byte
+	off  int64
+	n    int
+	zero bool
 }
 
 // pipeline streams the source to the sink and returns the image hashes,
@@ -267,10 +350,13 @@ loop:
 			}
 			if werr != nil {
 				stopOnce()
-				free <- c.buf
+				if c.buf != nil {
+					free <- c.buf
+				}
 				continue
 			}
 			w.done.Add(int64(c.n))
+			testPause("stream", c.off+int64(c.n))
 			toHash <- c
 		case <-ctxDone:
 			// Cancel even while the source is stalled: stop the decoder;
@@ -293,16 +379,18 @@ loop:
 	case <-giveUp():
 	}
 	rep(werr == nil)
-	if werr != nil {
-		if errors.Is(werr, context.Canceled) || errors.Is(werr, context.DeadlineExceeded) {
-			if w.sink.isDevice() {
-				return fmt.Errorf("write cancelled after %d bytes; the target has no partition table: %w", w.done.Load(), werr)
-			}
-			return fmt.Errorf("write cancelled after %d bytes; %s was left unchanged: %w", w.done.Load(), w.target.Path, werr)
-		}
-		return werr
+	return w.streamError(werr)
+}
+
+// streamError says what a cancelled write left behind.
+func (w *writer) streamError(err error) error {
+	if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return err
 	}
-	return nil
+	if w.sink.isDevice() {
+		return fmt.Errorf("write cancelled after %d bytes; the target has no partition table: %w", w.done.Load(), err)
+	}
+	return fmt.Errorf("write cancelled after %d bytes; %s was left unchanged: %w", w.done.Load(), w.target.Path, err)
 }
 
 // sum waits for the image hashes the hasher computes.
@@ -316,48 +404,28 @@ func (w *writer) setSums() {
 	w.res.XXH3, w.res.SHA256 = s.xxh3, s.sha256
 }
 
-// decode fills buffers from the source, merging contiguous extents.
+// minZeroRun is the shortest run of zeros (a sparse FILL chunk of zeros)
+// given to the target's zeroing rather than copied through a buffer.
+const minZeroRun = 64 << 10
+
+// zeroPiece bounds one zeroing request, so that progress and
+// cancellation follow long runs.
+const zeroPiece = 64 << 20
+
+// decoder fills buffers from the source for the writing loop.
+type decoder struct {
+	w    *writer
+	free chan []byte
+	out  chan<- chunk
+	stop <-chan struct{}
+	cur  chunk
+}
+
+// decode fills buffers from the source, merging contiguous extents; runs
+// of zeros the source marks (source.Zeros) become zero chunks without a
+// buffer.
 func (w *writer) decode(free chan []byte, out chan<- chunk, stop <-chan struct{}) error {
-	size := w.src.Size()
-	var cur chunk
-	stopped := func() bool {
-		select {
-		case <-stop:
-			return true
-		default:
-			return false
-		}
-	}
-	get := func() bool {
-		if stopped() {
-			return false
-		}
-		select {
-		case cur.buf = <-free:
-			return true
-		case <-stop:
-			return false
-		}
-	}
-	flush := func() bool {
-		if cur.buf == nil {
-			return true
-		}
-		if cur.n == 0 || stopped() {
-			free <- cur.buf
-			cur = chunk{}
-			return !stopped()
-		}
-		select {
-		case out <- cur:
-			cur = chunk{}
-			return true
-		case <-stop:
-			free <- cur.buf
-			cur = chunk{}
-			return false
-		}
-	}
+	d := &decoder{w: w, free: free, out: out, stop: stop}
 	var pos int64
 	first := true
 	for {
@@ -366,81 +434,168 @@ func (w *writer) decode(free chan []byte, out chan<- chunk, stop <-chan struct{}
 			break
 		}
 		if err != nil {
-			flush()
+			d.flush()
 			return fmt.Errorf("reading image %s: %w", w.imageName(), err)
 		}
 		if e.Length <= 0 {
 			continue
 		}
-		if (!first && e.Offset < pos) || e.Offset < 0 || e.End() > size {
-			flush()
-			return fmt.Errorf("image %s: range %d+%d is out of order or past the image size %d", w.imageName(), e.Offset, e.Length, size)
+		if (!first && e.Offset < pos) || e.Offset < 0 || e.End() > w.src.Size() {
+			d.flush()
+			return fmt.Errorf("image %s: range %d+%d is out of order or past the image size %d", w.imageName(), e.Offset, e.Length, w.src.Size())
 		}
 		first = false
-		if cur.buf != nil && cur.off+int64(cur.n) != e.Offset && !flush() {
-			return nil
-		}
-		pos = e.Offset
-		for remain := e.Length; remain > 0; {
-			if cur.buf == nil {
-				if !get() {
-					return nil
-				}
-				cur.off, cur.n = pos, 0
-			}
-			m := min(remain, int64(len(cur.buf)-cur.n))
-			if _, err := io.ReadFull(r, cur.buf[cur.n:cur.n+int(m)]); err != nil {
-				flush()
-				return fmt.Errorf("reading image %s at byte %d: %w", w.imageName(), pos, err)
-			}
-			cur.n += int(m)
-			pos += m
-			remain -= m
-			if cur.n == len(cur.buf) && !flush() {
-				return nil
-			}
-		}
-		// The reader must end here: this catches trailing data and lets
-		// decoders check their trailers.
-		var one [1]byte
-		for i := 0; ; i++ {
-			n, err := r.Read(one[:])
-			if n > 0 {
-				flush()
-				return fmt.Errorf("image %s: range at byte %d is longer than %d bytes", w.imageName(), e.Offset, e.Length)
-			}
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				flush()
-				return fmt.Errorf("reading image %s: %w", w.imageName(), err)
-			}
-			if i > 100 {
-				flush()
-				return fmt.Errorf("reading image %s: %w", w.imageName(), io.ErrNoProgress)
-			}
+		pos = e.End()
+		if ok, err := d.extent(e, r); !ok || err != nil {
+			return err
 		}
 	}
-	flush()
+	d.flush()
 	return nil
+}
+
+// extent passes one extent on; false means stop (an error, or stopped).
+func (d *decoder) extent(e source.Extent, r io.Reader) (bool, error) {
+	if z, ok := r.(source.Zeros); ok && z.AllZeros() && e.Length >= minZeroRun {
+		return d.zeros(e), nil
+	}
+	if d.cur.buf != nil && d.cur.off+int64(d.cur.n) != e.Offset && !d.flush() {
+		return false, nil
+	}
+	if ok, err := d.copy(e, r); !ok || err != nil {
+		return false, err
+	}
+	if err := d.checkEnd(e, r); err != nil {
+		d.flush()
+		return false, err
+	}
+	return true, nil
+}
+
+// zeros sends the zero chunks of e, after what is buffered.
+func (d *decoder) zeros(e source.Extent) bool {
+	if !d.flush() {
+		return false
+	}
+	for off := e.Offset; off < e.End(); off += zeroPiece {
+		n := min(e.End()-off, zeroPiece)
+		select {
+		case d.out <- chunk{off: off, n: int(n), zero: true}:
+		case <-d.stop:
+			return false
+		}
+	}
+	return true
+}
+
+// copy reads the bytes of e into buffers, passing on every full one.
+func (d *decoder) copy(e source.Extent, r io.Reader) (bool, error) {
+	pos := e.Offset
+	for remain := e.Length; remain > 0; {
+		if d.cur.buf == nil {
+			if !d.get() {
+				return false, nil
+			}
+			d.cur.off, d.cur.n = pos, 0
+		}
+		m := min(remain, int64(len(d.cur.buf)-d.cur.n))
+		if _, err := io.ReadFull(r, d.cur.buf[d.cur.n:d.cur.n+int(m)]); err != nil {
+			d.flush()
+			return false, fmt.Errorf("reading image %s at byte %d: %w", d.w.imageName(), pos, err)
+		}
+		d.cur.n += int(m)
+		pos += m
+		remain -= m
+		if d.cur.n == len(d.cur.buf) && !d.flush() {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// checkEnd checks that the reader of e ends where e does: this catches
+// trailing data and lets decoders check their trailers.
+func (d *decoder) checkEnd(e source.Extent, r io.Reader) error {
+	var one [1]byte
+	for i := 0; ; i++ {
+		n, err := r.Read(one[:])
+		if n > 0 {
+			return fmt.Errorf("image %s: range at byte %d is longer than %d bytes", d.w.imageName(), e.Offset, e.Length)
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading image %s: %w", d.w.imageName(), err)
+		}
+		if i > 100 {
+			return fmt.Errorf("reading image %s: %w", d.w.imageName(), io.ErrNoProgress)
+		}
+	}
+}
+
+func (d *decoder) stopped() bool {
+	select {
+	case <-d.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// get takes a free buffer; false when stopped.
+func (d *decoder) get() bool {
+	if d.stopped() {
+		return false
+	}
+	select {
+	case d.cur.buf = <-d.free:
+		return true
+	case <-d.stop:
+		return false
+	}
+}
+
+// flush passes the current buffer on; false when stopped.
+func (d *decoder) flush() bool {
+	if d.cur.buf == nil {
+		return true
+	}
+	if d.cur.n == 0 || d.stopped() {
+		d.free <- d.cur.buf
+		d.cur = chunk{}
+		return !d.stopped()
+	}
+	select {
+	case d.out <- d.cur:
+		d.cur = chunk{}
+		return true
+	case <-d.stop:
+		d.free <- d.cur.buf
+		d.cur = chunk{}
+		return false
+	}
 }
 
 // writeChunk writes one buffer, holding back what falls in the first MiB.
 func (w *writer) writeChunk(c chunk) error {
-	data := c.buf[:c.n]
 	off := c.off
+	if n := len(w.written); n > 0 && w.written[n-1].End() == off {
+		w.written[n-1].Length += int64(c.n)
+	} else {
+		w.written = append(w.written, source.Extent{Offset: off, Length: int64(c.n)})
+	}
+	if c.zero {
+		return w.writeZeros(c)
+	}
+	data := c.buf[:c.n]
 	if off < headSize {
 		k := min(int64(len(data)), headSize-off)
 		if w.head == nil {
 			w.head = alignedBuf(headSize)
 		}
 		copy(w.head[off:], data[:k])
-		if n := len(w.headExt); n > 0 && w.headExt[n-1].End() == off {
-			w.headExt[n-1].Length += k
-		} else {
-			w.headExt = append(w.headExt, source.Extent{Offset: off, Length: k})
-		}
+		w.holdHead(off, k)
 		data = data[k:]
 		off += k
 	}
@@ -448,6 +603,36 @@ func (w *writer) writeChunk(c chunk) error {
 		return nil
 	}
 	return w.sink.writeAt(data, off)
+}
+
+// holdHead records that the first MiB holds image bytes [off, off+k).
+func (w *writer) holdHead(off, k int64) {
+	if n := len(w.headExt); n > 0 && w.headExt[n-1].End() == off {
+		w.headExt[n-1].Length += k
+	} else {
+		w.headExt = append(w.headExt, source.Extent{Offset: off, Length: k})
+	}
+}
+
+// writeZeros zeroes the range of a zero chunk on the target; what falls
+// in the first MiB is held back with the rest of it.
+func (w *writer) writeZeros(c chunk) error {
+	off, n := c.off, int64(c.n)
+	if off < headSize {
+		k := min(n, headSize-off)
+		if w.head == nil {
+			w.head = alignedBuf(headSize)
+		}
+		clear(w.head[off : off+k])
+		w.holdHead(off, k)
+		off += k
+		n -= k
+	}
+	w.res.Zeroed += int64(c.n)
+	if n == 0 {
+		return nil
+	}
+	return w.sink.zeroRange(off, n)
 }
 
 // hash computes the image hashes of the expanded image (always its
@@ -481,6 +666,12 @@ func (w *writer) hash(ctx context.Context, in <-chan chunk, free chan<- []byte, 
 		}
 	}
 	for c := range in {
+		if c.zero {
+			closeRec()
+			hz(c.off + int64(c.n))
+			w.addZeroRecs(c.off, int64(c.n))
+			continue
+		}
 		hz(c.off)
 		data := c.buf[:c.n]
 		pos = c.off + int64(c.n)

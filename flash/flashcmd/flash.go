@@ -173,7 +173,13 @@ func printResult(w io.Writer, res *flash.Result) {
 	for _, mp := range res.Unmounted {
 		fmt.Fprintf(w, "Unmounted %s\n", mp)
 	}
+	if res.BlockMap != "" {
+		fmt.Fprintf(w, "Used the block map %s\n", res.BlockMap)
+	}
 	fmt.Fprintf(w, "Wrote %s to %s in %s", flash.HumanBytes(res.Written), res.Target, res.WriteTime.Round(time.Second/10))
+	if res.Zeroed > 0 || res.Skipped > 0 {
+		fmt.Fprintf(w, " (%s data, %s zeroed, %s skipped)", flash.HumanBytes(res.Data), flash.HumanBytes(res.Zeroed), flash.HumanBytes(res.Skipped))
+	}
 	if res.Verified {
 		fmt.Fprintf(w, "; verified in %s.\n", res.VerifyTime.Round(time.Second/10))
 		fmt.Fprintf(w, "Verified: every written byte read back matches (xxh3-128 %s)\n", res.XXH3)
@@ -183,6 +189,13 @@ func printResult(w io.Writer, res *flash.Result) {
 	}
 	if res.SHA256 != "" {
 		fmt.Fprintf(w, "SHA-256 of the image: %s\n", res.SHA256)
+	}
+	if res.Skipped > 0 {
+		fmt.Fprintf(w, "Skipped %s that the image leaves unwritten: the disk's old data stays there", flash.HumanBytes(res.Skipped))
+		if res.Cleared > 0 {
+			fmt.Fprintf(w, ", except %s cleared where old signatures would be found", flash.HumanBytes(res.Cleared))
+		}
+		fmt.Fprintln(w, ".")
 	}
 }
 

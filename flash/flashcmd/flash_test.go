@@ -146,6 +146,12 @@ func TestFlashResultGolden(t *testing.T) {
 			r.Verified, r.SHA256, r.Unmounted = true, strings.Repeat("ab", 32), []string{"/media/u/boot"}
 		}},
 		{"not-verified.txt", func(r *flash.Result) {}},
+		{"sparse-skipped.txt", func(r *flash.Result) {
+			r.Verified, r.Data, r.Zeroed, r.Skipped, r.Cleared = true, 1<<30, 2<<30, 4<<30, 3<<20
+		}},
+		{"bmap.txt", func(r *flash.Result) {
+			r.Verified, r.Data, r.Skipped, r.Cleared, r.BlockMap = true, 3<<30, 1<<30, 0, "/img/x.img.bmap"
+		}},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			r := base

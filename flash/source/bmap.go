@@ -75,22 +75,45 @@ func ParseBmap(data []byte) (*BlockMap, error) {
 	if err := xml.Unmarshal(data, &x); err != nil {
 		return nil, formatErrorf("block map XML: %v", err)
 	}
-	num := func(name, s string) (int64, error) {
-		v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-		if err != nil || v < 0 {
-			return 0, formatErrorf("block map %s %q is not a number", name, strings.TrimSpace(s))
-		}
-		return v, nil
+	m, err := bmapSizes(&x)
+	if err != nil {
+		return nil, err
 	}
+	if err := m.checksumType(&x, data); err != nil {
+		return nil, err
+	}
+	next := int64(0)
+	for _, r := range x.Ranges {
+		br, err := m.parseRange(r.Text, r.Chksum, r.SHA1, next)
+		if err != nil {
+			return nil, err
+		}
+		m.Ranges = append(m.Ranges, br)
+		next = br.Last + 1
+	}
+	return m, nil
+}
+
+// bmapNum parses a non-negative number of the map.
+func bmapNum(name, s string) (int64, error) {
+	v, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || v < 0 {
+		return 0, formatErrorf("block map %s %q is not a number", name, strings.TrimSpace(s))
+	}
+	return v, nil
+}
+
+// bmapSizes reads and checks the image size, block size and block count.
+func bmapSizes(x *bmapXML) (*BlockMap, error) {
 	var m BlockMap
 	var err error
-	if m.ImageSize, err = num("ImageSize", x.ImageSize); err != nil {
+	if m.ImageSize, err = bmapNum("ImageSize", x.ImageSize); err != nil {
 		return nil, err
 	}
-	if m.BlockSize, err = num("BlockSize", x.BlockSize); err != nil {
+	if m.BlockSize, err = bmapNum("BlockSize", x.BlockSize); err != nil {
 		return nil, err
 	}
-	if m.BlocksCount, err = num("BlocksCount", x.BlocksCount); err != nil {
+	if m.BlocksCount, err = bmapNum("BlocksCount", x.BlocksCount); err != nil {
 		return nil, err
 	}
 	switch {
@@ -101,6 +124,12 @@ func ParseBmap(data []byte) (*BlockMap, error) {
 	case m.BlocksCount != (m.ImageSize+m.BlockSize-1)/m.BlockSize:
 		return nil, formatErrorf("block map counts %d blocks of %d bytes for an image of %d bytes", m.BlocksCount, m.BlockSize, m.ImageSize)
 	}
+	return &m, nil
+}
+
+// checksumType sets the map's checksum type (version 1.x maps use SHA-1)
+// and checks the map file's own checksum when it has one.
+func (m *BlockMap) checksumType(x *bmapXML, data []byte) error {
 	m.ChecksumType = strings.ToLower(strings.TrimSpace(x.ChecksumType))
 	fileSum := strings.TrimSpace(x.BmapFileChecksum)
 	if m.ChecksumType == "" && (strings.TrimSpace(x.BmapFileSHA1) != "" || strings.HasPrefix(x.Version, "1.")) {
@@ -108,48 +137,46 @@ func ParseBmap(data []byte) (*BlockMap, error) {
 		fileSum = strings.TrimSpace(x.BmapFileSHA1)
 	}
 	if m.ChecksumType != "" && m.ChecksumType != "sha1" && m.ChecksumType != "sha256" {
-		return nil, formatErrorf("block map checksum type %q is not supported", m.ChecksumType)
+		return formatErrorf("block map checksum type %q is not supported", m.ChecksumType)
 	}
-	if fileSum != "" {
-		if err := checkBmapFile(data, fileSum, m.ChecksumType); err != nil {
-			return nil, err
+	if fileSum == "" {
+		return nil
+	}
+	return checkBmapFile(data, fileSum, m.ChecksumType)
+}
+
+// parseRange parses one Range element ("FIRST-LAST" or "BLOCK") with its
+// checksum attributes; next is the first block it may start at.
+func (m *BlockMap) parseRange(text, chksum, sha1 string, next int64) (BmapRange, error) {
+	t := strings.TrimSpace(text)
+	a, b, ok := strings.Cut(t, "-")
+	first, err1 := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
+	last, err2 := first, error(nil)
+	if ok {
+		last, err2 = strconv.ParseInt(strings.TrimSpace(b), 10, 64)
+	}
+	switch {
+	case err1 != nil || err2 != nil || first < 0 || last < first:
+		return BmapRange{}, formatErrorf("block map range %q is malformed", t)
+	case first < next:
+		return BmapRange{}, formatErrorf("block map range %q overlaps or precedes the one before", t)
+	case last >= m.BlocksCount:
+		return BmapRange{}, formatErrorf("block map range %q is past the last block %d", t, m.BlocksCount-1)
+	}
+	sum := strings.ToLower(strings.TrimSpace(chksum))
+	if sum == "" {
+		sum = strings.ToLower(strings.TrimSpace(sha1))
+	}
+	if sum != "" {
+		want := 64
+		if m.ChecksumType == "sha1" {
+			want = 40
+		}
+		if _, err := hex.DecodeString(sum); err != nil || len(sum) != want || m.ChecksumType == "" {
+			return BmapRange{}, formatErrorf("block map range %q has a malformed checksum", t)
 		}
 	}
-	next := int64(0)
-	for _, r := range x.Ranges {
-		t := strings.TrimSpace(r.Text)
-		a, b, ok := strings.Cut(t, "-")
-		first, err1 := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
-		last, err2 := first, error(nil)
-		if ok {
-			last, err2 = strconv.ParseInt(strings.TrimSpace(b), 10, 64)
-		}
-		if err1 != nil || err2 != nil || first < 0 || last < first {
-			return nil, formatErrorf("block map range %q is malformed", t)
-		}
-		if first < next {
-			return nil, formatErrorf("block map range %q overlaps or precedes the one before", t)
-		}
-		if last >= m.BlocksCount {
-			return nil, formatErrorf("block map range %q is past the last block %d", t, m.BlocksCount-1)
-		}
-		sum := strings.ToLower(strings.TrimSpace(r.Chksum))
-		if sum == "" {
-			sum = strings.ToLower(strings.TrimSpace(r.SHA1))
-		}
-		if sum != "" {
-			want := 64
-			if m.ChecksumType == "sha1" {
-				want = 40
-			}
-			if _, err := hex.DecodeString(sum); err != nil || len(sum) != want || m.ChecksumType == "" {
-				return nil, formatErrorf("block map range %q has a malformed checksum", t)
-			}
-		}
-		m.Ranges = append(m.Ranges, BmapRange{First: first, Last: last, Checksum: sum})
-		next = last + 1
-	}
-	return &m, nil
+	return BmapRange{First: first, Last: last, Checksum: sum}, nil
 }
 
 // checkBmapFile verifies the checksum a block map carries of itself: the

@@ -40,7 +40,7 @@ const gzipExactLimit = (4 << 30) / 1032
 // openFile builds the source for f. The source closes f when owned is
 // set; on error the caller closes f.
 func (o *opener) openFile(f *os.File, fsize int64, format Format, bm *BlockMap, imgPath, bmapPath string, owned bool) (_ Source, err error) {
-	b := &base{format: format, path: imgPath, bmapPath: bmapPath, file: f, bm: bm, ctx: o.ctx, prepare: o.prepare}
+	b := &base{format: format, path: imgPath, bmapPath: bmapPath, file: f, bm: bm, ctx: o.ctx, prepare: o.prepare, warnings: o.warnings}
 	if owned {
 		b.closers = append(b.closers, f.Close)
 	}
@@ -52,89 +52,16 @@ func (o *opener) openFile(f *os.File, fsize int64, format Format, bm *BlockMap, 
 			b.Close() // stops a decoder already started
 		}
 	}()
-	if format == Raw {
-		sec := io.NewSectionReader(f, 0, fsize)
-		if bm != nil {
-			if bm.ImageSize != fsize {
-				return nil, formatErrorf("image is %d bytes but its block map says %d", fsize, bm.ImageSize)
-			}
-			b.format = Bmap
-			return newBmapSource(b, sec, bm), nil
-		}
-		return &rawSource{base: b, r: sec, size: fsize}, nil
-	}
-	if format == Sparse {
-		if bm != nil {
-			b.warn("the block map beside a sparse image is ignored")
-		}
-		// An uncompressed file: the chunk headers give the data size and
-		// validate the layout without reading the data; CRC32 values are
-		// checked by the streaming pass before the first MiB is written.
-		_, data, err := sparse.ScanHeaders(f, fsize)
-		if err != nil {
-			return nil, err
-		}
-		sr, err := sparse.NewReader(io.NewSectionReader(f, 0, fsize))
-		if err != nil {
-			return nil, err
-		}
-		return &sparseSource{base: b, sr: sr, dataSize: data}, nil
-	}
-
-	var dec decoderFunc
-	var sizeFn func() (int64, error)
 	switch format {
-	case XZ:
-		dec = xzDecoder(f, fsize, o.prepare)
-		sizeFn = func() (int64, error) { return XZSize(f, fsize) }
-	case Gzip:
-		dec = func() (decoded, error) {
-			zr, err := gzip.NewReader(bufio.NewReaderSize(io.NewSectionReader(f, 0, fsize), 1<<20))
-			if err != nil {
-				return decoded{}, formatErrorf("gzip: %v", err)
-			}
-			return decoded{r: &formatReader{r: zr, name: "gzip"}, close: zr.Close}, nil
-		}
-		sizeFn = func() (int64, error) {
-			// The trailer's ISIZE is the size of the last member only, and
-			// modulo 4 GiB: the bytes are always counted.
-			if fsize >= gzipExactLimit {
-				b.warn("gzip keeps the image size only modulo 4 GiB: the size was found by decoding the file once")
-			}
-			return o.measuredSize(dec)
-		}
-	case Zstd:
-		dec = zstdDecoder(f, fsize, o.prepare)
-		sizeFn = func() (int64, error) {
-			n, err := ZstdSize(f, fsize)
-			if errors.Is(err, errNoContentSize) {
-				b.warn("a zstd frame does not record its size: the size was found by decoding the file once")
-				return o.measuredSize(dec)
-			}
-			return n, err
-		}
-	case Zip:
-		zf, err := pickZipEntry(f, fsize)
-		if err != nil {
-			return nil, err
-		}
-		dec = func() (decoded, error) {
-			rc, err := zf.Open()
-			if err != nil {
-				return decoded{}, fmt.Errorf("zip entry %s: %w", zf.Name, err)
-			}
-			return decoded{r: &formatReader{r: rc, name: "zip"}, close: rc.Close}, nil
-		}
-		sizeFn = func() (int64, error) {
-			if zf.UncompressedSize64 > 1<<52 {
-				return 0, formatErrorf("zip entry %s claims %d bytes", zf.Name, zf.UncompressedSize64)
-			}
-			return int64(zf.UncompressedSize64), nil
-		}
-	default:
-		return nil, fmt.Errorf("unsupported format %s", format)
+	case Raw:
+		return openRaw(b, f, fsize, bm)
+	case Sparse:
+		return openSparse(b, f, fsize, bm)
 	}
-
+	dec, sizeFn, err := o.decoderFor(b, f, fsize, format)
+	if err != nil {
+		return nil, err
+	}
 	d, err := dec()
 	if err != nil {
 		return nil, err
@@ -159,6 +86,105 @@ func (o *opener) openFile(f *os.File, fsize int64, format Format, bm *BlockMap, 
 		return nil, err
 	}
 	return &rawSource{base: b, r: &exactReader{r: br, remain: size, size: size}, size: size}, nil
+}
+
+// openRaw opens an uncompressed raw image, through its block map when
+// there is one.
+func openRaw(b *base, f *os.File, fsize int64, bm *BlockMap) (Source, error) {
+	sec := io.NewSectionReader(f, 0, fsize)
+	if bm == nil {
+		return &rawSource{base: b, r: sec, size: fsize}, nil
+	}
+	if bm.ImageSize != fsize {
+		return nil, formatErrorf("image is %d bytes but its block map says %d", fsize, bm.ImageSize)
+	}
+	b.format = Bmap
+	return newBmapSource(b, sec, bm), nil
+}
+
+// openSparse opens an uncompressed Android sparse image: the chunk
+// headers give the data size and validate the layout without reading the
+// data; CRC32 values are checked by the streaming pass before the first
+// MiB is written.
+func openSparse(b *base, f *os.File, fsize int64, bm *BlockMap) (Source, error) {
+	if bm != nil {
+		b.warn("the block map beside a sparse image is ignored")
+	}
+	_, data, err := sparse.ScanHeaders(f, fsize)
+	if err != nil {
+		return nil, err
+	}
+	sr, err := sparse.NewReader(io.NewSectionReader(f, 0, fsize))
+	if err != nil {
+		return nil, err
+	}
+	return &sparseSource{base: b, sr: sr, dataSize: data}, nil
+}
+
+// decoderFor returns how to decode a compressed image and how to find
+// its expanded size.
+func (o *opener) decoderFor(b *base, f *os.File, fsize int64, format Format) (decoderFunc, func() (int64, error), error) {
+	switch format {
+	case XZ:
+		return xzDecoder(f, fsize, o.prepare), func() (int64, error) { return XZSize(f, fsize) }, nil
+	case Gzip:
+		dec := gzipDecoder(f, fsize)
+		return dec, func() (int64, error) {
+			// The trailer's ISIZE is the size of the last member only, and
+			// modulo 4 GiB: the bytes are always counted.
+			if fsize >= gzipExactLimit {
+				b.warn("gzip keeps the image size only modulo 4 GiB: the size was found by decoding the file once")
+			}
+			return o.measuredSize(dec)
+		}, nil
+	case Zstd:
+		dec := zstdDecoder(f, fsize, o.prepare)
+		return dec, func() (int64, error) {
+			n, err := ZstdSize(f, fsize)
+			if errors.Is(err, errNoContentSize) {
+				b.warn("a zstd frame does not record its size: the size was found by decoding the file once")
+				return o.measuredSize(dec)
+			}
+			return n, err
+		}, nil
+	case Zip:
+		return zipDecoder(f, fsize)
+	}
+	return nil, nil, fmt.Errorf("unsupported format %s", format)
+}
+
+// gzipDecoder decodes a gzip file (every member).
+func gzipDecoder(f *os.File, fsize int64) decoderFunc {
+	return func() (decoded, error) {
+		zr, err := gzip.NewReader(bufio.NewReaderSize(io.NewSectionReader(f, 0, fsize), 1<<20))
+		if err != nil {
+			return decoded{}, formatErrorf("gzip: %v", err)
+		}
+		return decoded{r: &formatReader{r: zr, name: "gzip"}, close: zr.Close}, nil
+	}
+}
+
+// zipDecoder decodes the image entry of a zip file, whose size the
+// central directory records.
+func zipDecoder(f *os.File, fsize int64) (decoderFunc, func() (int64, error), error) {
+	zf, err := pickZipEntry(f, fsize)
+	if err != nil {
+		return nil, nil, err
+	}
+	dec := func() (decoded, error) {
+		rc, err := zf.Open()
+		if err != nil {
+			return decoded{}, fmt.Errorf("zip entry %s: %w", zf.Name, err)
+		}
+		return decoded{r: &formatReader{r: rc, name: "zip"}, close: rc.Close}, nil
+	}
+	size := func() (int64, error) {
+		if zf.UncompressedSize64 > 1<<52 {
+			return 0, formatErrorf("zip entry %s claims %d bytes", zf.Name, zf.UncompressedSize64)
+		}
+		return int64(zf.UncompressedSize64), nil
+	}
+	return dec, size, nil
 }
 
 // measuredSize returns the expanded size of a raw image in a container
@@ -568,9 +594,20 @@ func (s *sparseSource) Next() (Extent, io.Reader, error) {
 		if c.Type == sparse.DontCare || c.Length == 0 || r == nil {
 			continue
 		}
+		if c.Type == sparse.Fill && c.Fill == 0 {
+			return Extent{c.Offset, c.Length}, &zeroReader{r: r}, nil
+		}
 		return Extent{c.Offset, c.Length}, r, nil
 	}
 }
+
+// zeroReader is the reader of a FILL chunk of zeros.
+type zeroReader struct{ r io.Reader }
+
+func (z *zeroReader) Read(p []byte) (int, error) { return z.r.Read(p) }
+
+// AllZeros implements Zeros.
+func (z *zeroReader) AllZeros() bool { return true }
 
 // Path returns the image data file the source reads (for a source opened
 // through its .bmap, the image beside the map).

@@ -29,6 +29,11 @@
 // Measure), so that opening the image again in the same process, as a
 // write after Inspect does, does not decode it once more.
 //
+// A block map found beside an image is used only when it is not older
+// than the image and, for a raw image, names the image's size; otherwise
+// it is ignored with a warning and the whole image is read. A map named
+// explicitly (its path given instead of the image's) is always used.
+//
 // Every reader returned by Next yields exactly the extent's Length bytes;
 // a stream that turns out longer or shorter than its recorded size, a
 // failed container checksum, or a bmap range whose checksum does not match
@@ -92,6 +97,16 @@ type Source interface {
 	Close() error
 }
 
+// Zeros is implemented by the reader of an extent that holds only zero
+// bytes (an Android sparse FILL chunk of zeros): a writer may zero the
+// range on the target (a device's write-zeroes) instead of copying it.
+// Reading it still yields the zeros.
+type Zeros interface {
+	io.Reader
+	// AllZeros reports whether every byte of the extent is zero.
+	AllZeros() bool
+}
+
 // Reopener is implemented by sources that can open a fresh copy of
 // themselves, positioned at the start (every Source Open returns does).
 // The writer uses it to find the exact byte of a verify mismatch.
@@ -104,6 +119,10 @@ type Reopener interface {
 type Warner interface {
 	Warnings() []string
 }
+
+// ErrEmpty is matched (errors.Is) by the error for an image file of 0
+// bytes.
+var ErrEmpty = errors.New("the image is empty (0 bytes)")
 
 // ErrFormat is matched (errors.Is) by errors about malformed image files.
 var ErrFormat = errors.New("malformed image")
@@ -173,6 +192,11 @@ type Files struct {
 	// Bmap is the block map (nil when there is none) and BmapPath its name.
 	Bmap     *os.File
 	BmapPath string
+	// BmapFound is set when Locate found the map beside the image rather
+	// than being given its path: such a map is used only if it is not
+	// older than the image and, for a raw image, describes the image's
+	// size; otherwise it is ignored with a warning.
+	BmapFound bool
 	// Decoder, if set, adjusts the command of a decoding program (xz,
 	// zstd) before it starts: the privileged helper runs them as the
 	// user the image belongs to.
@@ -251,7 +275,7 @@ func Locate(path string, open func(name string) (*os.File, error)) (*Files, erro
 	}
 	for _, c := range cands {
 		if m, err := openReg(c); err == nil {
-			fs.Bmap, fs.BmapPath = m, c
+			fs.Bmap, fs.BmapPath, fs.BmapFound = m, c, true
 			break
 		}
 	}
@@ -278,6 +302,14 @@ func OpenFiles(ctx context.Context, fs *Files) (Source, error) {
 		return nil, errors.New("opening image: no file")
 	}
 	var bm *BlockMap
+	var warns []string
+	if fs.Bmap != nil && fs.BmapFound {
+		if why := staleMap(fs); why != "" {
+			warns = append(warns, fmt.Sprintf("the block map %s was ignored: %s; the whole image is written (name the map itself to use it)", fs.BmapPath, why))
+			fs.Bmap.Close()
+			fs.Bmap, fs.BmapPath = nil, ""
+		}
+	}
 	if fs.Bmap != nil {
 		data, err := io.ReadAll(io.LimitReader(fs.Bmap, 64<<20))
 		fs.Bmap.Close()
@@ -291,13 +323,52 @@ func OpenFiles(ctx context.Context, fs *Files) (Source, error) {
 			return nil, fmt.Errorf("block map %s: %w", fs.BmapPath, err)
 		}
 	}
-	o := &opener{ctx: ctx, prepare: fs.Decoder}
+	if bm != nil && fs.BmapFound {
+		if why := mapSizeMismatch(fs.Image, bm); why != "" {
+			warns = append(warns, fmt.Sprintf("the block map %s was ignored: %s; the whole image is written (name the map itself to use it)", fs.BmapPath, why))
+			bm, fs.BmapPath = nil, ""
+		}
+	}
+	o := &opener{ctx: ctx, prepare: fs.Decoder, warnings: warns}
 	return o.fromFile(fs.Image, fs.ImagePath, bm, fs.BmapPath, true)
+}
+
+// staleMap says why the map beside an image cannot describe it: it was
+// last changed before the image was ("" when it is not older).
+func staleMap(fs *Files) string {
+	ist, err1 := fs.Image.Stat()
+	mst, err2 := fs.Bmap.Stat()
+	if err1 != nil || err2 != nil {
+		return ""
+	}
+	if mst.ModTime().Before(ist.ModTime()) {
+		return fmt.Sprintf("it is older than the image (%s, the image %s)",
+			mst.ModTime().UTC().Format("2006-01-02 15:04:05"), ist.ModTime().UTC().Format("2006-01-02 15:04:05"))
+	}
+	return ""
+}
+
+// mapSizeMismatch says why bm cannot describe the raw image in f: it
+// names another size ("" for a matching size or a compressed image,
+// whose size the decoder checks).
+func mapSizeMismatch(f *os.File, bm *BlockMap) string {
+	st, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	head := make([]byte, 512)
+	n, _ := f.ReadAt(head, 0)
+	if Detect(head[:n]) != Raw || st.Size() == bm.ImageSize {
+		return ""
+	}
+	return fmt.Sprintf("it describes a %d-byte image but the image has %d bytes", bm.ImageSize, st.Size())
 }
 
 type opener struct {
 	ctx     context.Context
 	prepare func(*exec.Cmd) // Files.Decoder
+	// warnings are given to the source opened.
+	warnings []string
 	// file is the image file being opened and key its version as it was
 	// opened, when keyed is set.
 	file  *os.File
@@ -319,6 +390,9 @@ func (o *opener) fromFile(f *os.File, imgPath string, bm *BlockMap, bmapPath str
 	}
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("opening image %s: not a regular file", imgPath)
+	}
+	if st.Size() == 0 {
+		return nil, fmt.Errorf("image %s: %w", imgPath, ErrEmpty)
 	}
 	// The version of the file whose size this is: a size found by
 	// decoding is kept for it (see Measure).

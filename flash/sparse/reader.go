@@ -1,6 +1,10 @@
 // Package sparse reads and writes Android sparse images (the `*.sparse`
 // files rpi-image-gen and genimage produce, and that simg2img expands).
 //
+// It is the one leaf package that builder and flash share: builder/image
+// writes sparse images with it and flash reads them, and neither imports
+// the other. It depends on nothing of the project.
+//
 // A sparse image is a 28-byte file header followed by chunks. Each chunk
 // covers a whole number of blocks of the expanded image and is one of RAW
 // (the data follows), FILL (a 4-byte pattern repeated), DONT_CARE (the range
@@ -136,15 +140,9 @@ func NewReader(r io.Reader) (*Reader, error) {
 		return nil, fmt.Errorf("sparse: reading header: %w", err)
 	}
 	sr.pos = FileHeaderSize
-	le := binary.LittleEndian
-	if m := le.Uint32(b[0:]); m != Magic {
-		return nil, formatErr(0, "bad magic %#08x (want %#08x)", m, Magic)
-	}
-	h := Header{
-		Major: le.Uint16(b[4:]), Minor: le.Uint16(b[6:]),
-		FileHdrSz: le.Uint16(b[8:]), ChunkHdrSz: le.Uint16(b[10:]),
-		BlkSz: le.Uint32(b[12:]), TotalBlks: le.Uint32(b[16:]),
-		TotalChunks: le.Uint32(b[20:]), Checksum: le.Uint32(b[24:]),
+	var h Header
+	if err := h.UnmarshalBinary(b[:]); err != nil {
+		return nil, err
 	}
 	switch {
 	case h.Major != 1:
@@ -208,10 +206,11 @@ func (r *Reader) next() (Chunk, io.Reader, error) {
 			return Chunk{}, nil, fmt.Errorf("sparse: reading chunk header: %w", err)
 		}
 		r.chunk++
-		le := binary.LittleEndian
-		typ := ChunkType(le.Uint16(b[0:]))
-		blocks := le.Uint32(b[4:])
-		total := le.Uint32(b[8:])
+		var ch ChunkHeader
+		if err := ch.UnmarshalBinary(b[:]); err != nil {
+			return Chunk{}, nil, err
+		}
+		typ, blocks, total := ch.Type, ch.Blocks, ch.TotalSize
 		bodyLen := int64(total) - ChunkHeaderSize
 		length := int64(blocks) * int64(r.hdr.BlkSz)
 		c := Chunk{Type: typ, Offset: int64(r.block) * int64(r.hdr.BlkSz), Length: length}

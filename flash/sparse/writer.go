@@ -83,8 +83,7 @@ func WriteFile(dst io.Writer, src *os.File, opts WriteOptions) error {
 		return fmt.Errorf("sparse: %w", err)
 	}
 	size := fi.Size()
-	b := uint64(bs)
-	totalBlks := (uint64(size) + b - 1) / b
+	totalBlks := (uint64(size) + uint64(bs) - 1) / uint64(bs)
 	if totalBlks > 0xFFFFFFFF {
 		return fmt.Errorf("sparse: %s has %d blocks of %d bytes, more than a sparse image can hold", src.Name(), totalBlks, bs)
 	}
@@ -92,164 +91,197 @@ func WriteFile(dst io.Writer, src *os.File, opts WriteOptions) error {
 	if err != nil {
 		return err
 	}
-	// Plan the chunks: data extents rounded out to whole blocks and merged,
-	// then read once to find all-zero blocks.
-	var plan []plannedChunk
-	var next uint64
-	buf := make([]byte, min(int64(maxRawChunk), max(int64(bufSize), int64(bs))))
-	maxBlocks := uint64(maxRawChunk) / b
-	addData := func(from, to uint64) error {
-		var typ ChunkType
-		var start uint64
-		flush := func(end uint64) {
-			for start < end {
-				n := end - start
-				if typ == Raw {
-					n = min(n, maxBlocks)
-				}
-				plan = append(plan, plannedChunk{typ, start, n})
-				start += n
-			}
-		}
-		start = from
-		blocksPerBuf := uint64(len(buf)) / b
-		for blk := from; blk < to; {
-			n := min(to-blk, blocksPerBuf)
-			p := buf[:n*b]
-			got, err := src.ReadAt(p, int64(blk*b))
-			if err != nil && !errors.Is(err, io.EOF) {
-				return fmt.Errorf("sparse: reading %s at %d: %w", src.Name(), blk*b, err)
-			}
-			clear(p[got:])
-			for i := uint64(0); i < n; i++ {
-				t := Raw
-				if allZero(p[i*b : (i+1)*b]) {
-					t = Fill
-				}
-				if blk+i == from {
-					typ = t
-				} else if t != typ {
-					flush(blk + i)
-					typ = t
-				}
-			}
-			blk += n
-		}
-		flush(to)
-		return nil
+	p := &planner{src: src, b: uint64(bs), buf: make([]byte, min(int64(maxRawChunk), max(int64(bufSize), int64(bs))))}
+	if err := p.plan(exts, totalBlks); err != nil {
+		return err
 	}
+	cw := &chunkWriter{w: bufio.NewWriterSize(dst, 1<<20), src: src, b: uint64(bs), buf: p.buf, crcOn: opts.CRC}
+	return cw.write(p.chunks, totalBlks)
+}
+
+// planner plans the chunks of a sparse image: data extents rounded out to
+// whole blocks and merged, then read once to find all-zero blocks.
+type planner struct {
+	src    *os.File
+	b      uint64 // block size
+	buf    []byte
+	chunks []plannedChunk
+	next   uint64 // first block not planned yet
+}
+
+// plan plans the chunks for the data extents exts of an image of
+// totalBlks blocks.
+func (p *planner) plan(exts []Extent, totalBlks uint64) error {
 	var runStart, runEnd uint64
 	inRun := false
-	emit := func() error {
-		if runStart > next {
-			plan = append(plan, plannedChunk{DontCare, next, runStart - next})
-		}
-		next = runEnd
-		return addData(runStart, runEnd)
-	}
 	for _, e := range exts {
-		s := uint64(e.Off) / b
-		t := (uint64(e.Off+e.Len) + b - 1) / b
+		s := uint64(e.Off) / p.b
+		t := (uint64(e.Off+e.Len) + p.b - 1) / p.b
 		if inRun && s <= runEnd {
 			runEnd = max(runEnd, t)
 			continue
 		}
 		if inRun {
-			if err := emit(); err != nil {
+			if err := p.run(runStart, runEnd); err != nil {
 				return err
 			}
 		}
 		runStart, runEnd, inRun = s, t, true
 	}
 	if inRun {
-		if err := emit(); err != nil {
+		if err := p.run(runStart, runEnd); err != nil {
 			return err
 		}
 	}
-	if next < totalBlks {
-		plan = append(plan, plannedChunk{DontCare, next, totalBlks - next})
+	if p.next < totalBlks {
+		p.chunks = append(p.chunks, plannedChunk{DontCare, p.next, totalBlks - p.next})
 	}
-	nChunks := len(plan)
-	if opts.CRC {
-		nChunks++
-	}
+	return nil
+}
 
-	w := bufio.NewWriterSize(dst, 1<<20)
-	le := binary.LittleEndian
-	var hdr [FileHeaderSize]byte
-	le.PutUint32(hdr[0:], Magic)
-	le.PutUint16(hdr[4:], 1)
-	le.PutUint16(hdr[6:], 0)
-	le.PutUint16(hdr[8:], FileHeaderSize)
-	le.PutUint16(hdr[10:], ChunkHeaderSize)
-	le.PutUint32(hdr[12:], bs)
-	le.PutUint32(hdr[16:], uint32(totalBlks))
-	le.PutUint32(hdr[20:], uint32(nChunks))
-	if _, err := w.Write(hdr[:]); err != nil {
+// run plans the data blocks [from, to), after a DONT_CARE chunk for the
+// gap before them.
+func (p *planner) run(from, to uint64) error {
+	if from > p.next {
+		p.chunks = append(p.chunks, plannedChunk{DontCare, p.next, from - p.next})
+	}
+	p.next = to
+	return p.data(from, to)
+}
+
+// data plans the blocks [from, to) as RAW and FILL (all-zero) chunks.
+func (p *planner) data(from, to uint64) error {
+	typ, start := ChunkType(0), from
+	blocksPerBuf := uint64(len(p.buf)) / p.b
+	for blk := from; blk < to; {
+		n := min(to-blk, blocksPerBuf)
+		buf := p.buf[:n*p.b]
+		got, err := p.src.ReadAt(buf, int64(blk*p.b))
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("sparse: reading %s at %d: %w", p.src.Name(), blk*p.b, err)
+		}
+		clear(buf[got:])
+		for i := uint64(0); i < n; i++ {
+			t := Raw
+			if allZero(buf[i*p.b : (i+1)*p.b]) {
+				t = Fill
+			}
+			if blk+i == from {
+				typ = t
+			} else if t != typ {
+				p.add(typ, start, blk+i)
+				typ, start = t, blk+i
+			}
+		}
+		blk += n
+	}
+	p.add(typ, start, to)
+	return nil
+}
+
+// add plans chunks of type typ over blocks [start, end), RAW ones of at
+// most maxRawChunk bytes.
+func (p *planner) add(typ ChunkType, start, end uint64) {
+	maxBlocks := uint64(maxRawChunk) / p.b
+	for start < end {
+		n := end - start
+		if typ == Raw {
+			n = min(n, maxBlocks)
+		}
+		p.chunks = append(p.chunks, plannedChunk{typ, start, n})
+		start += n
+	}
+}
+
+// chunkWriter writes the planned chunks of a sparse image.
+type chunkWriter struct {
+	w     *bufio.Writer
+	src   *os.File
+	b     uint64 // block size
+	buf   []byte
+	crcOn bool
+	crc   uint32
+}
+
+// write writes the file header, the chunks and, when asked, the CRC32
+// chunk.
+func (cw *chunkWriter) write(plan []plannedChunk, totalBlks uint64) error {
+	n := len(plan)
+	if cw.crcOn {
+		n++
+	}
+	h := Header{Major: 1, FileHdrSz: FileHeaderSize, ChunkHdrSz: ChunkHeaderSize,
+		BlkSz: uint32(cw.b), TotalBlks: uint32(totalBlks), TotalChunks: uint32(n)}
+	hb, _ := h.MarshalBinary()
+	if _, err := cw.w.Write(hb); err != nil {
 		return fmt.Errorf("sparse: writing header: %w", err)
 	}
-	chunkHdr := func(t ChunkType, blocks uint64, body int64) error {
-		var c [ChunkHeaderSize]byte
-		le.PutUint16(c[0:], uint16(t))
-		le.PutUint32(c[4:], uint32(blocks))
-		le.PutUint32(c[8:], uint32(ChunkHeaderSize+body))
-		_, err := w.Write(c[:])
+	for _, c := range plan {
+		if err := cw.chunk(c); err != nil {
+			return err
+		}
+	}
+	if cw.crcOn {
+		var v [4]byte
+		binary.LittleEndian.PutUint32(v[:], cw.crc)
+		if err := cw.header(CRC32, 0, v[:]); err != nil {
+			return err
+		}
+	}
+	if err := cw.w.Flush(); err != nil {
+		return fmt.Errorf("sparse: writing: %w", err)
+	}
+	return nil
+}
+
+// header writes a chunk header and a small body.
+func (cw *chunkWriter) header(t ChunkType, blocks uint64, body []byte) error {
+	return cw.headerSized(t, blocks, int64(len(body)), body)
+}
+
+// headerSized writes a chunk header for a body of size bytes, and body.
+func (cw *chunkWriter) headerSized(t ChunkType, blocks uint64, size int64, body []byte) error {
+	hb, _ := ChunkHeader{Type: t, Blocks: uint32(blocks), TotalSize: uint32(ChunkHeaderSize + size)}.MarshalBinary()
+	if _, err := cw.w.Write(hb); err != nil {
+		return fmt.Errorf("sparse: writing chunk: %w", err)
+	}
+	if _, err := cw.w.Write(body); err != nil {
+		return fmt.Errorf("sparse: writing chunk: %w", err)
+	}
+	return nil
+}
+
+// chunk writes one planned chunk.
+func (cw *chunkWriter) chunk(c plannedChunk) error {
+	length := int64(c.blocks * cw.b)
+	switch c.typ {
+	case DontCare:
+		cw.crc = crcZeros(cw.crc, length)
+		return cw.header(DontCare, c.blocks, nil)
+	case Fill:
+		cw.crc = crcZeros(cw.crc, length)
+		return cw.header(Fill, c.blocks, make([]byte, 4))
+	}
+	if err := cw.headerSized(Raw, c.blocks, length, nil); err != nil {
 		return err
 	}
-	var crc uint32
-	for _, c := range plan {
-		length := int64(c.blocks * b)
-		switch c.typ {
-		case DontCare:
-			if err := chunkHdr(DontCare, c.blocks, 0); err != nil {
-				return fmt.Errorf("sparse: writing chunk: %w", err)
-			}
-			crc = crcZeros(crc, length)
-			continue
-		case Fill:
-			if err := chunkHdr(Fill, c.blocks, 4); err != nil {
-				return fmt.Errorf("sparse: writing chunk: %w", err)
-			}
-			if _, err := w.Write(make([]byte, 4)); err != nil {
-				return fmt.Errorf("sparse: writing chunk: %w", err)
-			}
-			crc = crcZeros(crc, length)
-			continue
+	off := int64(c.block * cw.b)
+	for remain := length; remain > 0; {
+		n := min(remain, int64(len(cw.buf)))
+		p := cw.buf[:n]
+		got, err := cw.src.ReadAt(p, off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("sparse: reading %s at %d: %w", cw.src.Name(), off, err)
 		}
-		if err := chunkHdr(Raw, c.blocks, length); err != nil {
-			return fmt.Errorf("sparse: writing chunk: %w", err)
+		clear(p[got:]) // zero padding past the end of the file
+		if cw.crcOn {
+			cw.crc = crc32.Update(cw.crc, crc32.IEEETable, p)
 		}
-		off := int64(c.block * b)
-		for remain := length; remain > 0; {
-			n := min(remain, int64(len(buf)))
-			p := buf[:n]
-			got, err := src.ReadAt(p, off)
-			if err != nil && !errors.Is(err, io.EOF) {
-				return fmt.Errorf("sparse: reading %s at %d: %w", src.Name(), off, err)
-			}
-			clear(p[got:]) // zero padding past the end of the file
-			if opts.CRC {
-				crc = crc32.Update(crc, crc32.IEEETable, p)
-			}
-			if _, err := w.Write(p); err != nil {
-				return fmt.Errorf("sparse: writing: %w", err)
-			}
-			off += n
-			remain -= n
-		}
-	}
-	if opts.CRC {
-		if err := chunkHdr(CRC32, 0, 4); err != nil {
-			return fmt.Errorf("sparse: writing chunk: %w", err)
-		}
-		var v [4]byte
-		le.PutUint32(v[:], crc)
-		if _, err := w.Write(v[:]); err != nil {
+		if _, err := cw.w.Write(p); err != nil {
 			return fmt.Errorf("sparse: writing: %w", err)
 		}
-	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("sparse: writing: %w", err)
+		off += n
+		remain -= n
 	}
 	return nil
 }
