@@ -33,7 +33,7 @@ func TestFlashStaleMapBeside(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "out.img")
-	stdout, stderr, err := runCmd(t, runFlash, "", img, out)
+	stdout, stderr, err := runCmd(t, defaultSystem().runFlash, "", img, out)
 	if err != nil {
 		t.Fatalf("flash: %v\n%s%s", err, stdout, stderr)
 	}
@@ -44,7 +44,7 @@ func TestFlashStaleMapBeside(t *testing.T) {
 		t.Fatal("the written file lacks the change the stale map leaves out")
 	}
 	out2 := filepath.Join(t.TempDir(), "out.img")
-	stdout, stderr, err = runCmd(t, runFlash, "", img+".bmap", out2)
+	stdout, stderr, err = runCmd(t, defaultSystem().runFlash, "", img+".bmap", out2)
 	if err != nil {
 		t.Fatalf("flash: %v\n%s%s", err, stdout, stderr)
 	}
