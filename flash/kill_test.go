@@ -16,7 +16,8 @@ import (
 	"github.com/pistudio/pistudio/flash/source/sourcetest"
 )
 
-// pistudioBin is the pistudio binary the kill tests run, built once per
+// pistudioBin is the flash command the kill tests run (pistudio's flash
+// subcommands without the desktop app, so no cgo build), built once per
 // test binary.
 var pistudioBin struct {
 	once sync.Once
@@ -25,7 +26,7 @@ var pistudioBin struct {
 	out  []byte
 }
 
-// buildPistudio builds the module's command into a directory removed when
+// buildPistudio builds the flash command into a directory removed when
 // the test ends.
 func buildPistudio(t *testing.T) string {
 	t.Helper()
@@ -40,7 +41,7 @@ func buildPistudio(t *testing.T) string {
 			goTool = "go"
 		}
 		p := filepath.Join(dir, "pistudio")
-		cmd := exec.Command(goTool, "build", "-o", p, "github.com/pistudio/pistudio")
+		cmd := exec.Command(goTool, "build", "-o", p, "github.com/pistudio/pistudio/flash/flashcmd/cmd/pistudio-flash")
 		cmd.Dir = ".."
 		pistudioBin.out, pistudioBin.err = cmd.CombinedOutput()
 		pistudioBin.path = p
