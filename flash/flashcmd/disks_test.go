@@ -5,9 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,47 +12,12 @@ import (
 	"github.com/pistudio/pistudio/internal/cli"
 )
 
-var updateDisksGolden = flag.Bool("update-disks", false, "rewrite testdata/disks golden files")
-
 func runDisksCmd(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	env := &cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}
 	err := runDisks(context.Background(), env, args)
 	return out.String(), err
-}
-
-func TestDisksGolden(t *testing.T) {
-	tr := disktest.Sample(t)
-	for _, tc := range []struct {
-		golden string
-		args   []string
-	}{
-		{"default.txt", nil},
-		{"all.txt", []string{"--all"}},
-		{"default.json", []string{"--json"}},
-		{"all.json", []string{"--all", "--json"}},
-	} {
-		t.Run(tc.golden, func(t *testing.T) {
-			got, err := runDisksCmd(t, append(tc.args, "--root", tr.Root)...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := filepath.Join("testdata", "disks", tc.golden)
-			if *updateDisksGolden {
-				if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != string(want) {
-				t.Errorf("output differs from %s (run with -update-disks to refresh):\n%s", p, got)
-			}
-		})
-	}
 }
 
 func TestDisksJSONFields(t *testing.T) {

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -24,8 +22,6 @@ import (
 	"github.com/pistudio/pistudio/flash/helper"
 	"github.com/pistudio/pistudio/internal/cli"
 )
-
-var updateInspectGolden = flag.Bool("update-inspect", false, "rewrite testdata/inspect and testdata/flash golden files")
 
 func sh(t *testing.T, stdin, name string, args ...string) {
 	t.Helper()
@@ -65,38 +61,6 @@ func runCmd(t *testing.T, run func(context.Context, *cli.Env, []string) error, s
 	return out.String(), errb.String(), err
 }
 
-func TestInspectGolden(t *testing.T) {
-	img, _ := testImage(t)
-	sh(t, "", "xz", "-k", img)
-	for _, tc := range []struct {
-		golden string
-		args   []string
-	}{
-		{"raw.txt", []string{img}},
-		{"raw.json", []string{img, "--json"}},
-		{"xz.txt", []string{"--json=false", img + ".xz"}},
-	} {
-		t.Run(tc.golden, func(t *testing.T) {
-			out, _, err := runCmd(t, runInspect, "", tc.args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = strings.ReplaceAll(out, filepath.Dir(img), "DIR")
-			p := filepath.Join("testdata", "inspect", tc.golden)
-			if *updateInspectGolden {
-				os.WriteFile(p, []byte(out), 0o644)
-			}
-			want, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if out != string(want) {
-				t.Errorf("output differs from %s (-update-inspect rewrites it):\n%s", p, out)
-			}
-		})
-	}
-}
-
 func TestInspectErrors(t *testing.T) {
 	_, _, err := runCmd(t, runInspect, "", filepath.Join(t.TempDir(), "missing.img"))
 	if cli.ExitCode(err) != 2 {
@@ -133,89 +97,48 @@ func TestFlashToFile(t *testing.T) {
 	}
 }
 
-// TestFlashResultGolden pins the words of the final lines.
-func TestFlashResultGolden(t *testing.T) {
+// TestFlashResultWords pins the words of the final lines.
+func TestFlashResultWords(t *testing.T) {
 	base := flash.Result{Target: "/dev/sdx", Written: 3 << 30, WriteTime: 95 * time.Second, VerifyTime: 41 * time.Second,
 		XXH3: "0123456789abcdef0123456789abcdef"}
 	for _, tc := range []struct {
-		golden string
-		edit   func(*flash.Result)
+		name string
+		edit func(*flash.Result)
+		want string
 	}{
-		{"verified.txt", func(r *flash.Result) { r.Verified = true }},
-		{"verified-sha256.txt", func(r *flash.Result) {
+		{"verified", func(r *flash.Result) { r.Verified = true },
+			"Wrote 3.0 GiB to /dev/sdx in 1m35s; verified in 41s.\n" +
+				"Verified: every written byte read back matches (xxh3-128 0123456789abcdef0123456789abcdef)\n"},
+		{"verified-sha256", func(r *flash.Result) {
 			r.Verified, r.SHA256, r.Unmounted = true, strings.Repeat("ab", 32), []string{"/media/u/boot"}
-		}},
-		{"not-verified.txt", func(r *flash.Result) {}},
-		{"sparse-skipped.txt", func(r *flash.Result) {
+		}, "Unmounted /media/u/boot\n" +
+			"Wrote 3.0 GiB to /dev/sdx in 1m35s; verified in 41s.\n" +
+			"Verified: every written byte read back matches (xxh3-128 0123456789abcdef0123456789abcdef)\n" +
+			"SHA-256 of the image: abababababababababababababababababababababababababababababababab\n"},
+		{"not-verified", func(r *flash.Result) {},
+			"Wrote 3.0 GiB to /dev/sdx in 1m35s; not verified.\n" +
+				"XXH3-128 of the image: 0123456789abcdef0123456789abcdef\n"},
+		{"sparse-skipped", func(r *flash.Result) {
 			r.Verified, r.Data, r.Zeroed, r.Skipped, r.Cleared = true, 1<<30, 2<<30, 4<<30, 3<<20
-		}},
-		{"bmap.txt", func(r *flash.Result) {
+		}, "Wrote 3.0 GiB to /dev/sdx in 1m35s (1.0 GiB data, 2.0 GiB zeroed, 4.0 GiB skipped); verified in 41s.\n" +
+			"Verified: every written byte read back matches (xxh3-128 0123456789abcdef0123456789abcdef)\n" +
+			"Skipped 4.0 GiB that the image leaves unwritten: the disk's old data stays there, except 3.0 MiB cleared where old signatures would be found.\n"},
+		{"bmap", func(r *flash.Result) {
 			r.Verified, r.Data, r.Skipped, r.Cleared, r.BlockMap = true, 3<<30, 1<<30, 0, "/img/x.img.bmap"
-		}},
+		}, "Used the block map /img/x.img.bmap\n" +
+			"Wrote 3.0 GiB to /dev/sdx in 1m35s (3.0 GiB data, 0 B zeroed, 1.0 GiB skipped); verified in 41s.\n" +
+			"Verified: every written byte read back matches (xxh3-128 0123456789abcdef0123456789abcdef)\n" +
+			"Skipped 1.0 GiB that the image leaves unwritten: the disk's old data stays there.\n"},
 	} {
-		t.Run(tc.golden, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			r := base
 			tc.edit(&r)
 			var b strings.Builder
 			printResult(&b, &r)
-			p := filepath.Join("testdata", "flash", tc.golden)
-			if *updateInspectGolden {
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatalf("%v (run with -update-inspect to create)", err)
-			}
-			if b.String() != string(want) {
-				t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+			if b.String() != tc.want {
+				t.Errorf("got:\n%s\nwant:\n%s", b.String(), tc.want)
 			}
 		})
-	}
-}
-
-func TestFlashJSON(t *testing.T) {
-	img, _ := testImage(t)
-	out := filepath.Join(t.TempDir(), "out.img")
-	stdout, _, err := runCmd(t, defaultSystem().runFlash, "", "--json", img, out, "--no-verify")
-	if err != nil {
-		t.Fatalf("flash: %v", err)
-	}
-	lines := strings.Split(strings.TrimSpace(stdout), "\n")
-	var last helper.Event
-	for _, l := range lines {
-		var ev helper.Event
-		if err := json.Unmarshal([]byte(l), &ev); err != nil {
-			t.Fatalf("line %q is not JSON: %v", l, err)
-		}
-		last = ev
-	}
-	if last.Type != helper.EventResult || last.Result == nil || last.Result.Verified || len(last.Result.XXH3) != 32 || last.Result.SHA256 != "" {
-		t.Fatalf("last event %+v, want an unverified result with an xxh3 and no sha256", last)
-	}
-	if len(lines) < 3 {
-		t.Errorf("%d lines, want progress lines and a result", len(lines))
-	}
-	stdout, _, err = runCmd(t, defaultSystem().runFlash, "", "--json", "--sha256", img, out)
-	if err != nil {
-		t.Fatalf("flash --sha256: %v", err)
-	}
-	lines = strings.Split(strings.TrimSpace(stdout), "\n")
-	var ev struct {
-		Result map[string]any `json:"result"`
-	}
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &ev); err != nil {
-		t.Fatal(err)
-	}
-	if x, _ := ev.Result["xxh3"].(string); len(x) != 32 {
-		t.Errorf("result %v has no xxh3", ev.Result)
-	}
-	if s, _ := ev.Result["sha256"].(string); len(s) != 64 || ev.Result["verified"] != true {
-		t.Errorf("result %v has no sha256 or is not verified", ev.Result)
 	}
 }
 
