@@ -3,14 +3,13 @@ package config
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/pistudio/pistudio/internal/golden"
+)
 
 type edit struct {
 	op, key, value string // op: set or del
@@ -62,19 +61,8 @@ func TestConfigRoundTripGolden(t *testing.T) {
 					}
 				}
 			}
-			golden := filepath.Join("testdata", tc.name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, c.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if got := c.Bytes(); !bytes.Equal(got, want) {
-				t.Errorf("edited config differs from %s:\n--- got\n%s\n--- want\n%s", golden, got, want)
-			}
+			goldenFile := filepath.Join("testdata", tc.name+".golden")
+			golden.Check(t, goldenFile, c.Bytes())
 			// Untouched lines stay byte-identical: every line of the input that
 			// does not mention an edited key survives.
 			for _, line := range strings.Split(string(src), "\n") {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pistudio/pistudio/internal/golden"
 )
 
 // yamlErrorCases are configs with one error each and the true line and
@@ -57,17 +59,7 @@ func TestYAMLErrorLinesGolden(t *testing.T) {
 		}
 		out.WriteString(strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "") + "\n")
 	}
-	golden := filepath.Join("testdata", "yaml-errors.golden")
-	if *update {
-		os.WriteFile(golden, []byte(out.String()), 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(want) != out.String() {
-		t.Errorf("got:\n%s\nwant:\n%s", out.String(), want)
-	}
+	golden.Check(t, filepath.Join("testdata", "yaml-errors.golden"), []byte(out.String()))
 }
 
 func FuzzYAMLError(f *testing.F) {

@@ -1,17 +1,13 @@
 package image
 
 import (
-	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/pistudio/pistudio/builder/image/md"
+	"github.com/pistudio/pistudio/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestRaidConfigGolden(t *testing.T) {
 	u, _ := md.ParseUUID("0badc0de:01234567:89abcdef:00112233")
@@ -23,20 +19,7 @@ func TestRaidConfigGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "raid_config.golden.sh")
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("raid_config.sh differs from %s (run with -update and review)", golden)
-	}
+	golden.Check(t, filepath.Join("testdata", "raid_config.golden.sh"), got)
 }
 
 func TestMdadmConf(t *testing.T) {

@@ -1,14 +1,13 @@
 package runner
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/pistudio/pistudio/internal/golden"
+)
 
 // sampleRecord is a fixed record used by golden tests.
 func sampleRecord() Record {
@@ -40,19 +39,7 @@ func TestRecordGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "record.golden.json")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("record differs from %s:\n%s", golden, got)
-	}
+	golden.Check(t, filepath.Join("testdata", "record.golden.json"), got)
 	// and History reads it back
 	if err := os.MkdirAll(LogDir(dir), 0o755); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package md
 
 import (
 	"bytes"
-	"flag"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -10,9 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/pistudio/pistudio/internal/golden"
+)
 
 // fixedRand is a deterministic byte stream for golden tests.
 type fixedRand struct{ r *rand.ChaCha8 }
@@ -82,18 +81,8 @@ func TestSuperblockGolden(t *testing.T) {
 			for i := range tc.n {
 				got.Write(a.Superblock(i))
 			}
-			golden := filepath.Join("testdata", tc.name+".sb")
-			if *update {
-				if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create)", err)
-			}
-			if !bytes.Equal(got.Bytes(), want) {
-				t.Fatalf("superblocks differ from %s", golden)
+			if !golden.Check(t, filepath.Join("testdata", tc.name+".sb"), got.Bytes()) {
+				t.FailNow()
 			}
 		})
 	}
