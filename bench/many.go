@@ -124,7 +124,7 @@ func (b *bench) needZst(in *inputs) error {
 // then the devices. It prints the same JSON as raidwrite.
 func runMultiWrite(args []string) error {
 	if len(args) < 4 {
-		return errors.New("usage: multiwrite CGROUP|- SCRATCH IMAGE DEV...")
+		return errors.New("usage: multiwrite CGROUP|- SCRATCH IMAGE DEV [DEV]")
 	}
 	if err := joinCgroup(args[0]); err != nil {
 		return err

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -36,9 +35,11 @@ func buildPistudio(t *testing.T) string {
 			pistudioBin.err = err
 			return
 		}
-		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(goTool); err != nil {
-			goTool = "go"
+		// The go that runs this test (make puts /usr/local/go/bin first).
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			pistudioBin.err = err
+			return
 		}
 		p := filepath.Join(dir, "pistudio")
 		cmd := exec.Command(goTool, "build", "-o", p, "github.com/pistudio/pistudio/flash/flashcmd/cmd/pistudio-flash")

@@ -263,9 +263,7 @@ func (s Settings) Validate() error {
 	add(CheckField(FieldLocale, s.Locale))
 	add(CheckField(FieldKeyboard, s.Keyboard))
 	add(CheckField(FieldTimezone, s.Timezone))
-	for _, fe := range s.combinations() {
-		errs = append(errs, fe)
-	}
+	errs = append(errs, s.combinations()...)
 	if len(errs) == 0 {
 		return nil
 	}
