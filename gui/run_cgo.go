@@ -8,6 +8,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/theme"
 
 	"github.com/pistudio/pistudio/assets"
 	"github.com/pistudio/pistudio/gui/demo"
@@ -16,6 +17,7 @@ import (
 // Run starts the desktop app and blocks until its window closes.
 func Run() {
 	a := app.NewWithID(AppID)
+	a.Settings().SetTheme(newAppTheme(theme.DefaultTheme()))
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon()))
 	w := a.NewWindow(Title)
 	be := realBackends()
