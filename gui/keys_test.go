@@ -2,6 +2,7 @@ package gui
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,5 +150,30 @@ func TestQuitQuestionClosesWhenTheWriteEnds(t *testing.T) {
 	h.waitFor("write", func() bool { return !h.g.flash.running })
 	if h.g.quitAsk != nil || closes != 0 {
 		t.Errorf("question still open %v, closed %d", h.g.quitAsk != nil, closes)
+	}
+}
+
+// TestSafelyRemoveAfterWrite: after a write the disk just written (and no
+// other) can be powered off; a new image takes the button away.
+func TestSafelyRemoveAfterWrite(t *testing.T) {
+	h := newHarness(t)
+	h.g.flash.start(h.g.ctx)
+	h.waitFor("disks", func() bool { return len(h.g.flash.all) > 0 })
+	if h.g.flash.ejectBtn.Visible() {
+		t.Fatal("Safely remove shown before any write")
+	}
+	h.g.flash.selectImage(filepath.Join(h.work, "image-raid-test", "sdcard.img"))
+	h.g.flash.selectDisk("/dev/sdb")
+	test.Tap(h.g.flash.flashBtn)
+	test.Tap(h.g.flash.confirm.confirm)
+	h.waitFor("write", func() bool { return !h.g.flash.running && h.g.flash.ejectBtn.Visible() })
+	h.g.flash.selectDisk("/dev/mmcblk0") // another disk selected: the written one is ejected
+	test.Tap(h.g.flash.ejectBtn)
+	h.waitFor("eject", func() bool { return len(h.be.Flasher.Ejected()) == 1 && !h.g.flash.ejectBtn.Visible() })
+	if got := h.be.Flasher.Ejected(); got[0] != "/dev/sdb" {
+		t.Errorf("ejected %v, want the disk written", got)
+	}
+	if !strings.Contains(h.g.flash.progress.Text, "unplug") {
+		t.Errorf("progress %q", h.g.flash.progress.Text)
 	}
 }

@@ -264,3 +264,7 @@ func (r realRaid) Provision(ctx context.Context, p *provision.Plan, opts provisi
 	}
 	return provision.Run(ctx, p, opts)
 }
+
+func (realFlasher) Eject(ctx context.Context, d disk.Disk) error {
+	return disk.Eject(ctx, d.Path, d.Identity(), disk.EjectOptions{})
+}

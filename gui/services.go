@@ -100,6 +100,9 @@ type Flasher interface {
 	// for a disk that needs it (NeedsTypedConfirm). opts.Progress may be
 	// called from any goroutine.
 	Flash(ctx context.Context, image string, target disk.Disk, confirmed string, opts flash.Options) (*flash.Result, error)
+	// Eject powers off the disk just written, after checking it is still
+	// that disk, so that it can be unplugged safely.
+	Eject(ctx context.Context, target disk.Disk) error
 }
 
 // Provisioner plans and writes RAID sets; plan rules and guards live in

@@ -452,8 +452,24 @@ type Flasher struct {
 	// Mounted makes writes fail with flash.ErrMounted unless AllowUnmount is set.
 	Mounted bool
 
-	mu   sync.Mutex
-	jobs []FlashJob
+	mu      sync.Mutex
+	jobs    []FlashJob
+	ejected []string
+}
+
+// Eject records that the disk was powered off.
+func (f *Flasher) Eject(_ context.Context, d disk.Disk) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ejected = append(f.ejected, d.Path)
+	return nil
+}
+
+// Ejected returns the paths of the disks powered off.
+func (f *Flasher) Ejected() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.ejected...)
 }
 
 // Jobs returns every job started.
