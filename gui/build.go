@@ -46,6 +46,8 @@ type buildView struct {
 	log                               *logview.View
 	artifacts                         *fyne.Container
 	artCard                           *widget.Card
+	history                           *fyne.Container
+	histCard                          *widget.Card
 
 	run      BuildRun
 	cancel   context.CancelFunc
@@ -94,8 +96,12 @@ func newBuildView(g *App) *buildView {
 	b.artCard.Hide()
 
 	bar := container.NewHBox(b.fsBtn, b.imgBtn, b.fullBtn, b.cancelBtn)
-	top := container.NewBorder(nil, nil, bar, nil, b.cfgLbl)
-	left := container.NewBorder(nil, b.status, nil, nil,
+	modes := hintLabel("Full build: the root filesystem, then the disk image. Filesystem: only the root filesystem (the long part). Image: only the disk image, from the last filesystem (after a change to partitions or sizes).")
+	top := container.NewVBox(container.NewBorder(nil, nil, bar, nil, b.cfgLbl), modes)
+	b.history = container.NewVBox()
+	b.histCard = widget.NewCard("Past builds", "", b.history)
+	b.histCard.Hide()
+	left := container.NewBorder(nil, container.NewVBox(b.histCard, b.status), nil, nil,
 		widget.NewCard("Stages", "", container.NewVScroll(b.stageBox)))
 	right := container.NewBorder(b.explainCard, b.artCard, nil, nil, b.log)
 	split := container.NewHSplit(left, right)
@@ -415,6 +421,7 @@ func (b *buildView) finish(res *runner.Result, out outputs, c cause) {
 		b.g.set.LastRaidSet = out.raidSet
 	}
 	b.showArtifacts(res.Artifacts, out)
+	b.refreshHistory()
 	b.g.workStopped()
 }
 
@@ -493,4 +500,35 @@ func failedStage(rows []*stageRow) string {
 		}
 	}
 	return ""
+}
+
+// maxHistory is how many past builds the Build section lists.
+const maxHistory = 4
+
+// refreshHistory lists the last builds of the work dir, newest first.
+func (b *buildView) refreshHistory() {
+	work := b.g.workDir()
+	goUI(b.g.br, func() []runner.Record {
+		recs, _ := b.g.be.Runner.History(work)
+		return recs
+	}, func(recs []runner.Record) {
+		b.history.RemoveAll()
+		for i := len(recs) - 1; i >= 0 && len(recs)-i <= maxHistory; i-- {
+			l := widget.NewLabel(historyLine(recs[i]))
+			l.Truncation = fyne.TextTruncateEllipsis
+			l.Importance = outcomeImportance[recs[i].State]
+			b.history.Add(l)
+		}
+		b.histCard.Hidden = len(recs) == 0
+		b.histCard.Refresh()
+	})
+}
+
+// historyLine describes one past build: when, what, how it ended.
+func historyLine(r runner.Record) string {
+	s := fmt.Sprintf("%s · %s · %s", r.Start.Local().Format("Jan 2 15:04"), r.Stage, r.State)
+	if !r.End.IsZero() {
+		s += " after " + humanDuration(r.End.Sub(r.Start).Round(time.Second))
+	}
+	return s + " · " + filepath.Base(r.Config)
 }

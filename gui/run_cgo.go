@@ -3,6 +3,7 @@
 package gui
 
 import (
+	"fmt"
 	"os"
 	"strings"
 
@@ -29,7 +30,14 @@ func Run() {
 	}
 	g := newApp(a, w, be, nil, prefs)
 	w.SetContent(g.Content())
-	w.Resize(fyne.NewSize(g.set.Width, g.set.Height))
+	size := fyne.NewSize(g.set.Width, g.set.Height)
+	if set != nil {
+		var wd, ht float32
+		if _, err := fmt.Sscanf(os.Getenv(SizeEnv), "%gx%g", &wd, &ht); err == nil {
+			size = fyne.NewSize(wd, ht) // a demo's window size, for screenshots
+		}
+	}
+	w.Resize(size)
 	section := os.Getenv(SectionEnv)
 	for i, n := range Sections {
 		if strings.HasPrefix(section, n) {

@@ -76,6 +76,8 @@ type StageRunner interface {
 	// WorkDir returns the work dir a build of config uses when the
 	// setting is workDir ("" = the default).
 	WorkDir(config, workDir string) string
+	// History reads the records of the builds in a work dir, oldest first.
+	History(workDir string) ([]runner.Record, error)
 }
 
 // DiskSource lists disks and reports hotplug.

@@ -151,6 +151,16 @@ func (r *Runner) WorkDir(_, workDir string) string {
 	return r.Work
 }
 
+// History returns two sample past builds of the sample config, oldest
+// first: a failed one and the successful one that made the sample set.
+func (r *Runner) History(string) ([]runner.Record, error) {
+	day := time.Date(2026, 11, 27, 9, 12, 0, 0, time.Local)
+	return []runner.Record{
+		{Config: "raid-config.yaml", Stage: "full", State: runner.Failed, Start: day, End: day.Add(49 * time.Second)},
+		{Config: "raid-config.yaml", Stage: "full", State: runner.Succeeded, Start: day.Add(20 * time.Minute), End: day.Add(33*time.Minute + 41*time.Second)},
+	}, nil
+}
+
 // stages lists the stages rpi-image-gen prints for a build stage.
 func stages(s runner.Stage) []string {
 	all := []string{"parameter_assembly", "collect_layers", "prepare_build_config", "generate_filesystem", "generate_images", "deploy"}
