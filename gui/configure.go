@@ -1,7 +1,9 @@
 package gui
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -9,12 +11,14 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/pistudio/pistudio/builder/config"
+	"github.com/pistudio/pistudio/builder/layers"
 	"github.com/pistudio/pistudio/gui/form"
 	"github.com/pistudio/pistudio/gui/logview"
 )
@@ -233,15 +237,7 @@ func (c *configureView) newField(v form.Var) *field {
 		if v.Default != "" {
 			e.SetPlaceHolder(v.Default)
 		}
-		if v.Check != nil {
-			check := v.Check
-			e.Validator = func(s string) error {
-				if s == "" && !v.Required {
-					return nil
-				}
-				return check(s)
-			}
-		}
+		e.Validator = fieldValidator(v)
 		e.OnChanged = onChange
 		f.entry, f.obj = e, e
 		f.set = func(val string) { e.SetText(val) }
@@ -543,7 +539,8 @@ func (c *configureView) showProblems(ps []form.Problem) {
 		if where == "" {
 			where = "config"
 		}
-		l := wrapLabel(where + ": " + p.Msg)
+		key := p.Key
+		l := newTapLabel(where+": "+p.Msg, func() { c.jumpTo(key) })
 		l.Importance = widget.DangerImportance
 		c.summary.Add(l)
 	}
@@ -801,4 +798,65 @@ func (c *configureView) confirmDiscard(action string, then func()) {
 type unsavedDialog struct {
 	d                     *dialog.CustomDialog
 	save, discard, cancel *widget.Button
+}
+
+// hostnameRE is an RFC 1123 host name label: letters, digits and inner
+// hyphens, at most 63 characters.
+var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+
+// fieldValidator checks a value with the layer's rule; the hostname also
+// has to be a valid RFC 1123 name (the device would not be reachable by
+// it otherwise). An empty optional value is fine.
+func fieldValidator(v form.Var) fyne.StringValidator {
+	return func(s string) error {
+		if s == "" && !v.Required {
+			return nil
+		}
+		if v.Key == keyHostname && !layers.IsDynamic(s) && !hostnameRE.MatchString(s) {
+			return errors.New("not a valid host name: use letters, digits and hyphens (not first or last), at most 63")
+		}
+		if v.Check != nil {
+			return v.Check(s)
+		}
+		return nil
+	}
+}
+
+// tapLabel is a wrapping label that does something when tapped (a
+// problem of the summary jumps to its field).
+type tapLabel struct {
+	widget.Label
+	onTap func()
+}
+
+func newTapLabel(text string, onTap func()) *tapLabel {
+	l := &tapLabel{onTap: onTap}
+	l.Text, l.Wrapping = text, fyne.TextWrapWord
+	l.ExtendBaseWidget(l)
+	return l
+}
+
+// Tapped runs the label's action.
+func (l *tapLabel) Tapped(*fyne.PointEvent) {
+	if l.onTap != nil {
+		l.onTap()
+	}
+}
+
+// Cursor shows a pointer over the label, as over a link.
+func (l *tapLabel) Cursor() desktop.Cursor { return desktop.PointerCursor }
+
+// jumpTo scrolls the form to the field of key and gives it the focus.
+func (c *configureView) jumpTo(key string) {
+	f := c.fields[key]
+	if f == nil || f.row == nil {
+		return
+	}
+	d := fyne.CurrentApp().Driver()
+	y := d.AbsolutePositionForObject(f.row).Y - d.AbsolutePositionForObject(c.formScroll.Content).Y
+	c.formScroll.Offset.Y = max(0, min(y-theme.Padding(), c.formScroll.Content.MinSize().Height-c.formScroll.Size().Height))
+	c.formScroll.Refresh()
+	if w, ok := f.obj.(fyne.Focusable); ok {
+		c.g.win.Canvas().Focus(w)
+	}
 }
