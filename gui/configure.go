@@ -3,8 +3,8 @@ package gui
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
