@@ -138,7 +138,7 @@ func (b *buildView) setStages(names []string) {
 
 func (b *buildView) addStage(name string) *stageRow {
 	r := &stageRow{name: name, icon: widget.NewIcon(theme.RadioButtonIcon()), state: widget.NewLabel("waiting"), dur: widget.NewLabel("")}
-	r.state.Importance = widget.LowImportance
+	r.state.TextStyle.Italic = true // waiting; not the disabled colour, which is for controls
 	r.dur.Alignment = fyne.TextAlignTrailing
 	b.stages = append(b.stages, r)
 	w := widget.NewLabel("00h00m00s").MinSize().Width
@@ -354,6 +354,7 @@ func (b *buildView) handle(run BuildRun, ev runner.Event) {
 		r.icon.SetResource(theme.MediaPlayIcon())
 		r.state.SetText("running")
 		r.state.Importance = widget.HighImportance
+		r.state.TextStyle.Italic = false
 		r.state.Refresh()
 	case runner.EventStageFinished:
 		b.stageFinished(ev)
@@ -377,6 +378,7 @@ func (b *buildView) stageFinished(ev runner.Event) {
 		r.state.SetText("done")
 		r.state.Importance = widget.SuccessImportance
 	}
+	r.state.TextStyle.Italic = false
 	r.state.Refresh()
 	r.dur.SetText(humanDuration(ev.Duration))
 }
@@ -397,6 +399,7 @@ func (b *buildView) finish(res *runner.Result, out outputs, c cause) {
 			r.done = true
 			r.state.SetText(string(state))
 			r.state.Importance = widget.WarningImportance
+			r.state.TextStyle.Italic = false
 			r.state.Refresh()
 			r.dur.SetText(humanDuration(time.Since(r.started)))
 			r.icon.SetResource(theme.CancelIcon())

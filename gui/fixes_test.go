@@ -531,3 +531,17 @@ func (h *harness) noRoleOn(paths ...string) {
 		}
 	}
 }
+
+// TestRaidPlanMadeBeforeTheFirstScan: a set chosen before the disks were
+// listed gets its proposal from the first list; those disks are not "new".
+func TestRaidPlanMadeBeforeTheFirstScan(t *testing.T) {
+	h := newHarness(t)
+	h.g.raid.selectSet(filepath.Join(h.work, "image-raid-test"))
+	h.waitFor("blind plan", func() bool { return h.g.raid.Rows() == 3 })
+	h.g.flash.start(h.g.ctx)
+	h.waitFor("plan", func() bool { return !h.g.raid.provBtn.Disabled() })
+	if len(h.g.raid.offered) != 0 {
+		t.Errorf("the first disk list is offered as new: %d disks", len(h.g.raid.offered))
+	}
+	h.checkRows(map[string]string{"sd": "/dev/mmcblk0", "external1": "/dev/sdb", "external2": "/dev/sdc"})
+}

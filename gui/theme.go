@@ -14,10 +14,12 @@ import (
 const minContrast = 4.5
 
 // textColors are the theme colours labels, entries, buttons and links
-// draw text in (widget.Label picks one per importance).
+// draw text in (widget.Label picks one per importance). The disabled
+// colour is left as it is: it marks controls that cannot be used (which
+// WCAG exempts), and the app draws no other text in it.
 var textColors = []fyne.ThemeColorName{
 	theme.ColorNameForeground, theme.ColorNamePrimary, theme.ColorNameError, theme.ColorNameWarning,
-	theme.ColorNameSuccess, theme.ColorNameDisabled, theme.ColorNamePlaceHolder, theme.ColorNameHyperlink,
+	theme.ColorNameSuccess, theme.ColorNamePlaceHolder, theme.ColorNameHyperlink,
 }
 
 // textBackgrounds are the backgrounds text is drawn on.
