@@ -395,6 +395,7 @@ func (c *configureView) rebuildForms() {
 	} else {
 		c.baseDesc.SetText("")
 	}
+	c.addOtherKeys()
 	c.devForm.Refresh()
 	c.imgForm.Refresh()
 	c.extra.Refresh()
@@ -859,4 +860,63 @@ func (c *configureView) jumpTo(key string) {
 	if w, ok := f.obj.(fyne.Focusable); ok {
 		c.g.win.Canvas().Focus(w)
 	}
+}
+
+// otherKeys lists the config's keys that no chosen layer declares (the
+// form has no field for them), in file order.
+func (c *configureView) otherKeys() []string {
+	if c.doc == nil {
+		return nil
+	}
+	var out []string
+	for _, sec := range c.doc.Sections() {
+		for _, k := range c.doc.Keys(sec) {
+			key := sec + "." + k
+			if _, ok := c.fields[key]; !ok {
+				out = append(out, key)
+			}
+		}
+	}
+	return out
+}
+
+// addOtherKeys shows the keys no chosen layer declares, each with its
+// value and a Remove button: rpi-image-gen ignores them or another layer
+// needs them, and the form would otherwise hide them.
+func (c *configureView) addOtherKeys() {
+	keys := c.otherKeys()
+	if len(keys) == 0 {
+		return
+	}
+	grid := container.New(layout.NewFormLayout())
+	for _, key := range keys {
+		v, ok := c.doc.Get(key)
+		if !ok {
+			v = "(a section)"
+		}
+		val := widget.NewLabel(v)
+		val.Truncation = fyne.TextTruncateEllipsis
+		rm := widget.NewButtonWithIcon("Remove", theme.DeleteIcon(), func() { c.removeKey(key) })
+		rm.Importance = widget.LowImportance
+		grid.Add(widget.NewLabelWithStyle(key, fyne.TextAlignTrailing, fyne.TextStyle{}))
+		grid.Add(container.NewBorder(nil, nil, nil, rm, val))
+	}
+	c.extra.Add(widget.NewCard("Other settings", "keys no chosen layer declares", grid))
+}
+
+// removeKey deletes a key the form has no field for.
+func (c *configureView) removeKey(key string) {
+	if c.doc == nil {
+		return
+	}
+	if err := c.doc.Delete(key); err != nil {
+		c.g.showError(fmt.Errorf("removing %s: %w", key, err))
+		return
+	}
+	c.dirty = true
+	c.editGen++
+	c.updateTitle()
+	c.rebuildForms()
+	c.fillFields()
+	c.revalidate()
 }

@@ -1,6 +1,7 @@
 package gui
 
 import (
+	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2/test"
@@ -46,5 +47,27 @@ func TestHostnameMustBeRFC1123(t *testing.T) {
 		if err := e.Validator(good); err != nil {
 			t.Errorf("%q refused: %v", good, err)
 		}
+	}
+}
+
+// TestOtherKeysCanBeRemoved: a key no chosen layer declares is shown with
+// a Remove button, which deletes it from the file.
+func TestOtherKeysCanBeRemoved(t *testing.T) {
+	h := newHarness(t)
+	h.open("raid-config.yaml")
+	if err := h.g.cfg.doc.Set("sys.apt_proxy", "http://cache:3142"); err != nil {
+		t.Fatal(err)
+	}
+	h.g.cfg.rebuildForms()
+	if keys := h.g.cfg.otherKeys(); len(keys) != 1 || keys[0] != "sys.apt_proxy" {
+		t.Fatalf("other keys %v", keys)
+	}
+	h.g.cfg.removeKey("sys.apt_proxy")
+	h.validated()
+	if _, ok := h.g.cfg.doc.Get("sys.apt_proxy"); ok || !h.g.cfg.dirty {
+		t.Error("the key was not removed")
+	}
+	if len(h.g.cfg.otherKeys()) != 0 || strings.Contains(h.g.cfg.yamlText, "apt_proxy") {
+		t.Errorf("still shown: %v\n%s", h.g.cfg.otherKeys(), h.g.cfg.yamlText)
 	}
 }
