@@ -235,7 +235,7 @@ func (c *configureView) newField(v form.Var) *field {
 	default:
 		e := widget.NewEntry()
 		if v.Default != "" {
-			e.SetPlaceHolder(v.Default)
+			e.SetPlaceHolder(readableDefault(v.Default, c.value))
 		}
 		e.Validator = fieldValidator(v)
 		e.OnChanged = onChange
@@ -368,27 +368,18 @@ func (c *configureView) rebuildForms() {
 		c.devDesc.SetText("")
 	}
 	add(c.imgForm, c.varFor(keyImageName))
-	groups := map[string]*fyne.Container{}
-	var order []string
+	g := &sectionGroups{groups: map[string]*fyne.Container{}}
 	if l, ok := c.layer(keyImageLayer); ok {
 		c.imgDesc.SetText(l.Desc)
-		for _, v := range l.Vars {
-			sec := v.Key[:max(strings.IndexByte(v.Key, '.'), 0)]
-			if sec == "image" || sec == "" {
-				add(c.imgForm, v)
-				continue
-			}
-			if groups[sec] == nil {
-				groups[sec] = container.New(layout.NewFormLayout())
-				order = append(order, sec)
-			}
-			add(groups[sec], v)
-		}
+		g.add(l.Vars, c.imgForm, add)
 	} else {
 		c.imgDesc.SetText("")
 	}
-	for _, sec := range order {
-		c.extra.Add(widget.NewCard(sectionTitle(sec), "", groups[sec]))
+	if l, ok := c.layer(keyBaseLayer); ok {
+		g.add(l.Vars, c.imgForm, add) // the suite's variables, by section too
+	}
+	for _, sec := range g.order {
+		c.extra.Add(widget.NewCard(sectionTitle(sec), "", g.groups[sec]))
 	}
 	if l, ok := c.layer(keyBaseLayer); ok {
 		c.baseDesc.SetText(l.Desc)
@@ -919,4 +910,52 @@ func (c *configureView) removeKey(key string) {
 	c.rebuildForms()
 	c.fillFields()
 	c.revalidate()
+}
+
+// value is the config's value at key, else the default a chosen layer
+// gives it ("" when neither is known); the device layer's class (pi5)
+// names the default hostname, for one.
+func (c *configureView) value(key string) string {
+	if c.doc == nil {
+		return ""
+	}
+	if v, ok := c.doc.Get(key); ok && v != "" {
+		return v
+	}
+	for _, k := range []string{keyDeviceLayer, keyImageLayer, keyBaseLayer} {
+		l, ok := c.layer(k)
+		if !ok {
+			continue
+		}
+		for _, v := range l.Vars {
+			if v.Key == key && v.Default != "" && !strings.Contains(v.Default, "$") {
+				return v.Default
+			}
+		}
+	}
+	return ""
+}
+
+// sectionGroups collects variables into one form per config section, in
+// the order the sections first appear.
+type sectionGroups struct {
+	groups map[string]*fyne.Container
+	order  []string
+}
+
+// add puts each variable into its section's form; image variables (and
+// those without a section) go into img.
+func (g *sectionGroups) add(vars []form.Var, img *fyne.Container, add func(*fyne.Container, form.Var)) {
+	for _, v := range vars {
+		sec := v.Key[:max(strings.IndexByte(v.Key, '.'), 0)]
+		if sec == "image" || sec == "" {
+			add(img, v)
+			continue
+		}
+		if g.groups[sec] == nil {
+			g.groups[sec] = container.New(layout.NewFormLayout())
+			g.order = append(g.order, sec)
+		}
+		add(g.groups[sec], v)
+	}
 }

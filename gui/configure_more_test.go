@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pistudio/pistudio/gui/demo"
+	"github.com/pistudio/pistudio/gui/form"
+
 	"fyne.io/fyne/v2/test"
 )
 
@@ -69,5 +72,37 @@ func TestOtherKeysCanBeRemoved(t *testing.T) {
 	}
 	if len(h.g.cfg.otherKeys()) != 0 || strings.Contains(h.g.cfg.yamlText, "apt_proxy") {
 		t.Errorf("still shown: %v\n%s", h.g.cfg.otherKeys(), h.g.cfg.yamlText)
+	}
+}
+
+// listCatalog is a catalog over a slice, for tests.
+type listCatalog []form.Layer
+
+func (l listCatalog) Layers() []form.Layer { return l }
+
+func (l listCatalog) Lookup(name string) (form.Layer, bool) {
+	for _, x := range l {
+		if x.Name == name {
+			return x, true
+		}
+	}
+	return form.Layer{}, false
+}
+
+// TestSuiteVariablesHaveFields: the variables of the chosen suite get
+// fields too, grouped by their config section.
+func TestSuiteVariablesHaveFields(t *testing.T) {
+	h := newHarness(t)
+	h.open("raid-config.yaml")
+	cat := append(listCatalog{}, demo.NewCatalog().Layers()...)
+	for i, l := range cat {
+		if l.Name == "bookworm-minbase" {
+			cat[i].Vars = []form.Var{{Key: "sys.apt_proxy", Name: "apt_proxy", Desc: "Proxy for apt."}}
+		}
+	}
+	h.g.cfg.setCatalog(cat)
+	h.validated()
+	if h.g.cfg.fields["sys.apt_proxy"] == nil {
+		t.Fatal("the suite's variable has no field")
 	}
 }
