@@ -56,10 +56,13 @@ type configureView struct {
 	loading bool
 
 	fields   map[string]*field
-	problems []form.Problem
-	gen      int // bumped by every change; validGen is the one last validated
-	validGen int
-	editGen  int // bumped by every edit of the config's values
+	labelCol *labelColumn // one label column width for every card
+	// suiteLabel is the Base card's label, made once.
+	suiteLabel fyne.CanvasObject
+	problems   []form.Problem
+	gen        int // bumped by every change; validGen is the one last validated
+	validGen   int
+	editGen    int // bumped by every edit of the config's values
 
 	pathLbl    *widget.Label
 	recent     *widget.Select
@@ -84,7 +87,7 @@ type configureView struct {
 }
 
 func newConfigureView(g *App) *configureView {
-	c := &configureView{g: g, fields: map[string]*field{}}
+	c := &configureView{g: g, fields: map[string]*field{}, labelCol: &labelColumn{}}
 	c.pathLbl = widget.NewLabel("No config")
 	c.pathLbl.Truncation = fyne.TextTruncateEllipsis
 	c.recent = widget.NewSelect(nil, func(p string) {
@@ -127,6 +130,7 @@ func newConfigureView(g *App) *configureView {
 
 	baseForm := container.New(layout.NewFormLayout())
 	c.addSelectRow(baseForm, "Suite", c.baseSel, c.baseDesc)
+	c.suiteLabel = c.labelCol.labels[len(c.labelCol.labels)-1]
 	form := container.NewVBox(
 		widget.NewCard("Device", "", c.devForm),
 		widget.NewCard("Image", "", c.imgForm),
@@ -138,10 +142,11 @@ func newConfigureView(g *App) *configureView {
 	c.formScroll = container.NewVScroll(form)
 	c.toolBanner = toolMissingBanner(g)
 	c.toolBanner.Hide()
-	// The problem summary sits above the scroll, so that it appearing or
-	// growing never moves the field being edited.
-	left := container.NewBorder(container.NewVBox(c.toolBanner, c.sumCard), nil, nil, nil, c.formScroll)
-	split := container.NewHSplit(left, yamlCard)
+	// The problem summary sits above the YAML, beside the form: it
+	// appearing or growing never moves the field being edited.
+	left := container.NewBorder(c.toolBanner, nil, nil, nil, c.formScroll)
+	right := container.NewBorder(c.sumCard, nil, nil, nil, yamlCard)
+	split := container.NewHSplit(left, right)
 	split.Offset = 0.55
 	c.content = container.NewBorder(top, nil, nil, nil, split)
 	return c
@@ -180,7 +185,7 @@ func (c *configureView) addSelectRow(form *fyne.Container, label string, s *widg
 			err = f.err
 		}
 	}
-	form.Add(widget.NewLabelWithStyle(label, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true}))
+	form.Add(c.labelCell(widget.NewLabelWithStyle(label, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})))
 	form.Add(container.NewVBox(s, desc, err))
 }
 
@@ -347,13 +352,15 @@ func (c *configureView) rebuildForms() {
 	c.devForm.RemoveAll()
 	c.imgForm.RemoveAll()
 	c.extra.RemoveAll()
+	c.labelCol.labels = c.labelCol.labels[:0]
+	c.labelCol.labels = append(c.labelCol.labels, c.suiteLabel)
 	add := func(form *fyne.Container, v form.Var) {
 		if _, dup := c.fields[v.Key]; dup {
 			return
 		}
 		f := c.newField(v)
 		c.fields[v.Key] = f
-		form.Add(fieldLabel(v))
+		form.Add(c.labelCell(fieldLabel(v)))
 		form.Add(f.row)
 	}
 	c.addSelectRow(c.devForm, "Device", c.devSel, c.devDesc)
@@ -958,4 +965,33 @@ func (g *sectionGroups) add(vars []form.Var, img *fyne.Container, add func(*fyne
 		}
 		add(g.groups[sec], v)
 	}
+}
+
+// labelColumn gives every label cell of the form one width: the widest
+// label's, so that the cards' fields line up.
+type labelColumn struct{ labels []fyne.CanvasObject }
+
+func (l *labelColumn) width() float32 {
+	var w float32
+	for _, o := range l.labels {
+		w = max(w, o.MinSize().Width)
+	}
+	return w
+}
+
+// MinSize is the widest label's width and this cell's label height.
+func (l *labelColumn) MinSize(objects []fyne.CanvasObject) fyne.Size {
+	return fyne.NewSize(l.width(), objects[0].MinSize().Height)
+}
+
+// Layout lets the label fill the cell.
+func (l *labelColumn) Layout(objects []fyne.CanvasObject, size fyne.Size) {
+	objects[0].Move(fyne.NewPos(0, 0))
+	objects[0].Resize(size)
+}
+
+// labelCell puts a form label into the shared label column.
+func (c *configureView) labelCell(label fyne.CanvasObject) fyne.CanvasObject {
+	c.labelCol.labels = append(c.labelCol.labels, label)
+	return container.New(c.labelCol, label)
 }

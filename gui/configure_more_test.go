@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"fyne.io/fyne/v2"
+
 	"github.com/pistudio/pistudio/gui/demo"
 	"github.com/pistudio/pistudio/gui/form"
 
@@ -104,5 +106,42 @@ func TestSuiteVariablesHaveFields(t *testing.T) {
 	h.validated()
 	if h.g.cfg.fields["sys.apt_proxy"] == nil {
 		t.Fatal("the suite's variable has no field")
+	}
+}
+
+// TestOneLabelColumn: the labels of every card of the form are as wide as
+// the widest, so that the fields line up; the problem summary is not
+// above the form.
+func TestOneLabelColumn(t *testing.T) {
+	h := newHarness(t)
+	h.open("raid-config.yaml")
+	cells := h.g.cfg.labelCol.labels
+	if len(cells) < 5 {
+		t.Fatalf("%d labels", len(cells))
+	}
+	w := h.g.cfg.labelCol.width()
+	for _, l := range cells {
+		if l.MinSize().Width > w {
+			t.Errorf("a label is wider than the column")
+		}
+	}
+	var widths []float32
+	for _, o := range h.g.cfg.devForm.Objects {
+		if c, ok := o.(*fyne.Container); ok && c.Layout == h.g.cfg.labelCol {
+			widths = append(widths, c.MinSize().Width)
+		}
+	}
+	if len(widths) == 0 || widths[0] != w {
+		t.Errorf("device card label cells %v, want %v", widths, w)
+	}
+	f := h.field("raid.devices")
+	f.entry.SetText("12")
+	h.validated()
+	if h.g.cfg.toolBanner.Visible() {
+		t.Fatal("the tool banner is shown with the demo tool")
+	}
+	h.w.Content().Refresh()
+	if y := h.g.cfg.formScroll.Position().Y; y != 0 || !h.g.cfg.sumCard.Visible() {
+		t.Errorf("the form moved down to %v when a problem appeared", y)
 	}
 }
