@@ -46,6 +46,7 @@ type buildView struct {
 	log                               *logview.View
 	artifacts                         *fyne.Container
 	artCard                           *widget.Card
+	shownFor                          string // the config the stages, status and artifacts belong to
 	history                           *fyne.Container
 	histCard                          *widget.Card
 
@@ -114,6 +115,10 @@ func newBuildView(g *App) *buildView {
 // configChanged updates the "which config" line.
 func (b *buildView) configChanged() {
 	c := b.g.cfg
+	if c != nil && c.path != b.shownFor && !b.Busy() {
+		b.shownFor = c.path
+		b.reset()
+	}
 	switch {
 	case c == nil || c.doc == nil:
 		b.cfgLbl.SetText("No config open")
@@ -198,6 +203,7 @@ type startResult struct {
 
 func (b *buildView) launch(mode runner.Stage) {
 	config := b.g.cfg.path
+	b.shownFor = config
 	opts := buildjob.Options{ToolDir: b.g.set.ToolDir, WorkDir: b.g.workDir()}
 	ctx, cancel := context.WithCancel(b.g.ctx)
 	b.cancel = cancel
@@ -534,4 +540,15 @@ func historyLine(r runner.Record) string {
 		s += " after " + humanDuration(r.End.Sub(r.Start).Round(time.Second))
 	}
 	return s + " · " + filepath.Base(r.Config)
+}
+
+// reset clears what the last build of another config left: stages,
+// status, failure card and artifacts.
+func (b *buildView) reset() {
+	b.setStages(stagesOf(runner.StageFull))
+	b.status.SetText("Ready")
+	b.status.Importance = widget.MediumImportance
+	b.status.Refresh()
+	b.hideCause()
+	b.artCard.Hide()
 }

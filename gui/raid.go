@@ -150,6 +150,10 @@ func (r *raidView) selectSet(dir string) {
 	if r.running {
 		return
 	}
+	if dir != r.dir {
+		r.summary.SetText("") // the last set's result
+		r.notice.Hide()
+	}
 	r.dir = dir
 	n := setName(dir)
 	if _, ok := r.setPaths[n]; !ok {
