@@ -59,10 +59,12 @@ type configureView struct {
 	labelCol *labelColumn // one label column width for every card
 	// suiteLabel is the Base card's label, made once.
 	suiteLabel fyne.CanvasObject
-	problems   []form.Problem
-	gen        int // bumped by every change; validGen is the one last validated
-	validGen   int
-	editGen    int // bumped by every edit of the config's values
+	// pathEntry is the field of the last "open by path" question.
+	pathEntry *widget.Entry
+	problems  []form.Problem
+	gen       int // bumped by every change; validGen is the one last validated
+	validGen  int
+	editGen   int // bumped by every edit of the config's values
 
 	pathLbl    *widget.Label
 	recent     *widget.Select
@@ -123,6 +125,7 @@ func newConfigureView(g *App) *configureView {
 			c.confirmDiscard("start a new config", c.newConfig)
 		}),
 		widget.NewButtonWithIcon("Open…", theme.FolderOpenIcon(), c.openDialog),
+		widget.NewButtonWithIcon("Path…", theme.FileIcon(), c.openPathDialog),
 		widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), func() { c.save(nil) }),
 		widget.NewButtonWithIcon("Save as…", theme.DocumentSaveIcon(), func() { c.saveAs(nil) }),
 	)
@@ -697,6 +700,7 @@ func (c *configureView) openDialog() {
 		c.confirmDiscard("open another config", func() { c.open(p) })
 	}, c.g.win)
 	d.SetFilter(yamlFilter)
+	d.SetView(dialog.ListView) // whole names, not cut to a grid cell
 	d.Resize(fyne.NewSize(800, 560))
 	d.Show()
 }
@@ -735,6 +739,7 @@ func (c *configureView) saveAs(then func()) {
 		name = filepath.Base(c.path)
 	}
 	d.SetFileName(name)
+	d.SetView(dialog.ListView) // whole names, not cut to a grid cell
 	d.Resize(fyne.NewSize(800, 560))
 	d.Show()
 }

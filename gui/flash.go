@@ -353,6 +353,7 @@ func (f *flashView) browse() {
 		f.selectImage(p)
 	}, f.g.win)
 	d.SetFilter(storage.NewExtensionFileFilter(imageExts))
+	d.SetView(dialog.ListView) // whole names, not cut to a grid cell
 	d.Resize(fyne.NewSize(800, 560))
 	d.Show()
 }

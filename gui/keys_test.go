@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 )
 
 // press sends a Ctrl shortcut to the window.
@@ -176,4 +177,47 @@ func TestSafelyRemoveAfterWrite(t *testing.T) {
 	if !strings.Contains(h.g.flash.progress.Text, "unplug") {
 		t.Errorf("progress %q", h.g.flash.progress.Text)
 	}
+}
+
+// TestOpenByTypedPath: Ctrl+L asks for a path as text and opens it.
+func TestOpenByTypedPath(t *testing.T) {
+	h := newHarness(t)
+	p := h.writeConfig("raid-config.yaml")
+	h.press(fyne.KeyL)
+	e := h.g.cfg.pathEntry
+	if e == nil || h.w.Canvas().Focused() != e {
+		t.Fatal("no focused path field")
+	}
+	e.SetText(p)
+	test.Tap(findButton(t, h.w.Canvas().Overlays().Top(), "Open"))
+	h.waitFor("config", func() bool { return h.g.cfg.path == p })
+}
+
+// findButton finds the button labelled text in o.
+func findButton(t *testing.T, o fyne.CanvasObject, text string) *widget.Button {
+	t.Helper()
+	var found *widget.Button
+	var walk func(fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if b, ok := o.(*widget.Button); ok && b.Text == text {
+			found = b
+		}
+		if c, ok := o.(*fyne.Container); ok {
+			for _, x := range c.Objects {
+				walk(x)
+			}
+		}
+		if w, ok := o.(fyne.Widget); ok && found == nil {
+			if r := test.WidgetRenderer(w); r != nil {
+				for _, x := range r.Objects() {
+					walk(x)
+				}
+			}
+		}
+	}
+	walk(o)
+	if found == nil {
+		t.Fatalf("no %q button", text)
+	}
+	return found
 }

@@ -83,6 +83,7 @@ func newRaidView(g *App) *raidView {
 				r.selectSet(u.Path())
 			}
 		}, g.win)
+		d.SetView(dialog.ListView) // whole names, not cut to a grid cell
 		d.Resize(fyne.NewSize(800, 560))
 		d.Show()
 	})

@@ -136,6 +136,7 @@ func (s *settingsView) folder(then func(string)) {
 			then(u.Path())
 		}
 	}, s.g.win)
+	d.SetView(dialog.ListView) // whole names, not cut to a grid cell
 	d.Resize(fyne.NewSize(800, 560))
 	d.Show()
 }
