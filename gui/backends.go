@@ -10,6 +10,7 @@ import (
 	"github.com/pistudio/pistudio/assets"
 	"github.com/pistudio/pistudio/builder/buildjob"
 	"github.com/pistudio/pistudio/builder/runner"
+	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/gui/demo"
 )
 
@@ -17,6 +18,10 @@ import (
 // at start (with PISTUDIO_DEMO=1 it also plays that section's sample
 // scenario; "Flash confirm" opens the erase confirmation).
 const SectionEnv = "PISTUDIO_SECTION"
+
+// SizeEnv names the environment variable that sets the window size of a
+// demo ("800x600"), for screenshots.
+const SizeEnv = "PISTUDIO_WINDOW_SIZE"
 
 // demoBackends returns stand-ins with sample data (PISTUDIO_DEMO=1).
 // Config files are still read and written by package builder, so the YAML
@@ -78,6 +83,14 @@ func (g *App) playDemo(set *demo.Set, section string) {
 				f.entry.SetText("12")
 			}
 			g.cfg.formScroll.ScrollToBottom()
+		})
+	case "RAID set hotplug":
+		// A disk is plugged in after the plan was shown: it is offered,
+		// and takes no role by itself.
+		later(1200*time.Millisecond, func() {
+			big := disk.Disk{Name: "sde", Path: "/dev/sde", Major: 8, Minor: 64, SizeBytes: 4000787030016, Vendor: "WD",
+				Model: "Elements 4TB", Serial: "WX41D94RJ8KT", Bus: "usb", Eligible: true, NeedsTypedConfirm: true}
+			go set.Disks.Replace(append(demo.SampleDisks(), big))
 		})
 	case "Build failed":
 		set.Runner.Fail = true

@@ -46,6 +46,9 @@ type buildView struct {
 	log                               *logview.View
 	artifacts                         *fyne.Container
 	artCard                           *widget.Card
+	shownFor                          string // the config the stages, status and artifacts belong to
+	history                           *fyne.Container
+	histCard                          *widget.Card
 
 	run      BuildRun
 	cancel   context.CancelFunc
@@ -94,8 +97,12 @@ func newBuildView(g *App) *buildView {
 	b.artCard.Hide()
 
 	bar := container.NewHBox(b.fsBtn, b.imgBtn, b.fullBtn, b.cancelBtn)
-	top := container.NewBorder(nil, nil, bar, nil, b.cfgLbl)
-	left := container.NewBorder(nil, b.status, nil, nil,
+	modes := hintLabel("Full build: the root filesystem, then the disk image. Filesystem: only the root filesystem (the long part). Image: only the disk image, from the last filesystem (after a change to partitions or sizes).")
+	top := container.NewVBox(container.NewBorder(nil, nil, bar, nil, b.cfgLbl), modes)
+	b.history = container.NewVBox()
+	b.histCard = widget.NewCard("Past builds", "", b.history)
+	b.histCard.Hide()
+	left := container.NewBorder(nil, container.NewVBox(b.histCard, b.status), nil, nil,
 		widget.NewCard("Stages", "", container.NewVScroll(b.stageBox)))
 	right := container.NewBorder(b.explainCard, b.artCard, nil, nil, b.log)
 	split := container.NewHSplit(left, right)
@@ -108,6 +115,10 @@ func newBuildView(g *App) *buildView {
 // configChanged updates the "which config" line.
 func (b *buildView) configChanged() {
 	c := b.g.cfg
+	if c != nil && c.path != b.shownFor && !b.Busy() {
+		b.shownFor = c.path
+		b.reset()
+	}
 	switch {
 	case c == nil || c.doc == nil:
 		b.cfgLbl.SetText("No config open")
@@ -132,7 +143,7 @@ func (b *buildView) setStages(names []string) {
 
 func (b *buildView) addStage(name string) *stageRow {
 	r := &stageRow{name: name, icon: widget.NewIcon(theme.RadioButtonIcon()), state: widget.NewLabel("waiting"), dur: widget.NewLabel("")}
-	r.state.Importance = widget.LowImportance
+	r.state.TextStyle.Italic = true // waiting; not the disabled colour, which is for controls
 	r.dur.Alignment = fyne.TextAlignTrailing
 	b.stages = append(b.stages, r)
 	w := widget.NewLabel("00h00m00s").MinSize().Width
@@ -192,6 +203,7 @@ type startResult struct {
 
 func (b *buildView) launch(mode runner.Stage) {
 	config := b.g.cfg.path
+	b.shownFor = config
 	opts := buildjob.Options{ToolDir: b.g.set.ToolDir, WorkDir: b.g.workDir()}
 	ctx, cancel := context.WithCancel(b.g.ctx)
 	b.cancel = cancel
@@ -348,6 +360,7 @@ func (b *buildView) handle(run BuildRun, ev runner.Event) {
 		r.icon.SetResource(theme.MediaPlayIcon())
 		r.state.SetText("running")
 		r.state.Importance = widget.HighImportance
+		r.state.TextStyle.Italic = false
 		r.state.Refresh()
 	case runner.EventStageFinished:
 		b.stageFinished(ev)
@@ -371,6 +384,7 @@ func (b *buildView) stageFinished(ev runner.Event) {
 		r.state.SetText("done")
 		r.state.Importance = widget.SuccessImportance
 	}
+	r.state.TextStyle.Italic = false
 	r.state.Refresh()
 	r.dur.SetText(humanDuration(ev.Duration))
 }
@@ -391,6 +405,7 @@ func (b *buildView) finish(res *runner.Result, out outputs, c cause) {
 			r.done = true
 			r.state.SetText(string(state))
 			r.state.Importance = widget.WarningImportance
+			r.state.TextStyle.Italic = false
 			r.state.Refresh()
 			r.dur.SetText(humanDuration(time.Since(r.started)))
 			r.icon.SetResource(theme.CancelIcon())
@@ -415,6 +430,7 @@ func (b *buildView) finish(res *runner.Result, out outputs, c cause) {
 		b.g.set.LastRaidSet = out.raidSet
 	}
 	b.showArtifacts(res.Artifacts, out)
+	b.refreshHistory()
 	b.g.workStopped()
 }
 
@@ -493,4 +509,46 @@ func failedStage(rows []*stageRow) string {
 		}
 	}
 	return ""
+}
+
+// maxHistory is how many past builds the Build section lists.
+const maxHistory = 4
+
+// refreshHistory lists the last builds of the work dir, newest first.
+func (b *buildView) refreshHistory() {
+	work := b.g.workDir()
+	goUI(b.g.br, func() []runner.Record {
+		recs, _ := b.g.be.Runner.History(work)
+		return recs
+	}, func(recs []runner.Record) {
+		b.history.RemoveAll()
+		for i := len(recs) - 1; i >= 0 && len(recs)-i <= maxHistory; i-- {
+			l := widget.NewLabel(historyLine(recs[i]))
+			l.Truncation = fyne.TextTruncateEllipsis
+			l.Importance = outcomeImportance[recs[i].State]
+			b.history.Add(l)
+		}
+		b.histCard.Hidden = len(recs) == 0
+		b.histCard.Refresh()
+	})
+}
+
+// historyLine describes one past build: when, what, how it ended.
+func historyLine(r runner.Record) string {
+	s := fmt.Sprintf("%s · %s · %s", r.Start.Local().Format("Jan 2 15:04"), r.Stage, r.State)
+	if !r.End.IsZero() {
+		s += " after " + humanDuration(r.End.Sub(r.Start).Round(time.Second))
+	}
+	return s + " · " + filepath.Base(r.Config)
+}
+
+// reset clears what the last build of another config left: stages,
+// status, failure card and artifacts.
+func (b *buildView) reset() {
+	b.setStages(stagesOf(runner.StageFull))
+	b.status.SetText("Ready")
+	b.status.Importance = widget.MediumImportance
+	b.status.Refresh()
+	b.hideCause()
+	b.artCard.Hide()
 }

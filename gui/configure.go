@@ -1,20 +1,24 @@
 package gui
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/pistudio/pistudio/builder/config"
+	"github.com/pistudio/pistudio/builder/layers"
 	"github.com/pistudio/pistudio/gui/form"
 	"github.com/pistudio/pistudio/gui/logview"
 )
@@ -52,10 +56,15 @@ type configureView struct {
 	loading bool
 
 	fields   map[string]*field
-	problems []form.Problem
-	gen      int // bumped by every change; validGen is the one last validated
-	validGen int
-	editGen  int // bumped by every edit of the config's values
+	labelCol *labelColumn // one label column width for every card
+	// suiteLabel is the Base card's label, made once.
+	suiteLabel fyne.CanvasObject
+	// pathEntry is the field of the last "open by path" question.
+	pathEntry *widget.Entry
+	problems  []form.Problem
+	gen       int // bumped by every change; validGen is the one last validated
+	validGen  int
+	editGen   int // bumped by every edit of the config's values
 
 	pathLbl    *widget.Label
 	recent     *widget.Select
@@ -80,7 +89,7 @@ type configureView struct {
 }
 
 func newConfigureView(g *App) *configureView {
-	c := &configureView{g: g, fields: map[string]*field{}}
+	c := &configureView{g: g, fields: map[string]*field{}, labelCol: &labelColumn{}}
 	c.pathLbl = widget.NewLabel("No config")
 	c.pathLbl.Truncation = fyne.TextTruncateEllipsis
 	c.recent = widget.NewSelect(nil, func(p string) {
@@ -116,6 +125,7 @@ func newConfigureView(g *App) *configureView {
 			c.confirmDiscard("start a new config", c.newConfig)
 		}),
 		widget.NewButtonWithIcon("Open…", theme.FolderOpenIcon(), c.openDialog),
+		widget.NewButtonWithIcon("Path…", theme.FileIcon(), c.openPathDialog),
 		widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), func() { c.save(nil) }),
 		widget.NewButtonWithIcon("Save as…", theme.DocumentSaveIcon(), func() { c.saveAs(nil) }),
 	)
@@ -123,6 +133,7 @@ func newConfigureView(g *App) *configureView {
 
 	baseForm := container.New(layout.NewFormLayout())
 	c.addSelectRow(baseForm, "Suite", c.baseSel, c.baseDesc)
+	c.suiteLabel = c.labelCol.labels[len(c.labelCol.labels)-1]
 	form := container.NewVBox(
 		widget.NewCard("Device", "", c.devForm),
 		widget.NewCard("Image", "", c.imgForm),
@@ -134,10 +145,11 @@ func newConfigureView(g *App) *configureView {
 	c.formScroll = container.NewVScroll(form)
 	c.toolBanner = toolMissingBanner(g)
 	c.toolBanner.Hide()
-	// The problem summary sits above the scroll, so that it appearing or
-	// growing never moves the field being edited.
-	left := container.NewBorder(container.NewVBox(c.toolBanner, c.sumCard), nil, nil, nil, c.formScroll)
-	split := container.NewHSplit(left, yamlCard)
+	// The problem summary sits above the YAML, beside the form: it
+	// appearing or growing never moves the field being edited.
+	left := container.NewBorder(c.toolBanner, nil, nil, nil, c.formScroll)
+	right := container.NewBorder(c.sumCard, nil, nil, nil, yamlCard)
+	split := container.NewHSplit(left, right)
 	split.Offset = 0.55
 	c.content = container.NewBorder(top, nil, nil, nil, split)
 	return c
@@ -176,7 +188,7 @@ func (c *configureView) addSelectRow(form *fyne.Container, label string, s *widg
 			err = f.err
 		}
 	}
-	form.Add(widget.NewLabelWithStyle(label, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true}))
+	form.Add(c.labelCell(widget.NewLabelWithStyle(label, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})))
 	form.Add(container.NewVBox(s, desc, err))
 }
 
@@ -231,17 +243,9 @@ func (c *configureView) newField(v form.Var) *field {
 	default:
 		e := widget.NewEntry()
 		if v.Default != "" {
-			e.SetPlaceHolder(v.Default)
+			e.SetPlaceHolder(readableDefault(v.Default, c.value))
 		}
-		if v.Check != nil {
-			check := v.Check
-			e.Validator = func(s string) error {
-				if s == "" && !v.Required {
-					return nil
-				}
-				return check(s)
-			}
-		}
+		e.Validator = fieldValidator(v)
 		e.OnChanged = onChange
 		f.entry, f.obj = e, e
 		f.set = func(val string) { e.SetText(val) }
@@ -351,13 +355,15 @@ func (c *configureView) rebuildForms() {
 	c.devForm.RemoveAll()
 	c.imgForm.RemoveAll()
 	c.extra.RemoveAll()
+	c.labelCol.labels = c.labelCol.labels[:0]
+	c.labelCol.labels = append(c.labelCol.labels, c.suiteLabel)
 	add := func(form *fyne.Container, v form.Var) {
 		if _, dup := c.fields[v.Key]; dup {
 			return
 		}
 		f := c.newField(v)
 		c.fields[v.Key] = f
-		form.Add(fieldLabel(v))
+		form.Add(c.labelCell(fieldLabel(v)))
 		form.Add(f.row)
 	}
 	c.addSelectRow(c.devForm, "Device", c.devSel, c.devDesc)
@@ -372,33 +378,25 @@ func (c *configureView) rebuildForms() {
 		c.devDesc.SetText("")
 	}
 	add(c.imgForm, c.varFor(keyImageName))
-	groups := map[string]*fyne.Container{}
-	var order []string
+	g := &sectionGroups{groups: map[string]*fyne.Container{}}
 	if l, ok := c.layer(keyImageLayer); ok {
 		c.imgDesc.SetText(l.Desc)
-		for _, v := range l.Vars {
-			sec := v.Key[:max(strings.IndexByte(v.Key, '.'), 0)]
-			if sec == "image" || sec == "" {
-				add(c.imgForm, v)
-				continue
-			}
-			if groups[sec] == nil {
-				groups[sec] = container.New(layout.NewFormLayout())
-				order = append(order, sec)
-			}
-			add(groups[sec], v)
-		}
+		g.add(l.Vars, c.imgForm, add)
 	} else {
 		c.imgDesc.SetText("")
 	}
-	for _, sec := range order {
-		c.extra.Add(widget.NewCard(sectionTitle(sec), "", groups[sec]))
+	if l, ok := c.layer(keyBaseLayer); ok {
+		g.add(l.Vars, c.imgForm, add) // the suite's variables, by section too
+	}
+	for _, sec := range g.order {
+		c.extra.Add(widget.NewCard(sectionTitle(sec), "", g.groups[sec]))
 	}
 	if l, ok := c.layer(keyBaseLayer); ok {
 		c.baseDesc.SetText(l.Desc)
 	} else {
 		c.baseDesc.SetText("")
 	}
+	c.addOtherKeys()
 	c.devForm.Refresh()
 	c.imgForm.Refresh()
 	c.extra.Refresh()
@@ -543,7 +541,8 @@ func (c *configureView) showProblems(ps []form.Problem) {
 		if where == "" {
 			where = "config"
 		}
-		l := wrapLabel(where + ": " + p.Msg)
+		key := p.Key
+		l := newTapLabel(where+": "+p.Msg, func() { c.jumpTo(key) })
 		l.Importance = widget.DangerImportance
 		c.summary.Add(l)
 	}
@@ -701,6 +700,7 @@ func (c *configureView) openDialog() {
 		c.confirmDiscard("open another config", func() { c.open(p) })
 	}, c.g.win)
 	d.SetFilter(yamlFilter)
+	d.SetView(dialog.ListView) // whole names, not cut to a grid cell
 	d.Resize(fyne.NewSize(800, 560))
 	d.Show()
 }
@@ -739,6 +739,7 @@ func (c *configureView) saveAs(then func()) {
 		name = filepath.Base(c.path)
 	}
 	d.SetFileName(name)
+	d.SetView(dialog.ListView) // whole names, not cut to a grid cell
 	d.Resize(fyne.NewSize(800, 560))
 	d.Show()
 }
@@ -801,4 +802,201 @@ func (c *configureView) confirmDiscard(action string, then func()) {
 type unsavedDialog struct {
 	d                     *dialog.CustomDialog
 	save, discard, cancel *widget.Button
+}
+
+// hostnameRE is an RFC 1123 host name label: letters, digits and inner
+// hyphens, at most 63 characters.
+var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+
+// fieldValidator checks a value with the layer's rule; the hostname also
+// has to be a valid RFC 1123 name (the device would not be reachable by
+// it otherwise). An empty optional value is fine.
+func fieldValidator(v form.Var) fyne.StringValidator {
+	return func(s string) error {
+		if s == "" && !v.Required {
+			return nil
+		}
+		if v.Key == keyHostname && !layers.IsDynamic(s) && !hostnameRE.MatchString(s) {
+			return errors.New("not a valid host name: use letters, digits and hyphens (not first or last), at most 63")
+		}
+		if v.Check != nil {
+			return v.Check(s)
+		}
+		return nil
+	}
+}
+
+// tapLabel is a wrapping label that does something when tapped (a
+// problem of the summary jumps to its field).
+type tapLabel struct {
+	widget.Label
+	onTap func()
+}
+
+func newTapLabel(text string, onTap func()) *tapLabel {
+	l := &tapLabel{onTap: onTap}
+	l.Text, l.Wrapping = text, fyne.TextWrapWord
+	l.ExtendBaseWidget(l)
+	return l
+}
+
+// Tapped runs the label's action.
+func (l *tapLabel) Tapped(*fyne.PointEvent) {
+	if l.onTap != nil {
+		l.onTap()
+	}
+}
+
+// Cursor shows a pointer over the label, as over a link.
+func (l *tapLabel) Cursor() desktop.Cursor { return desktop.PointerCursor }
+
+// jumpTo scrolls the form to the field of key and gives it the focus.
+func (c *configureView) jumpTo(key string) {
+	f := c.fields[key]
+	if f == nil || f.row == nil {
+		return
+	}
+	d := fyne.CurrentApp().Driver()
+	y := d.AbsolutePositionForObject(f.row).Y - d.AbsolutePositionForObject(c.formScroll.Content).Y
+	c.formScroll.Offset.Y = max(0, min(y-theme.Padding(), c.formScroll.Content.MinSize().Height-c.formScroll.Size().Height))
+	c.formScroll.Refresh()
+	if w, ok := f.obj.(fyne.Focusable); ok {
+		c.g.win.Canvas().Focus(w)
+	}
+}
+
+// otherKeys lists the config's keys that no chosen layer declares (the
+// form has no field for them), in file order.
+func (c *configureView) otherKeys() []string {
+	if c.doc == nil {
+		return nil
+	}
+	var out []string
+	for _, sec := range c.doc.Sections() {
+		for _, k := range c.doc.Keys(sec) {
+			key := sec + "." + k
+			if _, ok := c.fields[key]; !ok {
+				out = append(out, key)
+			}
+		}
+	}
+	return out
+}
+
+// addOtherKeys shows the keys no chosen layer declares, each with its
+// value and a Remove button: rpi-image-gen ignores them or another layer
+// needs them, and the form would otherwise hide them.
+func (c *configureView) addOtherKeys() {
+	keys := c.otherKeys()
+	if len(keys) == 0 {
+		return
+	}
+	grid := container.New(layout.NewFormLayout())
+	for _, key := range keys {
+		v, ok := c.doc.Get(key)
+		if !ok {
+			v = "(a section)"
+		}
+		val := widget.NewLabel(v)
+		val.Truncation = fyne.TextTruncateEllipsis
+		rm := widget.NewButtonWithIcon("Remove", theme.DeleteIcon(), func() { c.removeKey(key) })
+		rm.Importance = widget.LowImportance
+		grid.Add(widget.NewLabelWithStyle(key, fyne.TextAlignTrailing, fyne.TextStyle{}))
+		grid.Add(container.NewBorder(nil, nil, nil, rm, val))
+	}
+	c.extra.Add(widget.NewCard("Other settings", "keys no chosen layer declares", grid))
+}
+
+// removeKey deletes a key the form has no field for.
+func (c *configureView) removeKey(key string) {
+	if c.doc == nil {
+		return
+	}
+	if err := c.doc.Delete(key); err != nil {
+		c.g.showError(fmt.Errorf("removing %s: %w", key, err))
+		return
+	}
+	c.dirty = true
+	c.editGen++
+	c.updateTitle()
+	c.rebuildForms()
+	c.fillFields()
+	c.revalidate()
+}
+
+// value is the config's value at key, else the default a chosen layer
+// gives it ("" when neither is known); the device layer's class (pi5)
+// names the default hostname, for one.
+func (c *configureView) value(key string) string {
+	if c.doc == nil {
+		return ""
+	}
+	if v, ok := c.doc.Get(key); ok && v != "" {
+		return v
+	}
+	for _, k := range []string{keyDeviceLayer, keyImageLayer, keyBaseLayer} {
+		l, ok := c.layer(k)
+		if !ok {
+			continue
+		}
+		for _, v := range l.Vars {
+			if v.Key == key && v.Default != "" && !strings.Contains(v.Default, "$") {
+				return v.Default
+			}
+		}
+	}
+	return ""
+}
+
+// sectionGroups collects variables into one form per config section, in
+// the order the sections first appear.
+type sectionGroups struct {
+	groups map[string]*fyne.Container
+	order  []string
+}
+
+// add puts each variable into its section's form; image variables (and
+// those without a section) go into img.
+func (g *sectionGroups) add(vars []form.Var, img *fyne.Container, add func(*fyne.Container, form.Var)) {
+	for _, v := range vars {
+		sec := v.Key[:max(strings.IndexByte(v.Key, '.'), 0)]
+		if sec == "image" || sec == "" {
+			add(img, v)
+			continue
+		}
+		if g.groups[sec] == nil {
+			g.groups[sec] = container.New(layout.NewFormLayout())
+			g.order = append(g.order, sec)
+		}
+		add(g.groups[sec], v)
+	}
+}
+
+// labelColumn gives every label cell of the form one width: the widest
+// label's, so that the cards' fields line up.
+type labelColumn struct{ labels []fyne.CanvasObject }
+
+func (l *labelColumn) width() float32 {
+	var w float32
+	for _, o := range l.labels {
+		w = max(w, o.MinSize().Width)
+	}
+	return w
+}
+
+// MinSize is the widest label's width and this cell's label height.
+func (l *labelColumn) MinSize(objects []fyne.CanvasObject) fyne.Size {
+	return fyne.NewSize(l.width(), objects[0].MinSize().Height)
+}
+
+// Layout lets the label fill the cell.
+func (l *labelColumn) Layout(objects []fyne.CanvasObject, size fyne.Size) {
+	objects[0].Move(fyne.NewPos(0, 0))
+	objects[0].Resize(size)
+}
+
+// labelCell puts a form label into the shared label column.
+func (c *configureView) labelCell(label fyne.CanvasObject) fyne.CanvasObject {
+	c.labelCol.labels = append(c.labelCol.labels, label)
+	return container.New(c.labelCol, label)
 }

@@ -3,6 +3,7 @@ package gui
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -476,20 +477,10 @@ func TestRaidPlanSticksUnderHotplug(t *testing.T) {
 
 	// The proposed disk of external1 leaves: external1 gets a known disk,
 	// the user's choice for external2 stays, the new disks stay unused.
-	var without []disk.Disk
-	for _, d := range append(demo.SampleDisks(), big, tiny) {
-		if d.Path != "/dev/sdb" {
-			without = append(without, d)
-		}
-	}
-	h.be.Disks.Replace(without)
+	h.be.Disks.Replace(withoutDisk(append(demo.SampleDisks(), big, tiny), "/dev/sdb"))
 	h.waitFor("sdb gone", func() bool { return len(h.g.raid.disks) == 6 })
 	h.checkRows(map[string]string{"sd": "/dev/mmcblk0", "external1": "/dev/sdc", "external2": "/dev/sdd"})
-	for _, ra := range h.g.raid.plan.Roles {
-		if ra.Disk != nil && (ra.Disk.Path == "/dev/sde" || ra.Disk.Path == "/dev/sdf") {
-			t.Errorf("a new disk took %s by itself", ra.Role)
-		}
-	}
+	h.noRoleOn("/dev/sde", "/dev/sdf")
 
 	// The user gives the new disk a role.
 	h.choose(1, "/dev/sde")
@@ -497,8 +488,14 @@ func TestRaidPlanSticksUnderHotplug(t *testing.T) {
 	if len(h.g.raid.offered) != 1 || h.g.raid.offered[0].Path != "/dev/sdf" {
 		t.Errorf("still offered: %v", h.g.raid.offered)
 	}
-	// The disk of a user's choice leaves: the role loses it, and gets it
-	// back only by a new choice.
+	h.choiceLeaves()
+}
+
+// choiceLeaves: the disk of a user's choice (sde for external1) leaves;
+// the role loses it, the other choice (sdd) stays and is confirmed.
+func (h *harness) choiceLeaves() {
+	t := h.t
+	t.Helper()
 	h.be.Disks.Replace(demo.SampleDisks())
 	h.waitFor("sde gone", func() bool { return len(h.g.raid.disks) == 5 })
 	if d := h.g.raid.plan.Roles[1].Disk; d != nil && d.Path == "/dev/sde" {
@@ -512,4 +509,39 @@ func TestRaidPlanSticksUnderHotplug(t *testing.T) {
 	if c == nil || c.entries["/dev/sdd"] == nil {
 		t.Fatal("the confirmation does not list the chosen disk")
 	}
+}
+
+// withoutDisk returns list without the disk at path.
+func withoutDisk(list []disk.Disk, path string) []disk.Disk {
+	var out []disk.Disk
+	for _, d := range list {
+		if d.Path != path {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// noRoleOn fails when a role of the plan has one of the disks.
+func (h *harness) noRoleOn(paths ...string) {
+	h.t.Helper()
+	for _, ra := range h.g.raid.plan.Roles {
+		if ra.Disk != nil && slices.Contains(paths, ra.Disk.Path) {
+			h.t.Errorf("%s took %s by itself", ra.Disk.Path, ra.Role)
+		}
+	}
+}
+
+// TestRaidPlanMadeBeforeTheFirstScan: a set chosen before the disks were
+// listed gets its proposal from the first list; those disks are not "new".
+func TestRaidPlanMadeBeforeTheFirstScan(t *testing.T) {
+	h := newHarness(t)
+	h.g.raid.selectSet(filepath.Join(h.work, "image-raid-test"))
+	h.waitFor("blind plan", func() bool { return h.g.raid.Rows() == 3 })
+	h.g.flash.start(h.g.ctx)
+	h.waitFor("plan", func() bool { return !h.g.raid.provBtn.Disabled() })
+	if len(h.g.raid.offered) != 0 {
+		t.Errorf("the first disk list is offered as new: %d disks", len(h.g.raid.offered))
+	}
+	h.checkRows(map[string]string{"sd": "/dev/mmcblk0", "external1": "/dev/sdb", "external2": "/dev/sdc"})
 }

@@ -57,6 +57,8 @@ type flashView struct {
 	bar       *widget.ProgressBar
 	progress  *widget.Label
 	result    *widget.Label
+	ejectBtn  *widget.Button // powers off the disk just written
+	written   *disk.Disk     // the disk the last write succeeded on
 	running   bool
 	cancel    context.CancelFunc
 	confirm   *eraseDialog
@@ -175,6 +177,8 @@ func newFlashView(g *App) *flashView {
 	f.progress = widget.NewLabel("")
 	f.result = wrapLabel("")
 	f.result.Selectable = true
+	f.ejectBtn = widget.NewButtonWithIcon("Safely remove", theme.LogoutIcon(), f.eject)
+	f.ejectBtn.Hide()
 
 	imgCard := widget.NewCard("Image", "", container.NewVBox(
 		container.NewBorder(nil, nil, nil, browse, f.imgSel), f.imgErr, f.infoForm, f.partBox))
@@ -183,7 +187,7 @@ func newFlashView(g *App) *flashView {
 	bottom := container.NewVBox(
 		widget.NewSeparator(),
 		container.NewHBox(f.verify, f.sha256, layout.NewSpacer(), f.cancelBtn, f.flashBtn),
-		f.sizeErr, f.bar, f.progress, f.result)
+		f.sizeErr, f.bar, f.progress, container.NewBorder(nil, nil, nil, f.ejectBtn, f.result))
 	split := container.NewHSplit(container.NewVScroll(imgCard), diskCard)
 	split.Offset = 0.45
 	f.content = container.NewBorder(nil, bottom, nil, nil, split)
@@ -349,6 +353,7 @@ func (f *flashView) browse() {
 		f.selectImage(p)
 	}, f.g.win)
 	d.SetFilter(storage.NewExtensionFileFilter(imageExts))
+	d.SetView(dialog.ListView) // whole names, not cut to a grid cell
 	d.Resize(fyne.NewSize(800, 560))
 	d.Show()
 }
@@ -472,6 +477,8 @@ func (f *flashView) flash(job flashJob) {
 	f.bar.SetValue(0)
 	f.bar.Show()
 	f.result.SetText("")
+	f.written = nil
+	f.ejectBtn.Hide()
 	f.progress.SetText("Preparing " + job.Disk.Path + "…")
 	th := newThrottle(f.g.br, 100*time.Millisecond, func(p flash.Progress) {
 		if !f.running {
@@ -526,6 +533,11 @@ func (f *flashView) flash(job flashJob) {
 			f.result.SetText(msg)
 			f.result.Importance = widget.SuccessImportance
 			f.result.Refresh()
+			d := job.Disk
+			f.written = &d
+			f.ejectBtn.SetText("Safely remove " + d.Name)
+			f.ejectBtn.Enable()
+			f.ejectBtn.Show()
 			f.g.notify(Title, "Flashed "+name+" to "+job.Disk.Path)
 		}
 	})
@@ -633,4 +645,30 @@ func (f *flashView) resetResult() {
 	f.result.SetText("")
 	f.result.Importance = widget.MediumImportance
 	f.result.Refresh()
+	f.written = nil
+	f.ejectBtn.Hide()
+}
+
+// eject powers off the disk just written (and only that one) off the UI
+// goroutine, then says whether it can be unplugged.
+func (f *flashView) eject() {
+	if f.written == nil || f.running {
+		return
+	}
+	d := *f.written
+	f.ejectBtn.Disable()
+	ctx := f.g.ctx
+	goUI(f.g.br, func() error { return f.g.be.Flasher.Eject(ctx, d) }, func(err error) {
+		if f.written == nil || f.written.Path != d.Path {
+			return
+		}
+		if err != nil {
+			f.ejectBtn.Enable()
+			f.g.showError(err)
+			return
+		}
+		f.written = nil
+		f.ejectBtn.Hide()
+		f.progress.SetText(d.Path + " is powered off: you can unplug it now.")
+	})
 }

@@ -105,6 +105,8 @@ func newApp(a fyne.App, w fyne.Window, be Backends, do func(func()), prefs fyne.
 			g.raid.refresh()
 		case Sections[SectionFlash]:
 			g.flash.refreshImages()
+		case Sections[SectionBuild]:
+			g.build.refreshHistory()
 		}
 	}
 	g.content = g.tabs

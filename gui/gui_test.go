@@ -186,7 +186,7 @@ func TestInvalidValueShowsMessage(t *testing.T) {
 	if !h.g.cfg.sumCard.Visible() || len(h.g.cfg.summary.Objects) != 1 {
 		t.Fatalf("summary visible %v with %d rows, want 1 problem", h.g.cfg.sumCard.Visible(), len(h.g.cfg.summary.Objects))
 	}
-	if s := h.g.cfg.summary.Objects[0].(*widget.Label).Text; !strings.Contains(s, "raid.devices") {
+	if s := h.g.cfg.summary.Objects[0].(*tapLabel).Text; !strings.Contains(s, "raid.devices") {
 		t.Errorf("summary %q does not name the key", s)
 	}
 	if !h.g.cfg.dirty || !strings.Contains(h.g.cfg.yamlText, `devices: "12"`) {
@@ -281,7 +281,7 @@ func TestInvalidValueShowsMessageBuilder(t *testing.T) {
 	if !h.g.cfg.sumCard.Visible() || len(h.g.cfg.summary.Objects) != 1 || h.g.cfg.sumCard.Title != "1 problem" {
 		t.Fatalf("summary visible %v with %d rows, title %q", h.g.cfg.sumCard.Visible(), len(h.g.cfg.summary.Objects), h.g.cfg.sumCard.Title)
 	}
-	if s := h.g.cfg.summary.Objects[0].(*widget.Label).Text; !strings.Contains(s, "raid.devices") || !strings.Contains(s, "line ") {
+	if s := h.g.cfg.summary.Objects[0].(*tapLabel).Text; !strings.Contains(s, "raid.devices") || !strings.Contains(s, "line ") {
 		t.Errorf("summary %q does not name the key and line", s)
 	}
 	// Clearing the field first leaves the builder's quoted style.

@@ -1,9 +1,12 @@
 package gui
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/widget"
 )
@@ -35,7 +38,8 @@ func shortcut(k fyne.KeyName) *desktop.CustomShortcut {
 	return &desktop.CustomShortcut{KeyName: k, Modifier: fyne.KeyModifierShortcutDefault}
 }
 
-// addShortcuts binds Ctrl+N/O/S (new, open, save the config), Ctrl+Q
+// addShortcuts binds Ctrl+N/O/S (new, open, save the config), Ctrl+L
+// (open a config by typing its path), Ctrl+Q
 // (quit, asking as closing the window does) and Escape (close the open
 // question).
 func (g *App) addShortcuts() {
@@ -46,6 +50,7 @@ func (g *App) addShortcuts() {
 	c.AddShortcut(shortcut(fyne.KeyO), func(fyne.Shortcut) { g.cfg.openDialog() })
 	c.AddShortcut(shortcut(fyne.KeyS), func(fyne.Shortcut) { g.cfg.save(nil) })
 	c.AddShortcut(shortcut(fyne.KeyQ), func(fyne.Shortcut) { g.onClose() })
+	c.AddShortcut(shortcut(fyne.KeyL), func(fyne.Shortcut) { g.cfg.openPathDialog() })
 	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
 		if ev.Name == fyne.KeyEscape {
 			g.dismiss()
@@ -97,4 +102,31 @@ func (g *App) dropped(_ fyne.Position, uris []fyne.URI) {
 			return
 		}
 	}
+}
+
+// openPathDialog asks for a config's path as text (the file dialog has
+// no place to type one) and opens it.
+func (c *configureView) openPathDialog() {
+	e := widget.NewEntry()
+	e.SetPlaceHolder("/home/pi/configs/my-config.yaml")
+	if c.path != "" {
+		e.SetText(c.path)
+	}
+	d := dialog.NewForm("Open a config by its path", "Open", "Cancel",
+		[]*widget.FormItem{widget.NewFormItem("Path", e)}, func(ok bool) {
+			p := strings.TrimSpace(e.Text)
+			if !ok || p == "" {
+				return
+			}
+			if strings.HasPrefix(p, "~/") {
+				if home, err := os.UserHomeDir(); err == nil {
+					p = filepath.Join(home, p[2:])
+				}
+			}
+			c.confirmDiscard("open another config", func() { c.open(p) })
+		}, c.g.win)
+	d.Resize(fyne.NewSize(560, d.MinSize().Height))
+	d.Show()
+	c.g.win.Canvas().Focus(e)
+	c.pathEntry = e
 }

@@ -2,12 +2,14 @@ package gui
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 )
 
 // press sends a Ctrl shortcut to the window.
@@ -150,4 +152,72 @@ func TestQuitQuestionClosesWhenTheWriteEnds(t *testing.T) {
 	if h.g.quitAsk != nil || closes != 0 {
 		t.Errorf("question still open %v, closed %d", h.g.quitAsk != nil, closes)
 	}
+}
+
+// TestSafelyRemoveAfterWrite: after a write the disk just written (and no
+// other) can be powered off; a new image takes the button away.
+func TestSafelyRemoveAfterWrite(t *testing.T) {
+	h := newHarness(t)
+	h.g.flash.start(h.g.ctx)
+	h.waitFor("disks", func() bool { return len(h.g.flash.all) > 0 })
+	if h.g.flash.ejectBtn.Visible() {
+		t.Fatal("Safely remove shown before any write")
+	}
+	h.g.flash.selectImage(filepath.Join(h.work, "image-raid-test", "sdcard.img"))
+	h.g.flash.selectDisk("/dev/sdb")
+	test.Tap(h.g.flash.flashBtn)
+	test.Tap(h.g.flash.confirm.confirm)
+	h.waitFor("write", func() bool { return !h.g.flash.running && h.g.flash.ejectBtn.Visible() })
+	h.g.flash.selectDisk("/dev/mmcblk0") // another disk selected: the written one is ejected
+	test.Tap(h.g.flash.ejectBtn)
+	h.waitFor("eject", func() bool { return len(h.be.Flasher.Ejected()) == 1 && !h.g.flash.ejectBtn.Visible() })
+	if got := h.be.Flasher.Ejected(); got[0] != "/dev/sdb" {
+		t.Errorf("ejected %v, want the disk written", got)
+	}
+	if !strings.Contains(h.g.flash.progress.Text, "unplug") {
+		t.Errorf("progress %q", h.g.flash.progress.Text)
+	}
+}
+
+// TestOpenByTypedPath: Ctrl+L asks for a path as text and opens it.
+func TestOpenByTypedPath(t *testing.T) {
+	h := newHarness(t)
+	p := h.writeConfig("raid-config.yaml")
+	h.press(fyne.KeyL)
+	e := h.g.cfg.pathEntry
+	if e == nil || h.w.Canvas().Focused() != e {
+		t.Fatal("no focused path field")
+	}
+	e.SetText(p)
+	test.Tap(findButton(t, h.w.Canvas().Overlays().Top(), "Open"))
+	h.waitFor("config", func() bool { return h.g.cfg.path == p })
+}
+
+// findButton finds the button labelled text in o.
+func findButton(t *testing.T, o fyne.CanvasObject, text string) *widget.Button {
+	t.Helper()
+	var found *widget.Button
+	var walk func(fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if b, ok := o.(*widget.Button); ok && b.Text == text {
+			found = b
+		}
+		if c, ok := o.(*fyne.Container); ok {
+			for _, x := range c.Objects {
+				walk(x)
+			}
+		}
+		if w, ok := o.(fyne.Widget); ok && found == nil {
+			if r := test.WidgetRenderer(w); r != nil {
+				for _, x := range r.Objects() {
+					walk(x)
+				}
+			}
+		}
+	}
+	walk(o)
+	if found == nil {
+		t.Fatalf("no %q button", text)
+	}
+	return found
 }

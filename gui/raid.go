@@ -53,6 +53,8 @@ type raidView struct {
 	dir     string          // the chosen set dir
 	plan    *provision.Plan // nil until the set is read
 	offered []disk.Disk     // new disks the plan does not use until chosen
+	scanned bool            // a disk list has arrived
+	blind   bool            // the plan was made before any disk list arrived
 	rows    []*roleRow
 	diskOpt map[string]string // display → path
 	running bool
@@ -81,6 +83,7 @@ func newRaidView(g *App) *raidView {
 				r.selectSet(u.Path())
 			}
 		}, g.win)
+		d.SetView(dialog.ListView) // whole names, not cut to a grid cell
 		d.Resize(fyne.NewSize(800, 560))
 		d.Show()
 	})
@@ -148,6 +151,10 @@ func (r *raidView) selectSet(dir string) {
 	if r.running {
 		return
 	}
+	if dir != r.dir {
+		r.summary.SetText("") // the last set's result
+		r.notice.Hide()
+	}
 	r.dir = dir
 	n := setName(dir)
 	if _, ok := r.setPaths[n]; !ok {
@@ -155,7 +162,7 @@ func (r *raidView) selectSet(dir string) {
 		r.setSel.Options = append([]string{n}, r.setSel.Options...)
 	}
 	r.setSel.SetSelected(n)
-	disks := r.disks
+	disks, blind := r.disks, !r.scanned
 	goUI(r.g.br, func() planResult {
 		p, err := r.g.be.Raid.Plan(dir, disks)
 		return planResult{p, err}
@@ -179,6 +186,7 @@ func (r *raidView) selectSet(dir string) {
 		m := res.plan.Manifest
 		r.info.SetText(fmt.Sprintf("%s · %s of %d external disks + SD card · array %s", m.Name, m.Level, len(res.plan.Roles)-1, m.ArrayUUID))
 		r.offered = nil
+		r.blind = blind
 		r.showPlan(res.plan)
 		if !sameDisks(disks, r.disks) {
 			r.applyDisks(r.disks)
@@ -190,8 +198,8 @@ func (r *raidView) selectSet(dir string) {
 // change while the confirmation is open closes it: what it lists may no
 // longer be what would be written.
 func (r *raidView) disksChanged(d []disk.Disk) {
-	changed := !sameDisks(r.disks, d)
-	r.disks = d
+	changed := !sameDisks(r.disks, d) || !r.scanned
+	r.disks, r.scanned = d, true
 	if !changed {
 		return
 	}
@@ -211,6 +219,15 @@ func (r *raidView) disksChanged(d []disk.Disk) {
 // disk left gets a proposal among the known disks. A new disk takes no
 // role by itself: it is offered, and takes one when the user chooses it.
 func (r *raidView) applyDisks(d []disk.Disk) {
+	if r.blind && r.scanned {
+		// The plan was made before the first scan: its disks are these.
+		r.blind = false
+		p := clonePlan(r.plan)
+		p.SetDisks(d)
+		r.offered = nil
+		r.showPlan(p)
+		return
+	}
 	known := map[string]disk.Disk{}
 	for _, k := range r.plan.Disks() {
 		known[k.Path] = k

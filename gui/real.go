@@ -72,9 +72,15 @@ func (realRunner) WorkDir(config, workDir string) string {
 	return defaultWorkDir(config)
 }
 
-// defaultWorkDir is the work dir of a config when none is set: work/ next
-// to the config file.
+// defaultWorkDir is the work dir of a config when none is set: a folder
+// per config in the user's cache ($XDG_CACHE_HOME/pistudio/work/<config
+// name>), so that builds never fill the folder the config lives in; work/
+// next to the config when the system has no cache dir.
 func defaultWorkDir(config string) string {
+	name := strings.TrimSuffix(filepath.Base(config), filepath.Ext(config))
+	if cache, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(cache, "pistudio", "work", name)
+	}
 	return filepath.Join(filepath.Dir(config), "work")
 }
 
@@ -263,4 +269,15 @@ func (r realRaid) Provision(ctx context.Context, p *provision.Plan, opts provisi
 		opts.Flash = r.w.flash
 	}
 	return provision.Run(ctx, p, opts)
+}
+
+func (realFlasher) Eject(ctx context.Context, d disk.Disk) error {
+	return disk.Eject(ctx, d.Path, d.Identity(), disk.EjectOptions{})
+}
+
+func (realRunner) History(workDir string) ([]runner.Record, error) {
+	if workDir == "" {
+		return nil, nil
+	}
+	return runner.History(workDir)
 }

@@ -139,9 +139,11 @@ func TestRaidPlanAssign(t *testing.T) {
 }
 
 func TestWorkDir(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
 	r := realRunner{}
 	tests := []struct{ config, setting, want string }{
-		{"/home/pi/cfg/a.yaml", "", "/home/pi/cfg/work"},
+		{"/home/pi/cfg/a.yaml", "", filepath.Join(cache, "pistudio", "work", "a")},
 		{"/home/pi/cfg/a.yaml", "/srv/w", "/srv/w"},
 		{"", "", ""},
 	}

@@ -76,6 +76,8 @@ type StageRunner interface {
 	// WorkDir returns the work dir a build of config uses when the
 	// setting is workDir ("" = the default).
 	WorkDir(config, workDir string) string
+	// History reads the records of the builds in a work dir, oldest first.
+	History(workDir string) ([]runner.Record, error)
 }
 
 // DiskSource lists disks and reports hotplug.
@@ -100,6 +102,9 @@ type Flasher interface {
 	// for a disk that needs it (NeedsTypedConfirm). opts.Progress may be
 	// called from any goroutine.
 	Flash(ctx context.Context, image string, target disk.Disk, confirmed string, opts flash.Options) (*flash.Result, error)
+	// Eject powers off the disk just written, after checking it is still
+	// that disk, so that it can be unplugged safely.
+	Eject(ctx context.Context, target disk.Disk) error
 }
 
 // Provisioner plans and writes RAID sets; plan rules and guards live in

@@ -2,6 +2,8 @@ package gui
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -61,7 +63,7 @@ func newSettingsView(g *App) *settingsView {
 	s.version = wrapLabel("")
 	s.checks = container.NewVBox()
 	s.work = widget.NewEntry()
-	s.work.SetPlaceHolder("default: ./work next to the config")
+	s.work.SetPlaceHolder("default: a folder per config in " + defaultWorkRoot())
 	s.work.SetText(g.set.WorkDir)
 	s.work.OnChanged = func(v string) {
 		g.set.WorkDir = v
@@ -134,6 +136,7 @@ func (s *settingsView) folder(then func(string)) {
 			then(u.Path())
 		}
 	}, s.g.win)
+	d.SetView(dialog.ListView) // whole names, not cut to a grid cell
 	d.Resize(fyne.NewSize(800, 560))
 	d.Show()
 }
@@ -221,4 +224,12 @@ func checkText(c runner.Check) string {
 		text += " — " + c.Fix
 	}
 	return text
+}
+
+// defaultWorkRoot is where builds go when no work folder is chosen.
+func defaultWorkRoot() string {
+	if cache, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(cache, "pistudio", "work")
+	}
+	return "work/ next to the config"
 }

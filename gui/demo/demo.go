@@ -151,6 +151,16 @@ func (r *Runner) WorkDir(_, workDir string) string {
 	return r.Work
 }
 
+// History returns two sample past builds of the sample config, oldest
+// first: a failed one and the successful one that made the sample set.
+func (r *Runner) History(string) ([]runner.Record, error) {
+	day := time.Date(2026, 11, 27, 9, 12, 0, 0, time.Local)
+	return []runner.Record{
+		{Config: "raid-config.yaml", Stage: "full", State: runner.Failed, Start: day, End: day.Add(49 * time.Second)},
+		{Config: "raid-config.yaml", Stage: "full", State: runner.Succeeded, Start: day.Add(20 * time.Minute), End: day.Add(33*time.Minute + 41*time.Second)},
+	}, nil
+}
+
 // stages lists the stages rpi-image-gen prints for a build stage.
 func stages(s runner.Stage) []string {
 	all := []string{"parameter_assembly", "collect_layers", "prepare_build_config", "generate_filesystem", "generate_images", "deploy"}
@@ -452,8 +462,24 @@ type Flasher struct {
 	// Mounted makes writes fail with flash.ErrMounted unless AllowUnmount is set.
 	Mounted bool
 
-	mu   sync.Mutex
-	jobs []FlashJob
+	mu      sync.Mutex
+	jobs    []FlashJob
+	ejected []string
+}
+
+// Eject records that the disk was powered off.
+func (f *Flasher) Eject(_ context.Context, d disk.Disk) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ejected = append(f.ejected, d.Path)
+	return nil
+}
+
+// Ejected returns the paths of the disks powered off.
+func (f *Flasher) Ejected() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.ejected...)
 }
 
 // Jobs returns every job started.

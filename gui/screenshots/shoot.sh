@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # shoot.sh BINARY OUTDIR — runs the desktop app on demo data under Xvfb and
-# saves a PNG of each section (and of the flash confirmation) into OUTDIR.
+# saves a PNG of each section (and of the flash confirmation, a failed
+# build and a RAID plan after a disk was plugged in) into OUTDIR: NAME.png
+# in the light theme at 1366x800, NAME-dark.png in the dark theme, and
+# NAME-800x600.png / NAME-dark-800x600.png at 800x600 (the window grows
+# past that only if a section asks for more, which the PNG then shows).
 # Needs: Xvfb, xdotool, ImageMagick's import.
 set -euo pipefail
 
@@ -16,7 +20,7 @@ done
 
 home=$(mktemp -d /tmp/pistudio-demo.XXXX)
 # Xvfb picks a free display and writes its number to fd 3.
-Xvfb -displayfd 3 -screen 0 1280x860x24 -nolisten tcp 3>"$home/display" >/dev/null 2>&1 &
+Xvfb -displayfd 3 -screen 0 1400x900x24 -nolisten tcp 3>"$home/display" >/dev/null 2>&1 &
 xvfb=$!
 trap 'kill $xvfb 2>/dev/null || true; rm -rf "$home"' EXIT
 for _ in $(seq 100); do
@@ -41,12 +45,12 @@ shot() {
 	return 1
 }
 
-# shot_once NAME SECTION SECONDS: one attempt of shot.
+# shot_once NAME SECTION SECONDS THEME SIZE: one attempt of shot.
 shot_once() {
-	local name=$1 section=$2 wait=$3
+	local name=$1 section=$2 wait=$3 theme=${4:-light} size=${5:-1366x800}
 	rm -rf "$home"/.config "$home"/pistudio "$home"/pistudio-work "$home"/.cache
 	DISPLAY=$display HOME=$home LANG=en_US.UTF-8 LC_ALL=en_US.UTF-8 \
-		PISTUDIO_DEMO=1 PISTUDIO_SECTION="$section" FYNE_THEME=light \
+		PISTUDIO_DEMO=1 PISTUDIO_SECTION="$section" FYNE_THEME="$theme" PISTUDIO_WINDOW_SIZE="$size" \
 		"$bin" >"$home/app.log" 2>&1 &
 	local app=$!
 	local win=""
@@ -73,11 +77,21 @@ shot_once() {
 	echo "wrote $out/$name.png"
 }
 
-shot configure "Configure" 2
-shot configure-problem "Configure problem" 2.5
-shot build "Build" 3
-shot build-failed "Build failed" 3
-shot flash "Flash" 3
-shot flash-confirm "Flash confirm" 2.5
-shot raid "RAID set" 2
-shot settings "Settings" 2
+# every NAME SECTION SECONDS: the shot in both themes at both sizes.
+every() {
+	local name=$1 section=$2 wait=$3
+	shot "$name" "$section" "$wait" light 1366x800
+	shot "$name-dark" "$section" "$wait" dark 1366x800
+	shot "$name-800x600" "$section" "$wait" light 800x600
+	shot "$name-dark-800x600" "$section" "$wait" dark 800x600
+}
+
+every configure "Configure" 2
+every configure-problem "Configure problem" 3
+every build "Build" 3
+every build-failed "Build failed" 4
+every flash "Flash" 3
+every flash-confirm "Flash confirm" 2.5
+every raid "RAID set" 2
+every raid-hotplug "RAID set hotplug" 3
+every settings "Settings" 2
