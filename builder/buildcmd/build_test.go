@@ -184,7 +184,6 @@ func TestBuildCancelExits130(t *testing.T) {
 		}
 		cancel() // as SIGINT does through main's context
 	}()
-	start := time.Now()
 	code, out, errs := runCmd(t, ctx, "", buildArgs(t, work, "-c", cfg)...)
 	if code != 130 {
 		t.Errorf("exit %d, want 130: %s", code, errs)
@@ -192,9 +191,6 @@ func TestBuildCancelExits130(t *testing.T) {
 	// The interrupted stage is reported as cancelled, not as a failure.
 	if all := out + errs; strings.Contains(all, " FAILED in ") || !regexp.MustCompile(`stage \S+ cancelled in `).MatchString(all) {
 		t.Errorf("stage line should say cancelled:\n%s", all)
-	}
-	if time.Since(start) > 40*time.Second {
-		t.Errorf("cancel took %s", time.Since(start))
 	}
 	b, _ := os.ReadFile(filepath.Join(work, ".standin", "pids"))
 	for _, f := range strings.Fields(string(b)) {

@@ -192,13 +192,9 @@ func TestHelperCancel(t *testing.T) {
 		<-started
 		cancel()
 	}()
-	t0 := time.Now()
 	_, err := c.Flash(ctx, img, flash.Target{Path: out}, flash.Options{})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)
-	}
-	if time.Since(t0) > 10*time.Second {
-		t.Errorf("cancel took %v", time.Since(t0))
 	}
 }
 

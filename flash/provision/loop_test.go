@@ -454,11 +454,7 @@ func provisionCancel(t *testing.T, dir string, m *manifest.Manifest) {
 		t.Fatal("no progress")
 	}
 	cancel()
-	t0 := time.Now()
 	<-ended
-	if d := time.Since(t0); d > time.Second {
-		t.Errorf("cancel took %s", d)
-	}
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v", err)
 	}
