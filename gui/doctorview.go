@@ -2,6 +2,7 @@ package gui
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -178,7 +179,7 @@ func (d *doctorView) request(stage runner.Stage) DoctorRequest {
 
 // run checks this computer off the UI goroutine, listing each check as
 // it completes, then calls done with the report; UI goroutine.
-func (d *doctorView) run(req DoctorRequest, done func(doctor.Report)) {
+func (d *doctorView) run(ctx context.Context, req DoctorRequest, done func(doctor.Report)) {
 	d.gen++
 	gen := d.gen
 	d.checking = true
@@ -188,7 +189,6 @@ func (d *doctorView) run(req DoctorRequest, done func(doctor.Report)) {
 	d.status.SetText("Checking this computer…")
 	d.status.Importance = widget.MediumImportance
 	d.status.Refresh()
-	ctx := d.g.ctx
 	progress := func(c doctor.Check) {
 		d.g.br.ui(func() {
 			if gen == d.gen {
@@ -212,7 +212,7 @@ func (d *doctorView) run(req DoctorRequest, done func(doctor.Report)) {
 }
 
 // checkNow runs the checks for the open config.
-func (d *doctorView) checkNow() { d.run(d.request(runner.StageFull), nil) }
+func (d *doctorView) checkNow() { d.run(d.g.ctx, d.request(runner.StageFull), nil) }
 
 // showReport lists every check and sums them up.
 func (d *doctorView) showReport(rep doctor.Report) {
@@ -301,23 +301,38 @@ type gateDialog struct {
 
 // gate runs the doctor for a build of stage and calls launch when no
 // check fails; otherwise the user sees why first and may start anyway.
+// The check counts as the start of the build: Cancel stops it.
 func (d *doctorView) gate(stage runner.Stage, launch func()) {
-	if d.gating || d.g.be.Doctor == nil {
-		if d.g.be.Doctor == nil {
-			launch()
-		}
+	b := d.g.build
+	if d.g.be.Doctor == nil {
+		launch()
 		return
 	}
+	if d.gating || b.Busy() {
+		return
+	}
+	ctx, cancel := context.WithCancel(d.g.ctx)
 	d.gating = true
-	b := d.g.build
-	b.status.SetText("Checking this computer before the build…")
-	d.run(d.request(stage), func(rep doctor.Report) {
+	b.starting, b.cancel = true, cancel
+	b.setRunning(true)
+	b.status.SetText("Starting " + stageWord(stage) + " build: checking this computer…")
+	d.run(ctx, d.request(stage), func(rep doctor.Report) {
 		d.gating = false
-		if !rep.Failed() {
+		b.starting, b.cancel = false, nil
+		cancelled := ctx.Err() != nil
+		cancel()
+		if !cancelled && !rep.Failed() {
 			launch()
 			return
 		}
+		b.setRunning(false)
+		if cancelled {
+			b.status.SetText("Build cancelled")
+			d.g.workStopped()
+			return
+		}
 		b.status.SetText("Not started: this computer cannot build yet")
+		d.g.workStopped()
 		d.showGate(rep, stage, launch)
 	})
 }
