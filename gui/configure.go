@@ -77,6 +77,8 @@ type configureView struct {
 	yamlLines  []string
 	yamlWidth  *widthLayout
 	yamlText   string
+	// flashtime is the settings-at-flash-time switch (flashtimeswitch.go).
+	flashtime *flashtimeSwitch
 }
 
 func newConfigureView(g *App) *configureView {
@@ -121,6 +123,7 @@ func newConfigureView(g *App) *configureView {
 	)
 	top := container.NewBorder(nil, nil, bar, c.recent, c.pathLbl)
 
+	c.flashtime = newFlashtimeSwitch(c)
 	baseForm := container.New(layout.NewFormLayout())
 	c.addSelectRow(baseForm, "Suite", c.baseSel, c.baseDesc)
 	form := container.NewVBox(
@@ -128,6 +131,7 @@ func newConfigureView(g *App) *configureView {
 		widget.NewCard("Image", "", c.imgForm),
 		c.extra,
 		widget.NewCard("Base", "", baseForm),
+		c.flashtime.card,
 	)
 	yamlCard := widget.NewCard("YAML", "exactly as it will be saved",
 		container.NewHScroll(container.New(c.yamlWidth, c.yaml)))
@@ -452,6 +456,7 @@ func (c *configureView) setDoc(doc *config.Config, path string, dirty bool) {
 	c.rebuildForms()
 	c.fillFields()
 	c.loading = false
+	c.flashtime.sync()
 	c.revalidate()
 	c.updateTitle()
 }

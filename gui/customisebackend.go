@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/pistudio/pistudio/flash"
-	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/flash/firstboot"
 	"github.com/pistudio/pistudio/flash/helper"
 )
@@ -17,9 +17,9 @@ import (
 type Flashtime interface {
 	// Detect tells which first-boot reader the image has, or why none.
 	Detect(image string) firstboot.Reader
-	// Apply writes p into the boot partition of d (written just before);
+	// Apply writes p into the boot partition of t (written just before);
 	// the writer re-runs the disk guard.
-	Apply(ctx context.Context, d disk.Disk, p *firstboot.Payload) (*firstboot.Applied, error)
+	Apply(ctx context.Context, t flash.Target, p *firstboot.Payload) (*firstboot.Applied, error)
 	// Profiles are the saved named settings.
 	Profiles() (ProfileStore, error)
 }
@@ -43,7 +43,15 @@ type realFlashtime struct{ w *writer }
 
 func (realFlashtime) Detect(image string) firstboot.Reader { return firstboot.Detect(image) }
 
-func (f realFlashtime) Apply(ctx context.Context, d disk.Disk, p *firstboot.Payload) (*firstboot.Applied, error) {
+func (f realFlashtime) Apply(ctx context.Context, t flash.Target, p *firstboot.Payload) (*firstboot.Applied, error) {
+	if !strings.HasPrefix(t.Path, "/dev/") {
+		// An image file: written in-process, like the writer does.
+		a, err := firstboot.ApplyPath(ctx, t.Path, p)
+		if err != nil {
+			return nil, fmt.Errorf("writing settings to %s: %w", t.Path, err)
+		}
+		return a, nil
+	}
 	fl, err := f.w.current()
 	if err != nil {
 		return nil, err
@@ -52,9 +60,9 @@ func (f realFlashtime) Apply(ctx context.Context, d disk.Disk, p *firstboot.Payl
 	if !ok {
 		return nil, errNoSettingsWriter
 	}
-	a, err := sw.ApplySettings(ctx, flash.Target{Path: d.Path, Identity: d.Identity()}, p)
+	a, err := sw.ApplySettings(ctx, t, p)
 	if err != nil {
-		return nil, fmt.Errorf("writing settings to %s: %w", d.Path, err)
+		return nil, fmt.Errorf("writing settings to %s: %w", t.Path, err)
 	}
 	return a, nil
 }

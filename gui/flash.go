@@ -60,6 +60,8 @@ type flashView struct {
 	running   bool
 	cancel    context.CancelFunc
 	confirm   *eraseDialog
+	// many is the several-cards mode (manytargets.go).
+	many *manyTargets
 }
 
 func newFlashView(g *App) *flashView {
@@ -176,15 +178,18 @@ func newFlashView(g *App) *flashView {
 	f.result = wrapLabel("")
 	f.result.Selectable = true
 
+	g.custom = newCustomiseView(g)
+	f.many = newManyTargets(f)
 	imgCard := widget.NewCard("Image", "", container.NewVBox(
 		container.NewBorder(nil, nil, nil, browse, f.imgSel), f.imgErr, f.infoForm, f.partBox))
 	diskCard := widget.NewCard("Target disk", "", container.NewBorder(
-		container.NewVBox(f.showProt, f.diskErr, f.emptyDisk), nil, nil, nil, f.list))
+		container.NewVBox(container.NewHBox(f.showProt, f.many.sw), f.diskErr, f.emptyDisk), nil, nil, nil,
+		container.NewStack(f.list, f.many.panel)))
 	bottom := container.NewVBox(
 		widget.NewSeparator(),
 		container.NewHBox(f.verify, f.sha256, layout.NewSpacer(), f.cancelBtn, f.flashBtn),
 		f.sizeErr, f.bar, f.progress, f.result)
-	split := container.NewHSplit(container.NewVScroll(imgCard), diskCard)
+	split := container.NewHSplit(container.NewVScroll(container.NewVBox(imgCard, g.custom.card)), diskCard)
 	split.Offset = 0.45
 	f.content = container.NewBorder(nil, bottom, nil, nil, split)
 	f.updateButtons()
@@ -286,6 +291,7 @@ func (f *flashView) filter() {
 		f.emptyDisk.Hide()
 	}
 	f.list.Refresh()
+	f.many.sync()
 	f.updateButtons()
 }
 
@@ -374,6 +380,7 @@ func (f *flashView) selectImage(p string) {
 	f.imgErr.Hide()
 	f.inspectGen++
 	gen := f.inspectGen
+	f.g.custom.imageChanged(p)
 	f.updateButtons()
 	ctx := f.g.ctx
 	goUI(f.g.br, func() inspectResult {
@@ -447,12 +454,13 @@ func (f *flashView) updateButtons() {
 			w.Enable()
 		}
 	}
+	f.flashtimeButtons()
 }
 
 // askFlash shows the erase confirmation; only its confirm button writes.
 func (f *flashView) askFlash() {
 	d, ok := f.disk()
-	if !ok || f.image == "" || f.running || f.tooSmall(d) {
+	if !ok || f.image == "" || f.running || f.tooSmall(d) || !f.g.custom.ready(1) {
 		return
 	}
 	intro := fmt.Sprintf("Write %s to this disk?", filepath.Base(f.image))
@@ -480,11 +488,12 @@ func (f *flashView) flash(job flashJob) {
 		f.bar.SetValue(progressFraction(p))
 		f.progress.SetText(progressText(p))
 	})
+	apply := f.g.custom.applyFunc(1)
 	goUI(f.g.br, func() flashResult {
 		r, err := f.g.be.Flasher.Flash(ctx, job.Image, job.Disk, job.Confirmed, flash.Options{
 			NoVerify: !job.Verify, SHA256: job.SHA256, AllowUnmount: job.AllowUnmount, Progress: th.Set,
 		})
-		return flashResult{r, err}
+		return applyAfter(ctx, flashResult{res: r, err: err}, job.Disk, apply)
 	}, func(r flashResult) {
 		f.running = false
 		cancel()
@@ -523,7 +532,7 @@ func (f *flashView) flash(job flashJob) {
 			if r.res.Verified {
 				msg = "Verified: the disk reads back as the image. Hash: " + resultHash(r.res)
 			}
-			f.result.SetText(msg)
+			f.result.SetText(msg + r.noteLine())
 			f.result.Importance = widget.SuccessImportance
 			f.result.Refresh()
 			f.g.notify(Title, "Flashed "+name+" to "+job.Disk.Path)
@@ -534,6 +543,8 @@ func (f *flashView) flash(job flashJob) {
 type flashResult struct {
 	res *flash.Result
 	err error
+	// note says which settings were written after the image.
+	note string
 }
 
 // Cancel stops the running write.

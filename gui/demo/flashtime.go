@@ -7,7 +7,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/pistudio/pistudio/flash/disk"
+	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/firstboot"
 )
 
@@ -30,7 +30,7 @@ func (f *Flashtime) Detect(image string) firstboot.Reader {
 }
 
 // Apply records the payload for the disk.
-func (f *Flashtime) Apply(_ context.Context, d disk.Disk, p *firstboot.Payload) (*firstboot.Applied, error) {
+func (f *Flashtime) Apply(_ context.Context, d flash.Target, p *firstboot.Payload) (*firstboot.Applied, error) {
 	if err := p.Check(); err != nil {
 		return nil, fmt.Errorf("demo settings: %w", err)
 	}
