@@ -26,6 +26,9 @@ type Doctor struct {
 	Home string
 	// CloneErr, when set, fails GetTool.
 	CloneErr error
+	// CloneHold, when set, makes GetTool wait after its first phase until
+	// it is closed.
+	CloneHold chan struct{}
 
 	mu        sync.Mutex
 	installed [][]string
@@ -116,7 +119,14 @@ func (d *Doctor) GetTool(ctx context.Context, dir string, progress func(doctor.C
 	if d.CloneErr != nil {
 		return d.CloneErr
 	}
-	for _, phase := range []string{"Receiving objects", "Resolving deltas"} {
+	for n, phase := range []string{"Receiving objects", "Resolving deltas"} {
+		if n == 1 && d.CloneHold != nil {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-d.CloneHold:
+			}
+		}
 		for p := 10; p <= 100; p += 10 {
 			if d.Step > 0 {
 				select {
