@@ -101,5 +101,7 @@ func (g *App) playDemo(set *demo.Set, section string) {
 			g.flash.selectDisk("/dev/sdc")
 			g.flash.askFlash()
 		})
+	default:
+		g.playMoreDemo(set, section, later)
 	}
 }

@@ -601,3 +601,13 @@ func (d *doctorView) gotTool(dir string, err error) {
 	}
 	d.checkNow()
 }
+
+// scrollTo scrolls the Settings section so that o's top is in view.
+func (s *settingsView) scrollTo(o fyne.CanvasObject) {
+	sc, ok := s.content.(*container.Scroll)
+	if !ok {
+		return
+	}
+	sc.Offset = fyne.NewPos(0, o.Position().Y)
+	sc.Refresh()
+}

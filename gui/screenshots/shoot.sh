@@ -81,3 +81,8 @@ shot flash "Flash" 3
 shot flash-confirm "Flash confirm" 2.5
 shot raid "RAID set" 2
 shot settings "Settings" 2
+shot doctor "Settings doctor" 2.5
+shot get-tool "Settings no tool" 1.5
+shot build-check "Build check" 2.5
+shot customise "Flash customise" 2.5
+shot several-cards "Flash several" 3.5
