@@ -26,6 +26,8 @@ import (
 type customiseView struct {
 	g    *App
 	card *widget.Card
+	// scroll holds the Image card and the panel in the Flash section.
+	scroll *container.Scroll
 
 	enable  *widget.Check
 	reader  firstboot.Reader
@@ -407,18 +409,36 @@ func (c *customiseView) askSaveProfile() {
 	}, c.g.win)
 }
 
-// saveProfile stores the form as name.
+// saveProfile stores the form as name. A profile holds the settings of
+// one card: a hostname pattern stays in the form but not in the profile.
 func (c *customiseView) saveProfile(name string) {
+	s := c.settings()
+	pattern := ""
+	if patternSample(s.Hostname) != s.Hostname {
+		pattern, s.Hostname = s.Hostname, ""
+	}
 	ps, err := c.store()
 	if err == nil {
-		err = ps.Save(name, c.settings())
+		err = ps.Save(name, s)
 	}
 	if err != nil {
 		c.g.showError(fmt.Errorf("saving profile %s: %w", name, err))
 		return
 	}
 	c.refreshProfiles()
+	c.selectProfile(name)
+	if pattern != "" {
+		dialog.ShowInformation("Profile saved", "Profile "+name+" was saved without the hostname pattern "+pattern+
+			": a profile holds the settings of one card. The pattern stays in the form.", c.g.win)
+	}
+}
+
+// selectProfile shows name as the chosen profile without loading it again.
+func (c *customiseView) selectProfile(name string) {
+	f := c.profiles.OnChanged
+	c.profiles.OnChanged = nil
 	c.profiles.SetSelected(name)
+	c.profiles.OnChanged = f
 }
 
 // importProfile reads a profile file and saves it under its name.

@@ -203,3 +203,28 @@ func TestConfigureSwitchAddsReaderLayer(t *testing.T) {
 		t.Error("the layer is still there")
 	}
 }
+
+// TestProfileKeepsPatternInForm: a hostname pattern is not a hostname; the
+// profile is saved without it and the form keeps it.
+func TestProfileKeepsPatternInForm(t *testing.T) {
+	h := newHarness(t)
+	c := h.customReady(h.sampleImage())
+	test.Tap(c.enable)
+	c.entries[firstboot.FieldHostname].SetText("pi-{n}")
+	c.entries[firstboot.FieldTimezone].SetText("Europe/London")
+	c.saveProfile("lab")
+	ps, err := c.store()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ps.Load("lab")
+	if err != nil {
+		t.Fatalf("not saved: %v", err)
+	}
+	if s.Hostname != "" || s.Timezone != "Europe/London" {
+		t.Errorf("profile %+v", s)
+	}
+	if got := c.entries[firstboot.FieldHostname].Text; got != "pi-{n}" {
+		t.Errorf("form hostname %q", got)
+	}
+}

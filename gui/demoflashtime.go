@@ -51,12 +51,14 @@ func (g *App) playCustomise(several bool, later func(time.Duration, func())) {
 	later(700*time.Millisecond, func() {
 		c := g.custom
 		c.enable.SetChecked(true)
-		c.fill(firstboot.Settings{Hostname: "pi-{n}", User: "pi",
+		c.fill(firstboot.Settings{User: "pi",
 			SSHKeys:  []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq8kV0p9sG4m2c3RkZl6yq7yWcJm2Qz0m1n4m5c6v7b lab@workstation"},
 			WifiSSID: "lab-net", WifiCountry: "GB", Locale: "en_GB.UTF-8", Keyboard: "gb", Timezone: "Europe/London", SSH: true})
 		c.entries[firstboot.FieldPassword].SetText("raspberry-lab")
 		c.entries[firstboot.FieldWifiPSK].SetText("correct horse battery")
 		c.saveProfile("lab")
+		c.entries[firstboot.FieldHostname].SetText("pi-{n}")
+		c.scroll.ScrollToBottom()
 		if !several {
 			g.flash.selectDisk("/dev/mmcblk0")
 			return

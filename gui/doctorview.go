@@ -212,7 +212,12 @@ func (d *doctorView) run(ctx context.Context, req DoctorRequest, done func(docto
 }
 
 // checkNow runs the checks for the open config.
-func (d *doctorView) checkNow() { d.run(d.g.ctx, d.request(runner.StageFull), nil) }
+func (d *doctorView) checkNow() {
+	if d.gating {
+		return // the check before a build is running and will show its report
+	}
+	d.run(d.g.ctx, d.request(runner.StageFull), nil)
+}
 
 // showReport lists every check and sums them up.
 func (d *doctorView) showReport(rep doctor.Report) {
@@ -346,7 +351,7 @@ func (d *doctorView) showGate(rep doctor.Report, stage runner.Stage, launch func
 		box.Add(checkRow(c))
 	}
 	scroll := container.NewVScroll(box)
-	scroll.SetMinSize(fyne.NewSize(560, 260))
+	scroll.SetMinSize(fyne.NewSize(600, 340))
 	hide := func() { gd.d.Hide(); d.gateDlg = nil }
 	gd.close = widget.NewButton("Cancel", hide)
 	gd.start = widget.NewButtonWithIcon("Start anyway", theme.MediaPlayIcon(), func() { hide(); launch() })

@@ -189,7 +189,8 @@ func newFlashView(g *App) *flashView {
 		widget.NewSeparator(),
 		container.NewHBox(f.verify, f.sha256, layout.NewSpacer(), f.cancelBtn, f.flashBtn),
 		f.sizeErr, f.bar, f.progress, f.result)
-	split := container.NewHSplit(container.NewVScroll(container.NewVBox(imgCard, g.custom.card)), diskCard)
+	g.custom.scroll = container.NewVScroll(container.NewVBox(imgCard, g.custom.card))
+	split := container.NewHSplit(g.custom.scroll, diskCard)
 	split.Offset = 0.45
 	f.content = container.NewBorder(nil, bottom, nil, nil, split)
 	f.updateButtons()
