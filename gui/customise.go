@@ -177,6 +177,7 @@ func (c *customiseView) setReader(r firstboot.Reader, image string) {
 	}
 	c.why.Refresh()
 	c.update()
+	c.namesChanged()
 }
 
 // update enables the panel when the image has a reader and nothing is

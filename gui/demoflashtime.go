@@ -52,13 +52,12 @@ func (g *App) playCustomise(several bool, later func(time.Duration, func())) {
 		c := g.custom
 		c.enable.SetChecked(true)
 		c.fill(firstboot.Settings{User: "pi",
-			SSHKeys:  []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq8kV0p9sG4m2c3RkZl6yq7yWcJm2Qz0m1n4m5c6v7b lab@workstation"},
+			SSHKeys:  []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g lab@workstation"},
 			WifiSSID: "lab-net", WifiCountry: "GB", Locale: "en_GB.UTF-8", Keyboard: "gb", Timezone: "Europe/London", SSH: true})
 		c.entries[firstboot.FieldPassword].SetText("raspberry-lab")
 		c.entries[firstboot.FieldWifiPSK].SetText("correct horse battery")
 		c.saveProfile("lab")
 		c.entries[firstboot.FieldHostname].SetText("pi-{n}")
-		c.scroll.ScrollToBottom()
 		if !several {
 			g.flash.selectDisk("/dev/mmcblk0")
 			return
@@ -70,6 +69,7 @@ func (g *App) playCustomise(several bool, later func(time.Duration, func())) {
 			}
 		}
 	})
+	later(1000*time.Millisecond, func() { g.custom.scroll.ScrollToBottom() })
 	if several {
 		later(1200*time.Millisecond, func() {
 			g.flash.many.run(g.flash.many.picked(), map[string]string{})

@@ -112,7 +112,7 @@ func (m *manyTargets) addRow(d disk.Disk, picked bool) {
 		m.f.updateButtons()
 	})
 	r.pick.SetChecked(picked)
-	r.host.Importance = widget.LowImportance
+	r.host.TextStyle.Bold = true
 	r.bar.Hide()
 	r.state.Wrapping = fyne.TextWrapWord
 	m.rows = append(m.rows, r)
@@ -199,6 +199,9 @@ func (m *manyTargets) ask() {
 // run writes every row at once; each reports its own progress and result.
 func (m *manyTargets) run(rows []*targetRow, typed map[string]string) {
 	f := m.f
+	if !f.g.custom.ready(len(rows)) {
+		return
+	}
 	ctx, cancel := context.WithCancel(f.g.ctx)
 	f.cancel, f.running = cancel, true
 	f.cancelBtn.Enable()
