@@ -40,6 +40,9 @@ type targetRow struct {
 	host  *widget.Label
 	bar   *widget.ProgressBar
 	state *widget.Label
+	// done is set once the row's result is shown: later progress
+	// reports are dropped.
+	done bool
 }
 
 func newManyTargets(f *flashView) *manyTargets {
@@ -213,6 +216,7 @@ func (m *manyTargets) run(rows []*targetRow, typed map[string]string) {
 	var wg sync.WaitGroup
 	results := make([]targetResult, len(rows))
 	for i, r := range rows {
+		r.done = false
 		r.bar.SetValue(0)
 		r.bar.Show()
 		r.state.SetText("Waiting…")
@@ -240,6 +244,9 @@ type targetResult struct {
 func (m *manyTargets) writeOne(ctx context.Context, i int, r *targetRow, image, typed string, opts flash.Options,
 	apply func(context.Context, int, flash.Target) (string, error)) targetResult {
 	th := newThrottle(m.f.g.br, 100*time.Millisecond, func(p flash.Progress) {
+		if r.done {
+			return
+		}
 		r.bar.SetValue(progressFraction(p))
 		r.state.SetText(progressText(p))
 	})
@@ -264,6 +271,7 @@ func (m *manyTargets) finished(rows []*targetRow, results []targetResult, cancel
 	ok := 0
 	for i, r := range rows {
 		res := results[i]
+		r.done = true
 		switch {
 		case res.err == nil:
 			ok++
