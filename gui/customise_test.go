@@ -228,3 +228,30 @@ func TestProfileKeepsPatternInForm(t *testing.T) {
 		t.Errorf("form hostname %q", got)
 	}
 }
+
+// TestRaidSetGetsSettingsOnSDCard: with Customise on, provisioning a RAID
+// set writes the settings onto the SD card only.
+func TestRaidSetGetsSettingsOnSDCard(t *testing.T) {
+	h := newHarness(t)
+	c := h.customReady(h.sampleImage())
+	test.Tap(c.enable)
+	c.entries[firstboot.FieldHostname].SetText("raid-pi")
+	h.raidReady()
+	test.Tap(h.g.raid.provBtn)
+	cf := h.g.raid.confirm
+	for path, e := range cf.entries {
+		test.Type(e, strings.TrimPrefix(path, "/dev/"))
+	}
+	test.Tap(cf.confirm)
+	h.waitFor("provisioning", func() bool { return len(h.be.Raid.Provisioned()) == 1 && !h.g.raid.running })
+	plan := h.be.Raid.Provisioned()[0]
+	for _, r := range plan.Roles {
+		p := h.be.Flashtime.Applied(r.Disk.Path)
+		if r.Role == raidRole && (p == nil || !payloadHas(p, "raid-pi")) {
+			t.Errorf("SD card %s: settings %+v", r.Disk.Path, p)
+		}
+		if r.Role != raidRole && p != nil {
+			t.Errorf("%s (%s) got settings", r.Disk.Path, r.Role)
+		}
+	}
+}

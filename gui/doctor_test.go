@@ -1,6 +1,7 @@
 package gui
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"github.com/pistudio/pistudio/builder/doctor"
 	"github.com/pistudio/pistudio/builder/runner"
 	rcause "github.com/pistudio/pistudio/builder/runner/cause"
+	"github.com/pistudio/pistudio/flash/helper"
 	"github.com/pistudio/pistudio/gui/demo"
 )
 
@@ -175,5 +177,20 @@ func TestFailedBuildShowsRecordCause(t *testing.T) {
 	}
 	if !strings.Contains(h.g.build.details.Text, "Log line 7: chroot: failed to run command") {
 		t.Errorf("details %q", h.g.build.details.Text)
+	}
+}
+
+// TestFlashWithoutAgentShowsSudoCommand: a write the helper could not
+// start for lack of a polkit agent shows the command to type.
+func TestFlashWithoutAgentShowsSudoCommand(t *testing.T) {
+	h := newHarness(t)
+	cmd := "sudo /usr/bin/pistudio flash '/tmp/x.img' /dev/sdb"
+	h.be.Flasher.Err = fmt.Errorf("starting the privileged helper: %w", &helper.NoAgentError{Command: cmd})
+	h.flashReady("/dev/sdb")
+	test.Tap(h.g.flash.flashBtn)
+	test.Tap(h.g.flash.confirm.confirm)
+	h.waitFor("the sudo command", func() bool { return h.g.doctor.sudoDlg != nil })
+	if got := h.g.doctor.sudoDlg.command.Text; got != cmd {
+		t.Errorf("command %q, want %q", got, cmd)
 	}
 }

@@ -521,6 +521,7 @@ func (f *flashView) flash(job flashJob) {
 			f.result.SetText("")
 			f.g.notify(Title, "Flashing "+name+" was cancelled")
 		case r.err != nil:
+			f.g.sudoError(r.err)
 			f.progress.SetText("Failed")
 			f.result.SetText(r.err.Error())
 			f.result.Importance = widget.DangerImportance

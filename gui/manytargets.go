@@ -287,6 +287,11 @@ func (m *manyTargets) finished(rows []*targetRow, results []targetResult, cancel
 		}
 		r.state.Refresh()
 	}
+	for _, res := range results {
+		if res.err != nil && f.g.sudoError(res.err) {
+			break // one notice is enough: every target needs the same command
+		}
+	}
 	msg := fmt.Sprintf("%d of %s written.", ok, plural(len(rows), "disk"))
 	f.progress.SetText(msg)
 	f.g.notify(Title, msg)
