@@ -11,11 +11,12 @@ import (
 
 // Demo sections of the host doctor and of the settings at flash time.
 const (
-	demoSettingsDoctor = "Settings doctor"
-	demoSettingsNoTool = "Settings no tool"
-	demoBuildCheck     = "Build check"
-	demoFlashCustomise = "Flash customise"
-	demoFlashSeveral   = "Flash several"
+	demoSettingsDoctor  = "Settings doctor"
+	demoSettingsNoTool  = "Settings no tool"
+	demoBuildCheck      = "Build check"
+	demoFlashCustomise  = "Flash customise"
+	demoFlashSeveral    = "Flash several"
+	demoConfigureSwitch = "Configure flash time"
 )
 
 // playMoreDemo plays the doctor's and the Customise panel's scenarios.
@@ -37,6 +38,11 @@ func (g *App) playMoreDemo(set *demo.Set, section string, later func(time.Durati
 	case demoBuildCheck:
 		set.Doctor.Broken = true
 		later(400*time.Millisecond, func() { g.build.start(runner.StageFull) })
+	case demoConfigureSwitch:
+		later(700*time.Millisecond, func() {
+			g.cfg.flashtime.check.SetChecked(true)
+			g.cfg.formScroll.ScrollToBottom()
+		})
 	case demoFlashCustomise, demoFlashSeveral:
 		g.playCustomise(section == demoFlashSeveral, later)
 	}

@@ -42,7 +42,7 @@ func newFlashtimeSwitch(c *configureView) *flashtimeSwitch {
 	}
 	s.reader = widget.NewSelect(opts, func(string) { s.readerChanged() })
 	s.reader.SetSelected(readerLabels[defaultFirstbootLayer])
-	s.check = widget.NewCheck("Settings at flash time", func(on bool) { s.toggled(on) })
+	s.check = widget.NewCheck("Let this image take settings when it is flashed", func(on bool) { s.toggled(on) })
 	s.card = widget.NewCard("Settings at flash time", "", container.NewVBox(
 		s.check,
 		container.NewBorder(nil, nil, widget.NewLabel("Reader"), nil, s.reader),

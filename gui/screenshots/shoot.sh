@@ -85,4 +85,5 @@ shot doctor "Settings doctor" 2.5
 shot get-tool "Settings no tool" 1.5
 shot build-check "Build check" 2.5
 shot customise "Flash customise" 2.5
+shot configure-flashtime "Configure flash time" 2
 shot several-cards "Flash several" 3.5
