@@ -102,20 +102,26 @@ func TestSeveralCardsHostnames(t *testing.T) {
 		return !h.g.flash.running && strings.HasPrefix(h.g.flash.progress.Text, "2 of 2")
 	})
 	for i, r := range rows {
-		p := h.be.Flashtime.Applied(r.d.Path)
-		if p == nil {
-			t.Fatalf("no settings written to %s", r.d.Path)
-		}
-		host := []string{"pi-1", "pi-2"}[i]
-		if !payloadHas(p, `hostname: "`+host+`"`) || payloadHas(p, "secret pass") {
-			t.Errorf("%s: payload without hostname %s, or with the plain password", r.d.Path, host)
-		}
-		if !strings.Contains(r.state.Text, "hostname "+host) || r.bar.Value != 1 {
-			t.Errorf("%s: state %q, bar %v", r.d.Path, r.state.Text, r.bar.Value)
-		}
+		h.checkTarget(r, []string{"pi-1", "pi-2"}[i])
 	}
 	if n := len(h.be.Flasher.Jobs()); n != 2 {
 		t.Errorf("%d writes", n)
+	}
+}
+
+// checkTarget checks that a written row got its own hostname, never the
+// plain password, and shows its result.
+func (h *harness) checkTarget(r *targetRow, host string) {
+	h.t.Helper()
+	p := h.be.Flashtime.Applied(r.d.Path)
+	if p == nil {
+		h.t.Fatalf("no settings written to %s", r.d.Path)
+	}
+	if !payloadHas(p, `hostname: "`+host+`"`) || payloadHas(p, "secret pass") {
+		h.t.Errorf("%s: payload without hostname %s, or with the plain password", r.d.Path, host)
+	}
+	if !strings.Contains(r.state.Text, "hostname "+host) || r.bar.Value != 1 {
+		h.t.Errorf("%s: state %q, bar %v", r.d.Path, r.state.Text, r.bar.Value)
 	}
 }
 
