@@ -38,7 +38,8 @@ func demoBackends() (Backends, *demo.Set) {
 // demoServices wires the demo set into the app.
 func demoServices(set *demo.Set) Backends {
 	return Backends{Configs: set.Configs, Tool: set.Tool, Runner: demoRunner{set.Runner}, Disks: set.Disks,
-		Images: set.Images, Flasher: set.Flasher, Raid: set.Raid}
+		Images: set.Images, Flasher: set.Flasher, Raid: set.Raid,
+		Doctor: demoDoctor{set.Doctor}, Flashtime: demoFlashtime{set.Flashtime}}
 }
 
 // demoRunner returns the demo's runs as BuildRuns.
@@ -113,5 +114,7 @@ func (g *App) playDemo(set *demo.Set, section string) {
 			g.flash.selectDisk("/dev/sdc")
 			g.flash.askFlash()
 		})
+	default:
+		g.playMoreDemo(set, section, later)
 	}
 }

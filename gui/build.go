@@ -188,12 +188,12 @@ func (b *buildView) start(mode runner.Stage) {
 	if n := len(c.problems); n > 0 {
 		dialog.ShowConfirm("The config has problems", fmt.Sprintf("The config has %s (see Configure). Build anyway?", plural(n, "problem")), func(ok bool) {
 			if ok {
-				b.launch(mode)
+				b.g.doctor.gate(mode, func() { b.launch(mode) })
 			}
 		}, b.g.win)
 		return
 	}
-	b.launch(mode)
+	b.g.doctor.gate(mode, func() { b.launch(mode) })
 }
 
 type startResult struct {

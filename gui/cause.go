@@ -61,6 +61,9 @@ func isEnvLine(s string) bool {
 // hint), else the first error line; the run's error goes into the details
 // unless it is part of the environment dump.
 func causeOf(res *runner.Result, lines []runner.Event) cause {
+	if res != nil && res.Cause != nil {
+		return recordCause(res)
+	}
 	var c cause
 	for _, ev := range lines {
 		if ev.Explain != "" {
@@ -101,4 +104,19 @@ func resultDetails(res *runner.Result) string {
 		parts = append(parts, "Full log: "+res.LogPath)
 	}
 	return strings.Join(parts, "\n")
+}
+
+// recordCause is the cause the runner found for res (the one its record
+// and the command line show): its summary, its fix, and the log line it
+// was read from in the details.
+func recordCause(res *runner.Result) cause {
+	rc := res.Cause
+	c := cause{Line: rc.Summary, Fix: rc.Fix, Details: resultDetails(res)}
+	if rc.Line != "" {
+		c.Details = fmt.Sprintf("Log line %d: %s\n%s", rc.LineNo, rc.Line, c.Details)
+	}
+	if c.Fix == "" {
+		c.Fix = "Read the log below from the first error line; fix the config or the build machine and build again."
+	}
+	return c
 }

@@ -86,6 +86,8 @@ type configureView struct {
 	yamlLines  []string
 	yamlWidth  *widthLayout
 	yamlText   string
+	// flashtime is the settings-at-flash-time switch (flashtimeswitch.go).
+	flashtime *flashtimeSwitch
 }
 
 func newConfigureView(g *App) *configureView {
@@ -131,6 +133,7 @@ func newConfigureView(g *App) *configureView {
 	)
 	top := container.NewBorder(nil, nil, bar, c.recent, c.pathLbl)
 
+	c.flashtime = newFlashtimeSwitch(c)
 	baseForm := container.New(layout.NewFormLayout())
 	c.addSelectRow(baseForm, "Suite", c.baseSel, c.baseDesc)
 	c.suiteLabel = c.labelCol.labels[len(c.labelCol.labels)-1]
@@ -139,6 +142,7 @@ func newConfigureView(g *App) *configureView {
 		widget.NewCard("Image", "", c.imgForm),
 		c.extra,
 		widget.NewCard("Base", "", baseForm),
+		c.flashtime.card,
 	)
 	yamlCard := widget.NewCard("YAML", "exactly as it will be saved",
 		container.NewHScroll(container.New(c.yamlWidth, c.yaml)))
@@ -450,6 +454,7 @@ func (c *configureView) setDoc(doc *config.Config, path string, dirty bool) {
 	c.rebuildForms()
 	c.fillFields()
 	c.loading = false
+	c.flashtime.sync()
 	c.revalidate()
 	c.updateTitle()
 }

@@ -62,6 +62,8 @@ type flashView struct {
 	running   bool
 	cancel    context.CancelFunc
 	confirm   *eraseDialog
+	// many is the several-cards mode (manytargets.go).
+	many *manyTargets
 }
 
 func newFlashView(g *App) *flashView {
@@ -180,15 +182,19 @@ func newFlashView(g *App) *flashView {
 	f.ejectBtn = widget.NewButtonWithIcon("Safely remove", theme.LogoutIcon(), f.eject)
 	f.ejectBtn.Hide()
 
+	g.custom = newCustomiseView(g)
+	f.many = newManyTargets(f)
 	imgCard := widget.NewCard("Image", "", container.NewVBox(
 		container.NewBorder(nil, nil, nil, browse, f.imgSel), f.imgErr, f.infoForm, f.partBox))
 	diskCard := widget.NewCard("Target disk", "", container.NewBorder(
-		container.NewVBox(f.showProt, f.diskErr, f.emptyDisk), nil, nil, nil, f.list))
+		container.NewVBox(container.NewHBox(f.showProt, f.many.sw), f.diskErr, f.emptyDisk), nil, nil, nil,
+		container.NewStack(f.list, f.many.panel)))
 	bottom := container.NewVBox(
 		widget.NewSeparator(),
 		container.NewHBox(f.verify, f.sha256, layout.NewSpacer(), f.cancelBtn, f.flashBtn),
 		f.sizeErr, f.bar, f.progress, container.NewBorder(nil, nil, nil, f.ejectBtn, f.result))
-	split := container.NewHSplit(container.NewVScroll(imgCard), diskCard)
+	g.custom.scroll = container.NewVScroll(container.NewVBox(imgCard, g.custom.card))
+	split := container.NewHSplit(g.custom.scroll, diskCard)
 	split.Offset = 0.45
 	f.content = container.NewBorder(nil, bottom, nil, nil, split)
 	f.updateButtons()
@@ -290,6 +296,7 @@ func (f *flashView) filter() {
 		f.emptyDisk.Hide()
 	}
 	f.list.Refresh()
+	f.many.sync()
 	f.updateButtons()
 }
 
@@ -379,6 +386,7 @@ func (f *flashView) selectImage(p string) {
 	f.imgErr.Hide()
 	f.inspectGen++
 	gen := f.inspectGen
+	f.g.custom.imageChanged(p)
 	f.updateButtons()
 	ctx := f.g.ctx
 	goUI(f.g.br, func() inspectResult {
@@ -452,12 +460,13 @@ func (f *flashView) updateButtons() {
 			w.Enable()
 		}
 	}
+	f.flashtimeButtons()
 }
 
 // askFlash shows the erase confirmation; only its confirm button writes.
 func (f *flashView) askFlash() {
 	d, ok := f.disk()
-	if !ok || f.image == "" || f.running || f.tooSmall(d) {
+	if !ok || f.image == "" || f.running || f.tooSmall(d) || !f.g.custom.ready(1) {
 		return
 	}
 	intro := fmt.Sprintf("Write %s to this disk?", filepath.Base(f.image))
@@ -487,11 +496,12 @@ func (f *flashView) flash(job flashJob) {
 		f.bar.SetValue(progressFraction(p))
 		f.progress.SetText(progressText(p))
 	})
+	apply := f.g.custom.applyFunc(1)
 	goUI(f.g.br, func() flashResult {
 		r, err := f.g.be.Flasher.Flash(ctx, job.Image, job.Disk, job.Confirmed, flash.Options{
 			NoVerify: !job.Verify, SHA256: job.SHA256, AllowUnmount: job.AllowUnmount, Progress: th.Set,
 		})
-		return flashResult{r, err}
+		return applyAfter(ctx, flashResult{res: r, err: err}, job.Disk, apply)
 	}, func(r flashResult) {
 		f.running = false
 		cancel()
@@ -518,6 +528,7 @@ func (f *flashView) flash(job flashJob) {
 			f.result.SetText("")
 			f.g.notify(Title, "Flashing "+name+" was cancelled")
 		case r.err != nil:
+			f.g.sudoError(r.err)
 			f.progress.SetText("Failed")
 			f.result.SetText(r.err.Error())
 			f.result.Importance = widget.DangerImportance
@@ -530,7 +541,7 @@ func (f *flashView) flash(job flashJob) {
 			if r.res.Verified {
 				msg = "Verified: the disk reads back as the image. Hash: " + resultHash(r.res)
 			}
-			f.result.SetText(msg)
+			f.result.SetText(msg + r.noteLine())
 			f.result.Importance = widget.SuccessImportance
 			f.result.Refresh()
 			d := job.Disk
@@ -546,6 +557,8 @@ func (f *flashView) flash(job flashJob) {
 type flashResult struct {
 	res *flash.Result
 	err error
+	// note says which settings were written after the image.
+	note string
 }
 
 // Cancel stops the running write.

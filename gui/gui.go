@@ -72,6 +72,8 @@ type App struct {
 	flash    *flashView
 	raid     *raidView
 	settings *settingsView
+	doctor   *doctorView
+	custom   *customiseView
 }
 
 // New builds the app's controller and widgets. do schedules work on the UI
@@ -90,6 +92,7 @@ func newApp(a fyne.App, w fyne.Window, be Backends, do func(func()), prefs fyne.
 	g.build = newBuildView(g)
 	g.flash = newFlashView(g)
 	g.raid = newRaidView(g)
+	g.doctor = newDoctorView(g)
 	g.settings = newSettingsView(g)
 	g.tabs = container.NewAppTabs(
 		container.NewTabItemWithIcon(Sections[0], theme.DocumentCreateIcon(), capped(g.cfg.content, sectionMax)),

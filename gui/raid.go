@@ -494,10 +494,12 @@ func (r *raidView) provision(plan *provision.Plan, typed map[string]string) {
 		})
 	}
 	verify := r.g.set.Verify
+	after := r.g.custom.raidAfter(plan)
 	goUI(r.g.br, func() provResult {
 		res, err := r.g.be.Raid.Provision(ctx, plan, provision.Options{
 			NoVerify:      !verify,
 			Confirmations: typed,
+			After:         after,
 			Progress: func(ev provision.Event) {
 				if t := throttles[ev.Role]; t != nil {
 					t.Set(ev.Progress)

@@ -29,13 +29,15 @@ import (
 func realBackends() Backends {
 	w := &writer{}
 	return Backends{
-		Configs: form.Configs{},
-		Tool:    realTool{},
-		Runner:  realRunner{},
-		Disks:   realDisks{},
-		Images:  realImages{},
-		Flasher: realFlasher{w},
-		Raid:    realRaid{w},
+		Configs:   form.Configs{},
+		Tool:      realTool{},
+		Runner:    &realRunner{&cacheCell{}},
+		Doctor:    realDoctor{},
+		Flashtime: realFlashtime{w},
+		Disks:     realDisks{},
+		Images:    realImages{},
+		Flasher:   realFlasher{w},
+		Raid:      realRaid{w},
 	}
 }
 
@@ -62,8 +64,9 @@ func (realTool) Preflight(_ context.Context, dir, workDir string) []runner.Check
 	return runner.Preflight(runner.Job{ToolDir: dir, WorkDir: workDir}, runner.Host{}, skip...)
 }
 
-// realRunner starts builds with buildjob and builder/runner.
-type realRunner struct{}
+// realRunner starts builds with buildjob and builder/runner, with the
+// per-user cache of the settings.
+type realRunner struct{ *cacheCell }
 
 func (realRunner) WorkDir(config, workDir string) string {
 	if workDir != "" || config == "" {
@@ -86,7 +89,7 @@ func defaultWorkDir(config string) string {
 
 // Start builds the job with buildjob.New, exactly as `pistudio build`
 // does (raid sets get the native image stage), and starts the runner.
-func (realRunner) Start(ctx context.Context, config string, stage runner.Stage, opts buildjob.Options) (BuildRun, error) {
+func (rr realRunner) Start(ctx context.Context, config string, stage runner.Stage, opts buildjob.Options) (BuildRun, error) {
 	if opts.WorkDir == "" {
 		opts.WorkDir = defaultWorkDir(config)
 	}
@@ -94,7 +97,7 @@ func (realRunner) Start(ctx context.Context, config string, stage runner.Stage, 
 	if err != nil {
 		return nil, fmt.Errorf("preparing the build: %w", err)
 	}
-	r, err := runner.Start(ctx, job, runner.Options{})
+	r, err := runner.Start(ctx, job, runner.Options{Cache: rr.get()})
 	if err != nil {
 		return nil, err
 	}

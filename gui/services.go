@@ -31,6 +31,11 @@ type Backends struct {
 	Flasher Flasher
 	// Raid plans and provisions RAID disk sets.
 	Raid Provisioner
+	// Doctor checks this computer before builds (doctorbackend.go).
+	Doctor Doctor
+	// Flashtime detects first-boot readers, writes settings after a
+	// write and keeps profiles (customisebackend.go).
+	Flashtime Flashtime
 }
 
 // ConfigStore reads, writes and validates configs (config.Config keeps

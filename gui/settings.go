@@ -53,6 +53,8 @@ type Settings struct {
 	Width, Height float32
 	// LastRaidSet is the RAID set dir of the last RAID build.
 	LastRaidSet string
+	// Cache is the per-user cache and offline mode of builds.
+	Cache CacheSettings
 }
 
 // LoadSettings reads the settings, with defaults for anything unset.
@@ -69,6 +71,7 @@ func LoadSettings(p fyne.Preferences) Settings {
 		Width:         float32(p.FloatWithFallback(prefWinWidth, defaultWidth)),
 		Height:        float32(p.FloatWithFallback(prefWinHeight, defaultHeight)),
 		LastRaidSet:   p.StringWithFallback(prefLastRaidSet, ""),
+		Cache:         loadCacheSettings(p),
 	}
 }
 
@@ -85,6 +88,7 @@ func (s Settings) Save(p fyne.Preferences) {
 	p.SetFloat(prefWinWidth, float64(s.Width))
 	p.SetFloat(prefWinHeight, float64(s.Height))
 	p.SetString(prefLastRaidSet, s.LastRaidSet)
+	s.Cache.save(p)
 }
 
 // addRecent puts path first in the recent list.

@@ -112,7 +112,7 @@ func newSettingsView(g *App) *settingsView {
 		widget.NewLabel("Log lines kept"), container.NewVBox(s.logLines,
 			hintLabel("Lines kept in the Build view; the full log is always on disk.")),
 	)
-	s.content = container.NewVScroll(widget.NewCard("Settings", "", form))
+	s.content = container.NewVScroll(container.NewVBox(widget.NewCard("Settings", "", form), g.doctor.card))
 	return s
 }
 

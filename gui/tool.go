@@ -30,7 +30,15 @@ func (g *App) showToolMissing() {
 	open.Importance = widget.HighImportance
 	d = dialog.NewCustomWithoutButtons("rpi-image-gen not found", wrapLabel(toolMissingText+
 		" Pi Image Studio runs its build stages with rpi-image-gen."), g.win)
-	d.SetButtons([]fyne.CanvasObject{widget.NewButton("Close", func() { d.Hide() }), open})
+	buttons := []fyne.CanvasObject{widget.NewButton("Close", func() { d.Hide() }), open}
+	if g.doctor != nil {
+		buttons = append(buttons, widget.NewButtonWithIcon("Get rpi-image-gen…", theme.DownloadIcon(), func() {
+			d.Hide()
+			g.Show(SectionSettings)
+			g.doctor.askGetTool()
+		}))
+	}
+	d.SetButtons(buttons)
 	d.Resize(fyne.NewSize(460, d.MinSize().Height))
 	d.Show()
 }
@@ -48,6 +56,9 @@ func toolMissingBanner(g *App) *fyne.Container {
 // hides the Configure banner.
 func (g *App) toolFound(err error) {
 	g.toolErr = err
+	if g.doctor != nil {
+		g.doctor.toolMissing(isToolMissing(err))
+	}
 	if isToolMissing(err) {
 		g.cfg.toolBanner.Show()
 	} else {

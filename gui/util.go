@@ -59,7 +59,7 @@ func progressFraction(p flash.Progress) float64 {
 
 // showError shows err in a dialog.
 func (g *App) showError(err error) {
-	if err != nil {
+	if err != nil && !g.sudoError(err) {
 		dialog.ShowError(err, g.win)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pistudio/pistudio/builder/buildjob"
 	"github.com/pistudio/pistudio/builder/runner"
+	"github.com/pistudio/pistudio/builder/runner/cause"
 	"github.com/pistudio/pistudio/flash"
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/flash/source"
@@ -25,13 +26,15 @@ const GB = 1000 * 1000 * 1000
 // the set, whose RAID section then shows it.
 func New(workDir string) (*Set, error) {
 	s := &Set{
-		Configs: &Configs{},
-		Tool:    &Tool{Dir: "/opt/rpi-image-gen", Ver: "v2.8.0"},
-		Runner:  &Runner{Step: 40 * time.Millisecond, Work: workDir},
-		Disks:   &Disks{List: SampleDisks()},
-		Images:  &Images{WorkDir: workDir},
-		Flasher: &Flasher{Step: 50 * time.Millisecond},
-		Raid:    &Raid{WorkDir: workDir},
+		Configs:   &Configs{},
+		Tool:      &Tool{Dir: "/opt/rpi-image-gen", Ver: "v2.8.0"},
+		Runner:    &Runner{Step: 40 * time.Millisecond, Work: workDir},
+		Disks:     &Disks{List: SampleDisks()},
+		Images:    &Images{WorkDir: workDir},
+		Flasher:   &Flasher{Step: 50 * time.Millisecond},
+		Raid:      &Raid{WorkDir: workDir},
+		Doctor:    &Doctor{},
+		Flashtime: &Flashtime{},
 	}
 	s.Raid.Disks = s.Disks
 	_, err := WriteSampleSet(workDir)
@@ -54,6 +57,10 @@ type Set struct {
 	Flasher *Flasher
 	// Raid plans the sample set with the real planner and simulates writes.
 	Raid *Raid
+	// Doctor fakes the host checks.
+	Doctor *Doctor
+	// Flashtime fakes first-boot readers and settings writes.
+	Flashtime *Flashtime
 }
 
 // Tool pretends rpi-image-gen is installed.
@@ -223,7 +230,13 @@ func (r *Runner) script(ctx context.Context, stage runner.Stage, run *Run) {
 			line := "E: Could not resolve 'archive.raspberrypi.com'"
 			run.Send(runner.Event{Kind: runner.EventLog, Text: line, Explain: explain(line)})
 			run.Send(runner.Event{Kind: runner.EventStageFinished, Stage: st, Duration: failedAfter})
-			run.Finish(runner.Result{State: runner.Failed, ExitStatus: 1, Err: errors.New("generate_filesystem failed (exit status 1)")})
+			res := runner.Result{State: runner.Failed, ExitStatus: 1, Err: errors.New("generate_filesystem failed (exit status 1)")}
+			var f cause.Finder
+			f.Line(line)
+			if c, ok := f.Cause(); ok {
+				res.Cause = &c
+			}
+			run.Finish(res)
 			return
 		}
 		run.Send(runner.Event{Kind: runner.EventStageFinished, Stage: st, Duration: stageTimes[st], OK: true})

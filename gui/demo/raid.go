@@ -195,6 +195,11 @@ func (r *Raid) write(ctx context.Context, i int, a provision.RoleAssignment, ste
 		}
 	}
 	res.State, res.Written, res.Verified, res.Duration = provision.Done, a.ArtifactSize, !opts.NoVerify, time.Since(t0)
+	if opts.After != nil {
+		if err := opts.After(ctx, a.Role, flash.Target{Path: res.Device}); err != nil {
+			res.State, res.Error = provision.Failed, err.Error()
+		}
+	}
 	res.XXH3 = fmt.Sprintf("%016x9f2c1b0e6a5d4c3b", uint64(0x9f2c1b0e6a5d4c3b)+uint64(i))
 	return res
 }

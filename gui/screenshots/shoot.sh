@@ -95,3 +95,9 @@ every flash-confirm "Flash confirm" 2.5
 every raid "RAID set" 2
 every raid-hotplug "RAID set hotplug" 3
 every settings "Settings" 2
+shot doctor "Settings doctor" 2.5 light 1366x800
+shot get-tool "Settings no tool" 1.5 light 1366x800
+shot build-check "Build check" 2.5 light 1366x800
+shot customise "Flash customise" 2.5 light 1366x800
+shot configure-flashtime "Configure flash time" 2 light 1366x800
+shot several-cards "Flash several" 3.5 light 1366x800
