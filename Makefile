@@ -125,7 +125,7 @@ UPSTREAM_PKGS := coreutils bash python3 python3-yaml python3-debian dpkg-dev mmd
 	curl mtools pv btrfs-progs dctrl-tools uuid-runtime fdisk python3-jsonschema cryptsetup \
 	python3-pip make build-essential autoconf automake libtool autopoint flex gettext pkgconf \
 	python3-ruamel.yaml
-ARM64_PKGS := qemu-user-static binfmt-support qemu-system-arm mtools fdisk e2fsprogs dosfstools util-linux
+ARM64_PKGS := qemu-user-static binfmt-support arch-test qemu-system-arm mtools fdisk e2fsprogs dosfstools util-linux
 .PHONY: test-real test-boot
 test-real:
 	$(call ensure-packages,$(UPSTREAM_PKGS) $(ARM64_PKGS))

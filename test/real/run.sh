@@ -65,7 +65,7 @@ else
 	# The tree's own dependency list (name, or tool:package / ::package).
 	pkgs=$(grep -v '^#' "$TREE/depends" | grep . | awk -F: '{print $NF}')
 fi
-pkgs="${pkgs:-} python3-ruamel.yaml qemu-user-static binfmt-support qemu-system-arm mtools fdisk e2fsprogs"
+pkgs="${pkgs:-} python3-ruamel.yaml qemu-user-static binfmt-support arch-test qemu-system-arm mtools fdisk e2fsprogs"
 nopkg=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || nopkg="$nopkg $p"
