@@ -93,6 +93,16 @@ if has_step image; then
 	t0=$(date +%s)
 	"$PIST" image -c "$HERE/config.yaml" --fs "$ROOTFS" -o "$IMGDIR"
 	stamp image $(($(date +%s) - t0))
+	# A build with the reader layer records its first-boot format in
+	# image.json ("firstboot"), which flash reads to pick the seed format.
+	# This rootfs carries the same NoCloud reader made by hand: say so.
+	python3 - "$IMGDIR/image.json" <<'EOP'
+import json, sys
+p = sys.argv[1]
+m = json.load(open(p))
+m.setdefault("firstboot", "cloudinit")
+json.dump(m, open(p, "w"), indent=2)
+EOP
 fi
 [ -f "$IMG" ] || { say "no image $IMG"; exit 1; }
 
