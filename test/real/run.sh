@@ -151,6 +151,7 @@ boot() {
 	say "boot $name: ${disks[*]##*/}"
 	local t0
 	t0=$(date +%s)
+	: >"$console"
 	nice -n 10 qemu-system-aarch64 -M virt -cpu cortex-a57 -m 1024 -smp 1 -nographic -no-reboot \
 		-kernel "$BOOT/vmlinuz" -initrd "$BOOT/initrd.img" \
 		-append "$cmdline systemd.journald.forward_to_console=1 panic=-1" \
