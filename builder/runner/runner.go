@@ -259,10 +259,12 @@ func Start(ctx context.Context, job Job, opts Options) (*Run, error) {
 	}
 	start := time.Now()
 	r := &Run{job: job, opts: opts, checks: checks, done: make(chan struct{})}
+	// The version names chroot-<ver>: a native image-only run reads its
+	// filesystem from there too, so it is resolved for every run.
+	if r.ver, err = resolveVersion(job, start); err != nil {
+		return nil, err
+	}
 	if needTool {
-		if r.ver, err = resolveVersion(job, start); err != nil {
-			return nil, err
-		}
 		src, err := prepareSourceDir(job.WorkDir, job.SourceDirs)
 		if err != nil {
 			return nil, err
