@@ -155,7 +155,8 @@ boot() {
 }
 
 # 4. Flash with settings, if this pistudio can.
-if ! "$PIST" flash --help 2>&1 | grep -q -- '--hostname'; then
+flash_help=$("$PIST" help flash 2>&1; "$PIST" flash --help 2>&1 || true)
+if ! grep -q -- '--hostname' <<<"$flash_help"; then
 	say "booting the image without settings once (steps 1, 2, 5)"
 	cp --sparse=always "$IMG" "$BOOT/plain.img"
 	boot plain "$BOOT/plain.img" 'REPORT hostname=' 'REPORT done' || exit 1
