@@ -176,6 +176,26 @@ test-vm:
 	$(call ensure-packages,qemu-system-x86 busybox-static cpio kmod gzip mdadm fdisk util-linux e2fsprogs dosfstools mtools xz-utils zstd)
 	builder/image/vmtest/run.sh
 
+# Real builds and arm64 boots (opt-in, root, slow: the arm64 rootfs is built
+# under qemu-user emulation). test-real needs an rpi-image-gen v2.8.0 tree in
+# PISTUDIO_UPSTREAM_TREE with its host-tool cache filled (README, "Real
+# builds"); test-boot builds its rootfs with mmdebstrap from Debian's archive.
+# Neither is part of `make test`.
+UPSTREAM_PKGS := coreutils bash python3 python3-yaml python3-debian dpkg-dev mmdebstrap \
+	debian-archive-keyring podman uidmap dbus-user-session zip dosfstools e2fsprogs grep rsync \
+	curl mtools pv btrfs-progs dctrl-tools uuid-runtime fdisk python3-jsonschema cryptsetup \
+	python3-pip make build-essential autoconf automake libtool autopoint flex gettext pkgconf \
+	python3-ruamel.yaml
+ARM64_PKGS := qemu-user-static binfmt-support arch-test qemu-system-arm mtools fdisk e2fsprogs dosfstools util-linux
+.PHONY: test-real test-boot
+test-real:
+	$(call ensure-packages,$(UPSTREAM_PKGS) $(ARM64_PKGS))
+	test/real/run.sh
+
+test-boot:
+	$(call ensure-packages,$(ARM64_PKGS) mmdebstrap debian-archive-keyring openssh-client)
+	test/boot/run.sh
+
 # bench: compare pistudio with dd, cmp, simg2img, bmaptool, xz, zstd, genimage
 # and cat on generated data, writing only loop devices it attaches to files it
 # creates (and detaches and removes, also on failure or Ctrl-C). Root only.

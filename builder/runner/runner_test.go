@@ -291,9 +291,17 @@ func TestNativeImageHook(t *testing.T) {
 		t.Error("hook line not in log")
 	}
 
-	// image only with a hook: the tool does not run
+	// image only with a hook: the tool does not run, and the hook reads
+	// the chroot-<ver> of the version the full run recorded
+	fullVer := r.ArtefactVersion()
 	job.Stage = StageImage
 	job.NativeImage = func(ctx context.Context, dirs NativeDirs, logf func(string)) ([]Artifact, error) {
+		if dirs.Version == "" || dirs.Version != fullVer {
+			t.Errorf("image-only hook version %q, want %q (recorded by the full run)", dirs.Version, fullVer)
+		}
+		if want := filepath.Join(job.WorkDir, "chroot-"+fullVer, "filesystem"); dirs.Filesystem != want {
+			t.Errorf("image-only filesystem dir %q, want %q", dirs.Filesystem, want)
+		}
 		return nil, errors.New("boom")
 	}
 	r = mustStart(t, context.Background(), job, testOpts())
