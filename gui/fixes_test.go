@@ -368,6 +368,10 @@ func TestFieldLabels(t *testing.T) {
 		{"hostname", "Hostname"},
 		{"boot_part_size", "Boot partition size"},
 		{"ssh_pubkey", "SSH pubkey"},
+		{"disksig", "Disk signature"},
+		{"pmap", "Partition map"},
+		{"user1pass", "Password"},
+		{"pubkey_user1", "SSH public key"},
 	} {
 		if got := labelText(form.Var{Name: tc.name}); got != tc.want {
 			t.Errorf("%s → %q, want %q", tc.name, got, tc.want)
