@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -60,11 +61,13 @@ type configureView struct {
 	// suiteLabel is the Base card's label, made once.
 	suiteLabel fyne.CanvasObject
 	// pathEntry is the field of the last "open by path" question.
-	pathEntry *widget.Entry
-	problems  []form.Problem
-	gen       int // bumped by every change; validGen is the one last validated
-	validGen  int
-	editGen   int // bumped by every edit of the config's values
+	pathEntry *escEntry
+	// savePath is the last "save to a typed path" question (savepath.go).
+	savePath *savePathAsk
+	problems []form.Problem
+	gen      int // bumped by every change; validGen is the one last validated
+	validGen int
+	editGen  int // bumped by every edit of the config's values
 
 	pathLbl    *widget.Label
 	recent     *widget.Select
@@ -130,6 +133,7 @@ func newConfigureView(g *App) *configureView {
 		widget.NewButtonWithIcon("Path…", theme.FileIcon(), c.openPathDialog),
 		widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), func() { c.save(nil) }),
 		widget.NewButtonWithIcon("Save as…", theme.DocumentSaveIcon(), func() { c.saveAs(nil) }),
+		widget.NewButtonWithIcon("Save as path…", theme.FileIcon(), func() { c.savePathDialog("", "") }),
 	)
 	top := container.NewBorder(nil, nil, bar, c.recent, c.pathLbl)
 
@@ -402,7 +406,7 @@ func (c *configureView) rebuildForms() {
 	add(c.devForm, c.varFor(keyHostname))
 	if l, ok := c.layer(keyDeviceLayer); ok {
 		c.devDesc.SetText(l.Desc)
-		for _, v := range l.Vars {
+		for _, v := range byUsage(l.Vars) {
 			add(c.devForm, v)
 		}
 	} else {
@@ -410,15 +414,17 @@ func (c *configureView) rebuildForms() {
 	}
 	add(c.imgForm, c.varFor(keyImageName))
 	g := &sectionGroups{groups: map[string]*fyne.Container{}}
+	var vars []form.Var
 	if l, ok := c.layer(keyImageLayer); ok {
 		c.imgDesc.SetText(l.Desc)
-		g.add(l.Vars, c.imgForm, add)
+		vars = l.Vars
 	} else {
 		c.imgDesc.SetText("")
 	}
 	if l, ok := c.layer(keyBaseLayer); ok {
-		g.add(l.Vars, c.imgForm, add) // the suite's variables, by section too
+		vars = append(slices.Clip(vars), l.Vars...) // the suite's variables, by section too
 	}
+	g.add(byUsage(vars), c.imgForm, add) // most-used first in each group
 	for _, sec := range g.order {
 		c.extra.Add(widget.NewCard(sectionTitle(sec), "", g.groups[sec]))
 	}
@@ -734,7 +740,7 @@ func (c *configureView) openDialog() {
 	d.SetFilter(yamlFilter)
 	d.SetView(dialog.ListView) // whole names, not cut to a grid cell
 	d.Resize(fyne.NewSize(800, 560))
-	d.Show()
+	c.g.showDismissable(d)
 }
 
 // save writes the config to its file, asking for a name when it has none.
@@ -773,7 +779,10 @@ func (c *configureView) saveAs(then func()) {
 	d.SetFileName(name)
 	d.SetView(dialog.ListView) // whole names, not cut to a grid cell
 	d.Resize(fyne.NewSize(800, 560))
-	d.Show()
+	c.g.showDismissable(d)
+	// The name field keeps Escape to itself: without the focus there,
+	// Escape closes the dialog. The name is filled in already.
+	c.g.win.Canvas().Unfocus()
 }
 
 // saveTo writes the config's text as it is now to path. The text is taken

@@ -61,6 +61,8 @@ type App struct {
 	// toolErr is the last error looking for rpi-image-gen.
 	toolErr error
 	quitAsk *quitDialog
+	// escDialogs are the shown dialogs Escape dismisses (escape.go).
+	escDialogs []escDialog
 
 	ctx    context.Context
 	cancel context.CancelFunc

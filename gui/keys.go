@@ -1,8 +1,6 @@
 package gui
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -39,9 +37,9 @@ func shortcut(k fyne.KeyName) *desktop.CustomShortcut {
 }
 
 // addShortcuts binds Ctrl+N/O/S (new, open, save the config), Ctrl+L
-// (open a config by typing its path), Ctrl+Q
-// (quit, asking as closing the window does) and Escape (close the open
-// question).
+// (open a config by typing its path), Ctrl+Shift+S (save it to a typed
+// path), Ctrl+Q (quit, asking as closing the window does) and Escape
+// (close the dialog on top, see dismiss).
 func (g *App) addShortcuts() {
 	c := g.win.Canvas()
 	c.AddShortcut(shortcut(fyne.KeyN), func(fyne.Shortcut) {
@@ -51,25 +49,12 @@ func (g *App) addShortcuts() {
 	c.AddShortcut(shortcut(fyne.KeyS), func(fyne.Shortcut) { g.cfg.save(nil) })
 	c.AddShortcut(shortcut(fyne.KeyQ), func(fyne.Shortcut) { g.onClose() })
 	c.AddShortcut(shortcut(fyne.KeyL), func(fyne.Shortcut) { g.cfg.openPathDialog() })
+	c.AddShortcut(shiftShortcut(fyne.KeyS), func(fyne.Shortcut) { g.cfg.savePathDialog("", "") })
 	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
 		if ev.Name == fyne.KeyEscape {
 			g.dismiss()
 		}
 	})
-}
-
-// dismiss closes the open question the way its Cancel button does.
-func (g *App) dismiss() {
-	switch {
-	case g.flash.confirm != nil && !g.flash.confirm.closed:
-		g.flash.confirm.cancel.OnTapped()
-	case g.raid.confirm != nil && !g.raid.confirm.closed:
-		g.raid.confirm.cancel.OnTapped()
-	case g.quitAsk != nil:
-		g.quitAsk.keep.OnTapped()
-	case g.cfg.unsaved != nil:
-		g.cfg.unsaved.cancel.OnTapped()
-	}
 }
 
 // imageExts are the endings of the image files Flash writes.
@@ -107,7 +92,7 @@ func (g *App) dropped(_ fyne.Position, uris []fyne.URI) {
 // openPathDialog asks for a config's path as text (the file dialog has
 // no place to type one) and opens it.
 func (c *configureView) openPathDialog() {
-	e := widget.NewEntry()
+	e := newEscEntry(c.g.dismiss)
 	e.SetPlaceHolder("/home/pi/configs/my-config.yaml")
 	if c.path != "" {
 		e.SetText(c.path)
@@ -118,15 +103,11 @@ func (c *configureView) openPathDialog() {
 			if !ok || p == "" {
 				return
 			}
-			if strings.HasPrefix(p, "~/") {
-				if home, err := os.UserHomeDir(); err == nil {
-					p = filepath.Join(home, p[2:])
-				}
-			}
+			p = expandHome(p)
 			c.confirmDiscard("open another config", func() { c.open(p) })
 		}, c.g.win)
 	d.Resize(fyne.NewSize(560, d.MinSize().Height))
-	d.Show()
+	c.g.showDismissable(d)
 	c.g.win.Canvas().Focus(e)
 	c.pathEntry = e
 }
