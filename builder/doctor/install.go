@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+
+	"github.com/pistudio/pistudio/internal/pkexec"
 )
 
 // ErrNoAgent is matched by errors.Is for every NeedsSudoError.
@@ -81,7 +83,7 @@ func Install(ctx context.Context, pkgs []string, o InstallOptions) error {
 		}
 		cmd = exec.CommandContext(ctx, pk, "/bin/sh", "-c", script)
 	}
-	tail := &tailWriter{max: 4096}
+	tail := &pkexec.Tail{Max: 4096}
 	out := &lockedWriter{w: o.Out}
 	cmd.Stdout = out
 	cmd.Stderr = io.MultiWriter(out, tail)
@@ -97,17 +99,12 @@ func Install(ctx context.Context, pkgs []string, o InstallOptions) error {
 	return fmt.Errorf("installing %s: %w", strings.Join(pkgs, " "), err)
 }
 
-// pkexecError classifies pkexec's exit: 127 with "No authentication
-// agent" (no agent), 126 or 127 otherwise (not authorized).
+// pkexecError classifies pkexec's exit (see pkexec.Classify).
 func pkexecError(err error, stderr string, pkgs []string) error {
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || (ee.ExitCode() != 126 && ee.ExitCode() != 127) {
-		return nil
-	}
-	if strings.Contains(strings.ToLower(stderr), "no authentication agent") {
+	switch pkexec.Classify(err, stderr) {
+	case pkexec.NoAgent:
 		return &NeedsSudoError{Command: InstallCommand(pkgs)}
-	}
-	if strings.Contains(stderr, "Not authorized") || strings.Contains(stderr, "dismissed") {
+	case pkexec.NotAuthorized:
 		return ErrNotAuthorized
 	}
 	return nil
@@ -137,29 +134,4 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-// tailWriter keeps the last max bytes written to it.
-type tailWriter struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-// Write implements io.Writer.
-func (t *tailWriter) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = append([]byte(nil), t.b[len(t.b)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-// String returns the kept bytes.
-func (t *tailWriter) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.b)
 }

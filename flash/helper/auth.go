@@ -2,9 +2,9 @@ package helper
 
 import (
 	"errors"
-	"os/exec"
 	"strings"
-	"sync"
+
+	"github.com/pistudio/pistudio/internal/pkexec"
 )
 
 // ErrNoAgent is matched by errors.Is for every NoAgentError.
@@ -39,23 +39,13 @@ func (e *NoAgentError) Is(target error) bool {
 	return target == ErrNoAgent || target == ErrHelperExited
 }
 
-// authError classifies the helper's exit: pkexec exits 127 when it
-// could not authorize (and says "No authentication agent found" when no
-// agent runs) and 126 when the dialog was dismissed. Other exits are not
-// authorization errors (nil).
+// authError classifies the helper's exit through pkexec (see
+// pkexec.Classify); other exits are not authorization errors (nil).
 func authError(waitErr error, stderr string) error {
-	var ee *exec.ExitError
-	if !errors.As(waitErr, &ee) {
-		return nil
-	}
-	code := ee.ExitCode()
-	if code != 126 && code != 127 {
-		return nil
-	}
-	if strings.Contains(stderr, "No authentication agent") || strings.Contains(stderr, "no authentication agent") {
+	switch pkexec.Classify(waitErr, stderr) {
+	case pkexec.NoAgent:
 		return &NoAgentError{Stderr: strings.TrimSpace(stderr)}
-	}
-	if strings.Contains(stderr, "Not authorized") || strings.Contains(stderr, "dismissed") || strings.Contains(stderr, "Error executing command as another user") {
+	case pkexec.NotAuthorized:
 		return ErrNotAuthorized
 	}
 	return nil
@@ -72,11 +62,7 @@ func (c *Client) withSudo(err error, args ...string) error {
 		self = "pistudio"
 	}
 	out := *na
-	parts := []string{"sudo", shellQuote(self)}
-	for _, a := range args {
-		parts = append(parts, shellQuote(a))
-	}
-	out.Command = strings.Join(parts, " ")
+	out.Command = pkexec.SudoCommand(append([]string{self}, args...)...)
 	return &out
 }
 
@@ -88,40 +74,4 @@ func SudoCommand(err error) (string, bool) {
 		return na.Command, true
 	}
 	return "", false
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:+,@") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-// Write implements io.Writer.
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if len(t.b) > t.max {
-		t.b = append([]byte(nil), t.b[len(t.b)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-// String returns the kept bytes.
-func (t *tailBuffer) String() string {
-	if t == nil {
-		return ""
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.b)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/pistudio/pistudio/flash/disk"
 	"github.com/pistudio/pistudio/flash/firstboot"
 	"github.com/pistudio/pistudio/flash/source"
+	"github.com/pistudio/pistudio/internal/pkexec"
 )
 
 // Flasher lists disks and writes images; Local does it in-process, Client
@@ -91,8 +92,8 @@ type Client struct {
 	cmd  *exec.Cmd
 	in   io.Closer
 
-	self     string      // this program, for the sudo command line
-	stderr   *tailBuffer // the end of the helper's stderr
+	self     string       // this program, for the sudo command line
+	stderr   *pkexec.Tail // the end of the helper's stderr
 	exitOnce sync.Once
 	exitErr  error
 }
@@ -134,7 +135,7 @@ func StartCommand(ctx context.Context, cmd *exec.Cmd) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	tail := &tailBuffer{max: 8 << 10}
+	tail := &pkexec.Tail{Max: 8 << 10}
 	cmd.Stderr = io.MultiWriter(os.Stderr, tail)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the helper: %w", err)
