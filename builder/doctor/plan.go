@@ -198,29 +198,12 @@ func imageBytes(get func(string) (string, bool)) uint64 {
 	return parseSize(sd) + uint64(devices)*parseSize(ext)
 }
 
-// parseSize reads sizes like 200M, 1G, 4096, 8s (sectors); 0 when unknown.
+// parseSize reads an rpi-image-gen size (layers.ParseSize: 200M, 1G,
+// 4096, 8s); 0 when it is not a byte size or is over 1 TiB.
 func parseSize(s string) uint64 {
-	s = strings.TrimSpace(s)
-	if s == "" {
+	n, pct, err := layers.ParseSize(strings.TrimSpace(s))
+	if err != nil || pct != 0 || n <= 0 || n > 1<<40 {
 		return 0
 	}
-	mult := uint64(1)
-	switch s[len(s)-1] {
-	case 'k', 'K':
-		mult = 1 << 10
-	case 'm', 'M':
-		mult = 1 << 20
-	case 'g', 'G':
-		mult = 1 << 30
-	case 's', 'S':
-		mult = 512
-	}
-	if mult != 1 || s[len(s)-1] < '0' || s[len(s)-1] > '9' {
-		s = s[:len(s)-1]
-	}
-	v, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || v > 1<<40/mult {
-		return 0
-	}
-	return v * mult
+	return uint64(n)
 }
