@@ -89,16 +89,9 @@ func (b *bench) manyRep(in *inputs, cg string, rows []*row) error {
 		vars[fmt.Sprintf("LOOP%d", i+1)] = dev
 	}
 	for _, r := range rows {
-		res, err := b.shell(r.cmds[0], vars)
-		if err != nil {
+		if err := b.timedWrite(r, vars, "multiwrite"); err != nil {
 			return err
 		}
-		var rr raidResult
-		if err := json.Unmarshal(res.stdout, &rr); err != nil {
-			return fmt.Errorf("multiwrite output %q: %w", res.stdout, err)
-		}
-		r.times = append(r.times, time.Duration(rr.Wall))
-		r.addRSS(res.rssKiB)
 	}
 	return nil
 }

@@ -239,16 +239,9 @@ func (b *bench) groupRAID(in *inputs) error {
 				"LOOP_SD": devs[0], "LOOP_EXTERNAL1": devs[1], "LOOP_EXTERNAL2": devs[2]}
 			err = func() error {
 				for _, r := range append(single, par) {
-					res, err := b.shell(r.cmds[0], vars)
-					if err != nil {
+					if err := b.timedWrite(r, vars, "raidwrite"); err != nil {
 						return err
 					}
-					var rr raidResult
-					if err := json.Unmarshal(res.stdout, &rr); err != nil {
-						return fmt.Errorf("raidwrite output %q: %w", res.stdout, err)
-					}
-					r.times = append(r.times, time.Duration(rr.Wall))
-					r.addRSS(res.rssKiB)
 				}
 				return nil
 			}()
@@ -368,4 +361,21 @@ func cgroupCleanup() {
 		time.Sleep(100 * time.Millisecond)
 	}
 	fmt.Fprintln(os.Stderr, "bench: could not remove", benchCgroup)
+}
+
+// timedWrite runs row r's command once and records the wall time that
+// the write subcommand (raidwrite, multiwrite) reports as JSON, and the
+// peak RSS.
+func (b *bench) timedWrite(r *row, vars map[string]string, sub string) error {
+	res, err := b.shell(r.cmds[0], vars)
+	if err != nil {
+		return err
+	}
+	var rr raidResult
+	if err := json.Unmarshal(res.stdout, &rr); err != nil {
+		return fmt.Errorf("%s output %q: %w", sub, res.stdout, err)
+	}
+	r.times = append(r.times, time.Duration(rr.Wall))
+	r.addRSS(res.rssKiB)
+	return nil
 }
