@@ -68,14 +68,15 @@ $(TOOLS)/staticcheck:
 $(TOOLS)/gocyclo:
 	GOBIN=$(TOOLS) $(GO) install github.com/fzipp/gocyclo/cmd/gocyclo@$(GOCYCLO_VERSION)
 
-# vet: gofmt, go vet, staticcheck and the complexity gate. go vet runs with
-# -race so that it compiles the packages (Fyne's cgo among them) once, for
-# itself and for the -race test run after it.
+# vet: gofmt, go vet, staticcheck and the complexity gate. go vet and
+# staticcheck (its go list -export) run with -race so that the packages
+# (Fyne's cgo among them) are compiled once, for both and for the -race test
+# run after them; without it staticcheck compiles everything a second time.
 vet: $(TOOLS)/staticcheck $(TOOLS)/gocyclo
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet -race ./...
-	$(TOOLS)/staticcheck ./...
+	GOFLAGS="$(GOFLAGS) -race" $(TOOLS)/staticcheck ./...
 	@$(TOOLS)/gocyclo -over $(MAX_COMPLEXITY) -ignore '_test\.go$$' . || \
 	  { echo "functions above cyclomatic complexity $(MAX_COMPLEXITY): split them"; exit 1; }
 

@@ -250,9 +250,19 @@ func itOrThey(n int) string {
 	return "they are"
 }
 
-// statusIcons are the icons of the check statuses.
-var statusIcons = map[doctor.Status]fyne.Resource{
-	doctor.OK: theme.ConfirmIcon(), doctor.Warn: theme.WarningIcon(), doctor.Fail: theme.ErrorIcon(),
+// statusIcon is the icon of a check status. It is looked up when a row is
+// made, not at start-up: the theme's icons need the running app (and follow
+// its theme).
+func statusIcon(s doctor.Status) fyne.Resource {
+	switch s {
+	case doctor.OK:
+		return theme.ConfirmIcon()
+	case doctor.Warn:
+		return theme.WarningIcon()
+	case doctor.Fail:
+		return theme.ErrorIcon()
+	}
+	return theme.QuestionIcon()
 }
 
 // checkRow shows one check: what was found, and for a warning or
@@ -269,11 +279,7 @@ func checkRow(c doctor.Check) fyne.CanvasObject {
 	if c.Command != "" {
 		box.Add(copyEntry(c.Command))
 	}
-	icon := statusIcons[c.Status]
-	if icon == nil {
-		icon = theme.QuestionIcon()
-	}
-	return container.NewBorder(nil, nil, container.NewVBox(widget.NewIcon(icon)), nil, box)
+	return container.NewBorder(nil, nil, container.NewVBox(widget.NewIcon(statusIcon(c.Status))), nil, box)
 }
 
 func statusImportance(s doctor.Status) widget.Importance {

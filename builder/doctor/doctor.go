@@ -220,7 +220,8 @@ func Run(ctx context.Context, o Options) Report {
 	if o.skipped("network") {
 		return rep
 	}
-	for _, c := range checkHosts(ctx, o, plan, cacheComplete) {
+	toolsHere := cacheComplete || runner.WorkHasHostTools(o.ToolDir, o.WorkDir)
+	for _, c := range checkHosts(ctx, o, plan, toolsHere) {
 		add(c)
 	}
 	return rep

@@ -350,3 +350,47 @@ func TestForJob(t *testing.T) {
 		})
 	}
 }
+
+// Host-tool tarballs already in the work folder, where the tree looks
+// before it downloads (<work>/cache or <work>/build/<package>/), count as
+// cached without a pistudio cache: GitHub is not asked; a tarball with
+// another digest does not count.
+func TestRunToolsInWorkFolder(t *testing.T) {
+	tree, _ := filepath.Abs(filepath.Join("testdata", "tree"))
+	plan, err := PlanFromConfig(filepath.Join("testdata", "sbom-off.yaml"), tree, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan.Hosts = nil
+	for _, tc := range []struct {
+		name, rel, body string
+		github          bool
+	}{
+		{"cache folder", "cache/genimage-19.tar.gz", "x", false},
+		{"package build folder", "build/genimage/genimage-19.tar.gz", "x", false},
+		{"another digest", "cache/genimage-19.tar.gz", "y", true},
+		{"nothing", "", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			work := t.TempDir()
+			if tc.rel != "" {
+				p := filepath.Join(work, tc.rel)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(tc.body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res := &fakeResolver{ok: map[string]bool{}}
+			rep := Run(context.Background(), Options{
+				ToolDir: tree, WorkDir: work, Plan: &plan, Stage: runner.StageFull,
+				Resolver: res, Installed: installedOnly("python3"), Host: fakeHost(t, nil, 100*GiB),
+			})
+			_, asked := byID(rep)["network:github.com"]
+			if asked != tc.github {
+				t.Errorf("github.com checked = %v, want %v (asked %v)", asked, tc.github, res.asked)
+			}
+		})
+	}
+}

@@ -149,6 +149,37 @@ func fileHasDigest(path, want string) (bool, error) {
 	return hex.EncodeToString(h.Sum(nil)) == want, nil
 }
 
+// WorkHasHostTools reports whether the work folder workDir already holds a
+// verified tarball of every required host tool of the tree at toolDir,
+// where the tree looks before it downloads: <work>/cache (the default of
+// IGconf_sys_cachedir) or <work>/build/<package>/. A build there then needs
+// no GitHub, with or without a pistudio cache.
+func WorkHasHostTools(toolDir, workDir string) bool {
+	if toolDir == "" || workDir == "" {
+		return false
+	}
+	tools, err := HostTools(toolDir)
+	if err != nil {
+		return false
+	}
+	have, listed := map[string]bool{}, map[string]bool{}
+	for _, t := range tools {
+		listed[t.Package] = true
+		for _, p := range []string{filepath.Join(workDir, "cache", t.Archive), hostToolWorkPath(workDir, t)} {
+			if ok, _ := fileHasDigest(p, t.SHA256); ok {
+				have[t.Package] = true
+				break
+			}
+		}
+	}
+	for _, p := range requiredHostTools {
+		if listed[p] && !have[p] {
+			return false
+		}
+	}
+	return len(have) > 0
+}
+
 // hostToolWorkPath is where the tree's package build looks for a tarball:
 // <work>/build/<package>/<archive> (IGconf_sys_buildroot is <work>/build).
 func hostToolWorkPath(workDir string, t HostTool) string {
@@ -185,7 +216,8 @@ func (c Cache) prepare(job Job, env *[]string, argv *[]string) ([]string, error)
 		*env = append(*env, "GENIMAGE_VER="+v)
 		notes = append(notes, "cache: GENIMAGE_VER="+v+" (the genimage version in the cache)")
 	}
-	offline := c.Offline == OfflineOn || ((c.Offline == "" || c.Offline == OfflineAuto) && st.Complete())
+	offline := c.Offline == OfflineOn || ((c.Offline == "" || c.Offline == OfflineAuto) &&
+		(st.Complete() || WorkHasHostTools(job.ToolDir, job.WorkDir)))
 	if offline && envValue(*env, "IG_OFFLINE") == "" {
 		*env = append(*env, "IG_OFFLINE=y")
 		notes = append(notes, "cache: IG_OFFLINE=y (host tools come from the cache, nothing is downloaded from GitHub)")
