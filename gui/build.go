@@ -259,12 +259,10 @@ func (b *buildView) launch(mode runner.Stage) {
 // image set's manifest is read here, off the UI goroutine.
 func (b *buildView) pump(run BuildRun) {
 	lastExplain := ""
-	causes := &causeLog{}
 	for ev := range run.Events() {
 		switch ev.Kind {
 		case runner.EventLog:
 			b.log.Append(ev.Text)
-			causes.add(ev)
 			if e := ev.Explain; e != "" && e != lastExplain {
 				lastExplain = e
 				b.g.br.ui(func() { b.showExplain(e) })
@@ -272,7 +270,7 @@ func (b *buildView) pump(run BuildRun) {
 		case runner.EventDropped:
 			b.log.Append(fmt.Sprintf("… %d lines not shown here: open the log file to read them", ev.Dropped))
 		case runner.EventFinished:
-			b.finished(run, ev.Result, causes)
+			b.finished(run, ev.Result)
 			return
 		default:
 			b.g.br.ui(func() { b.handle(run, ev) })
@@ -284,16 +282,16 @@ func (b *buildView) pump(run BuildRun) {
 		r := w.Wait()
 		res = &r
 	}
-	b.finished(run, res, causes)
+	b.finished(run, res)
 }
 
 // finished reads what the run made and shows its end; worker goroutine.
-func (b *buildView) finished(run BuildRun, res *runner.Result, causes *causeLog) {
+func (b *buildView) finished(run BuildRun, res *runner.Result) {
 	if res == nil {
 		res = &runner.Result{State: runner.Failed, Err: errors.New("the build ended without a result")}
 	}
 	out := readOutputs(res)
-	c := causeOf(res, causes.lines)
+	c := causeOf(res)
 	b.g.br.ui(func() {
 		if run == b.run {
 			b.finish(res, out, c)

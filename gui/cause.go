@@ -2,7 +2,6 @@ package gui
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/pistudio/pistudio/builder/runner"
@@ -20,32 +19,25 @@ type cause struct {
 	Details string
 }
 
-// maxCauseLines bounds the log lines kept as candidates for a cause.
-const maxCauseLines = 64
-
-// causeLog keeps the log lines that may name the cause of a failure: the
-// lines the runner explained and those that look like errors. It is fed
-// from the worker goroutine that reads a run's events.
-type causeLog struct {
-	lines []runner.Event
+// causeOf says why a run failed: the cause the runner found (the one its
+// record and the command line show). A result without one (a run that
+// ended without a result) says so, with the run's error in the details.
+func causeOf(res *runner.Result) cause {
+	if res != nil && res.Cause != nil {
+		return recordCause(res)
+	}
+	c := cause{Line: "The build failed.", Fix: readTheLog}
+	if res != nil {
+		c.Details = resultDetails(res)
+	}
+	return c
 }
 
-// add keeps ev when it may name the cause.
-func (c *causeLog) add(ev runner.Event) {
-	if len(c.lines) >= maxCauseLines || isEnvLine(ev.Text) {
-		return
-	}
-	if ev.Explain != "" || errorLine.MatchString(strings.TrimSpace(ev.Text)) {
-		c.lines = append(c.lines, ev)
-	}
-}
-
-// errorLine matches the lines of rpi-image-gen, apt, mmdebstrap and
-// genimage that report an error.
-var errorLine = regexp.MustCompile(`^(E: |ERROR|Error|error|FATAL|Fatal|fatal|mmdebstrap: error|genimage error|.*\b(failed|not found|No space left)\b)`)
+// readTheLog is the advice when nothing more specific is known.
+const readTheLog = "Read the log below from the first error line; fix the config or the build machine and build again."
 
 // isEnvLine reports a line of the environment dump rpi-image-gen prints
-// ("IGconf_device_class=pi5", "[SET] IGconf_..."): never a cause.
+// ("IGconf_device_class=pi5", "[SET] IGconf_..."): never shown as a cause.
 func isEnvLine(s string) bool {
 	s = strings.TrimSpace(s)
 	if strings.HasPrefix(s, "[") {
@@ -54,36 +46,6 @@ func isEnvLine(s string) bool {
 		}
 	}
 	return strings.HasPrefix(s, "IGconf_")
-}
-
-// causeOf says why a run failed from its result and the candidate lines
-// of its log. It takes the first line the runner explained (its first
-// hint), else the first error line; the run's error goes into the details
-// unless it is part of the environment dump.
-func causeOf(res *runner.Result, lines []runner.Event) cause {
-	if res != nil && res.Cause != nil {
-		return recordCause(res)
-	}
-	var c cause
-	for _, ev := range lines {
-		if ev.Explain != "" {
-			c.Line, c.Fix = strings.TrimSpace(ev.Text), ev.Explain
-			break
-		}
-	}
-	if c.Line == "" && len(lines) > 0 {
-		c.Line = strings.TrimSpace(lines[0].Text)
-	}
-	if c.Fix == "" && res != nil && len(res.Hints) > 0 {
-		c.Fix = res.Hints[0]
-	}
-	if c.Fix == "" {
-		c.Fix = "Read the log below from the first error line; fix the config or the build machine and build again."
-	}
-	if res != nil {
-		c.Details = resultDetails(res)
-	}
-	return c
 }
 
 // resultDetails is the run's error, exit status and log file, without
@@ -116,7 +78,7 @@ func recordCause(res *runner.Result) cause {
 		c.Details = fmt.Sprintf("Log line %d: %s\n%s", rc.LineNo, rc.Line, c.Details)
 	}
 	if c.Fix == "" {
-		c.Fix = "Read the log below from the first error line; fix the config or the build machine and build again."
+		c.Fix = readTheLog
 	}
 	return c
 }

@@ -8,28 +8,23 @@ import (
 	"fyne.io/fyne/v2/test"
 
 	"github.com/pistudio/pistudio/builder/runner"
+	rcause "github.com/pistudio/pistudio/builder/runner/cause"
 )
 
-func TestCauseOfSkipsTheEnvironmentDump(t *testing.T) {
-	var c causeLog
-	for _, l := range []string{
-		"IGconf_device_class=pi5",
-		"[SET] IGconf_image_name=failed-image",
-		"IGconf_sys_apt_proxy=http://error:3142",
-		"I: downloading packages with apt...",
-		"E: Could not resolve 'archive.raspberrypi.com'",
-		"E: later error",
-	} {
-		c.add(runner.Event{Kind: runner.EventLog, Text: l})
+// The Build section shows the cause the runner recorded, the same one
+// the command line and the run record show; the environment dump in the
+// run's error never reaches the details.
+func TestCauseOfShowsTheRecordedCause(t *testing.T) {
+	rc := &rcause.Cause{Kind: rcause.Generic, Summary: "apt cannot reach archive.raspberrypi.com", Fix: "Check the network.",
+		Line: "E: Could not resolve 'archive.raspberrypi.com'", LineNo: 42}
+	res := &runner.Result{State: runner.Failed, ExitStatus: 1, Cause: rc,
+		Err: errors.New("generate_filesystem failed\nIGconf_device_class=pi5\n[SET] IGconf_image_name=x")}
+	got := causeOf(res)
+	if got.Line != rc.Summary || got.Fix != rc.Fix {
+		t.Errorf("cause %+v, want the recorded one", got)
 	}
-	res := &runner.Result{State: runner.Failed, ExitStatus: 1, Hints: []string{"Check the network."},
-		Err: errors.New("generate_filesystem failed\nIGconf_device_class=pi5\nIGconf_image_name=x")}
-	got := causeOf(res, c.lines)
-	if got.Line != "E: Could not resolve 'archive.raspberrypi.com'" {
-		t.Errorf("line %q, want the first error line", got.Line)
-	}
-	if got.Fix != "Check the network." {
-		t.Errorf("fix %q, want the runner's first hint", got.Fix)
+	if !strings.Contains(got.Details, "Log line 42: E: Could not resolve") {
+		t.Errorf("details %q lack the log line the cause was read from", got.Details)
 	}
 	for _, s := range []string{got.Line, got.Fix, got.Details} {
 		if strings.Contains(s, "IGconf_") {
@@ -41,17 +36,16 @@ func TestCauseOfSkipsTheEnvironmentDump(t *testing.T) {
 	}
 }
 
-func TestCauseOfPrefersAnExplainedLine(t *testing.T) {
-	var c causeLog
-	c.add(runner.Event{Kind: runner.EventLog, Text: "error: something unrelated"})
-	c.add(runner.Event{Kind: runner.EventLog, Text: "genimage error (sdcard.img)", Explain: "Raise the partition sizes."})
-	got := causeOf(&runner.Result{State: runner.Failed}, c.lines)
-	if got.Line != "genimage error (sdcard.img)" || got.Fix != "Raise the partition sizes." {
+// A result without a cause (a run that ended without one) still says the
+// build failed and what to do, with the error in the details.
+func TestCauseOfWithoutARecordedCause(t *testing.T) {
+	got := causeOf(&runner.Result{State: runner.Failed, ExitStatus: 2, Err: errors.New("the build ended without a result")})
+	if got.Line == "" || got.Fix == "" || !strings.Contains(got.Details, "ended without a result") {
 		t.Errorf("%+v", got)
 	}
 }
 
-// TestFailedBuildShowsCause: a failed build shows the first error line and
+// TestFailedBuildShowsCause: a failed build shows the runner's cause and
 // what to do, hides the details until asked, and keeps the log visible.
 func TestFailedBuildShowsCause(t *testing.T) {
 	h := newHarness(t)
@@ -64,7 +58,10 @@ func TestFailedBuildShowsCause(t *testing.T) {
 	run.Send(runner.Event{Kind: runner.EventLog, Text: "E: Could not resolve 'archive.raspberrypi.com'", Explain: "Check the network."})
 	run.Send(runner.Event{Kind: runner.EventStageStarted, Stage: "generate_filesystem"})
 	run.Send(runner.Event{Kind: runner.EventStageFinished, Stage: "generate_filesystem"})
-	run.Finish(runner.Result{State: runner.Failed, ExitStatus: 1, Err: errors.New("IGconf_device_class=pi5\nstage failed")})
+	// The runner's finder chose the cause from the log (the line it explained).
+	run.Finish(runner.Result{State: runner.Failed, ExitStatus: 1, Err: errors.New("IGconf_device_class=pi5\nstage failed"),
+		Cause: &rcause.Cause{Kind: rcause.Generic, Summary: "E: Could not resolve 'archive.raspberrypi.com'", Fix: "Check the network.",
+			Line: "E: Could not resolve 'archive.raspberrypi.com'", LineNo: 2}})
 	h.waitFor("finish", func() bool { return !h.g.build.Running() })
 	b := h.g.build
 	if !b.explainCard.Visible() || !b.causeLine.Visible() || b.causeLine.Text != "E: Could not resolve 'archive.raspberrypi.com'" {
