@@ -198,11 +198,11 @@ func TestInspectShowsReader(t *testing.T) {
 	}
 }
 
-// TestProvisionSettings writes a RAID set to files with --hostname and
-// finds the settings on the SD card's boot partition only.
-func TestProvisionSettings(t *testing.T) {
-	s := fakeProvisionDeps(t, nil)
-	set := provisionSet(t, 2)
+// settingsSet is provisionSet whose SD card image has a FAT boot
+// partition and whose image.json names the cloud-init reader.
+func settingsSet(t *testing.T, n int) string {
+	t.Helper()
+	set := provisionSet(t, n)
 	_, data := testImage(t)
 	if err := os.WriteFile(filepath.Join(set, "sdcard.img"), data, 0o644); err != nil {
 		t.Fatal(err)
@@ -222,6 +222,14 @@ func TestProvisionSettings(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(set, manifest.File), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return set
+}
+
+// TestProvisionSettings writes a RAID set to files with --hostname and
+// finds the settings on the SD card's boot partition only.
+func TestProvisionSettings(t *testing.T) {
+	s := fakeProvisionDeps(t, nil)
+	set := settingsSet(t, 2)
 	out := t.TempDir()
 	sd, e1, e2 := filepath.Join(out, "sd.bin"), filepath.Join(out, "e1.bin"), filepath.Join(out, "e2.bin")
 	if _, stderr, err := runCmd(t, s.runProvision, "", set, "--allow-files", "--sd", sd, "--external", e1+","+e2, "--yes", "--hostname", "raid-pi", "--timezone", "UTC"); err != nil {

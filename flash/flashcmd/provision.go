@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -20,14 +21,14 @@ import (
 	"github.com/pistudio/pistudio/internal/units"
 )
 
-const provisionUsage = "SETDIR [--sd DEV] [--external DEV[,DEV...]] [--no-verify] [--skip-holes] [--allow-unmount] [--allow-loop] [--yes] [--json] " + settingsUsage
+const provisionUsage = "SETDIR [--sets N] [--sd DEV] [--external DEV[,DEV...]] [--disks SD,EXT[,EXT...]]... [--no-verify] [--skip-holes] [--allow-unmount] [--allow-loop] [--yes] [--json] " + settingsUsage
 
 func init() {
 	register(func(s *system) cli.Command {
 		return cli.Command{
 			Name:    "provision",
 			Usage:   provisionUsage,
-			Summary: "write a RAID image set (SD card and external disks) in one go, in parallel",
+			Summary: "write a RAID image set (SD card and external disks) in one go, in parallel; --sets N writes N copies at once",
 			Run:     s.runProvision,
 		}
 	})
@@ -63,9 +64,11 @@ func defaultProvisionDeps() provisionDeps {
 	}
 }
 
-// jsonLine is one line of --json output.
+// jsonLine is one line of --json output; Set numbers the set (from 1)
+// the line is about.
 type jsonLine struct {
 	Type string `json:"type"`
+	Set  int    `json:"set,omitempty"`
 	*provision.Event
 	Plan    *provision.Plan    `json:"plan,omitempty"`
 	Summary *provision.Summary `json:"summary,omitempty"`
@@ -76,12 +79,23 @@ type jsonLine struct {
 type provisionArgs struct {
 	settings *settingsFlags
 	setDir   string
-	req      provision.Request
-	opts     provision.Options
-	asJSON   bool
+	// req is what --sd and --external name (one set), with --yes and
+	// --allow-files.
+	req provision.Request
+	// groups are the --disks given, one set each: the SD card, then the
+	// externals; "" leaves a role to the proposal.
+	groups [][]string
+	// sets is the number of sets to write.
+	sets   int
+	opts   provision.Options
+	asJSON bool
 	// allowLoop is --allow-loop: write loop devices of another user's file.
 	allowLoop bool
 }
+
+// afterFunc writes a set's first-boot settings once a role is written
+// (provision.Options.After).
+type afterFunc = func(ctx context.Context, role string, target flash.Target) error
 
 func (s *system) runProvision(ctx context.Context, env *cli.Env, args []string) error {
 	a, err := parseProvision(env, args)
@@ -92,65 +106,94 @@ func (s *system) runProvision(ctx context.Context, env *cli.Env, args []string) 
 	if a.asJSON {
 		msg = env.Stderr
 	}
-	p, err := s.planProvision(a)
+	ss, err := s.planProvision(a)
 	if err != nil {
 		return err
 	}
-	if a.asJSON {
-		env.Stdout.Write(mustJSON(jsonLine{Type: "plan", Plan: p}))
-	}
-	fmt.Fprint(msg, p.String())
-	if err := p.Ready(); err != nil {
+	printPlans(env, msg, a.asJSON, ss)
+	if err := ss.Ready(); err != nil {
 		return err
 	}
-	if err := p.CheckYes(a.req); err != nil {
+	reqs := a.requests()
+	if err := ss.CheckYes(reqs); err != nil {
 		return cli.Usagef("provision", "%v", err)
 	}
 	// With --yes the disks named on the command line are the confirmation.
-	a.opts.Confirmations = p.Named(a.req)
-	if err := s.sdSettings(env, a, p); err != nil {
+	typed := ss.Named(reqs)
+	afters, err := s.sdSettings(env, a, ss)
+	if err != nil {
 		return err
 	}
-	if p.DiskCount() > 0 && !a.req.Yes {
-		if a.opts.Confirmations, err = confirmPlan(env, msg, p, p.DiskCount()); err != nil {
+	if ss.DiskCount() > 0 && !a.req.Yes {
+		if typed, err = confirmSets(env, msg, ss); err != nil {
 			return err
 		}
 	}
-	return s.runPlan(ctx, env, a, p)
+	return s.runSets(ctx, env, a, ss, typed, afters)
 }
 
-// sdSettings prepares the first-boot settings for the SD card role: the
-// set's image.json names the reader; the files are written once the card
-// is written and verified.
-func (s *system) sdSettings(env *cli.Env, a *provisionArgs, p *provision.Plan) error {
+// printPlans shows each set's plan: to msg for people, and as JSON lines.
+func printPlans(env *cli.Env, msg io.Writer, asJSON bool, ss *provision.Sets) {
+	n := len(ss.Plans)
+	for i, p := range ss.Plans {
+		if asJSON {
+			env.Stdout.Write(mustJSON(jsonLine{Type: "plan", Set: i + 1, Plan: p}))
+		}
+		if n > 1 {
+			if i > 0 {
+				fmt.Fprintln(msg)
+			}
+			fmt.Fprintf(msg, "(%d of %d) ", i+1, n)
+		}
+		fmt.Fprint(msg, p.String())
+	}
+}
+
+// sdSettings prepares the first-boot settings for each set's SD card:
+// the set's image.json names the reader, {n} in a pattern counts the sets
+// from --first, a table gives one row per set; the files are written once
+// a card is written and verified. It returns each set's
+// provision.Options.After, or nil when no settings were asked for.
+func (s *system) sdSettings(env *cli.Env, a *provisionArgs, ss *provision.Sets) ([]afterFunc, error) {
 	if !a.settings.requested() {
-		return nil
+		return nil, nil
 	}
 	var sdImage string
-	t := &manyTarget{}
-	for _, ra := range p.Roles {
-		if ra.Role == provision.RoleSD && ra.Disk != nil {
-			sdImage = filepath.Join(p.Set, ra.Artifact)
-			t.path, t.disk, t.isDev = ra.Disk.Path, *ra.Disk, !ra.IsFile()
+	targets := make([]*manyTarget, len(ss.Plans))
+	for i, p := range ss.Plans {
+		ra := p.Role(provision.RoleSD)
+		if ra == nil || ra.Disk == nil {
+			return nil, cli.Exit(2, errors.New("the set has no SD card to write settings to"))
+		}
+		sdImage = filepath.Join(p.Set, ra.Artifact)
+		t := &manyTarget{path: ra.Disk.Path, disk: *ra.Disk, isDev: !ra.IsFile()}
+		if t.isDev && !helper.InProcess() {
+			return nil, cli.Exit(2, errors.New("writing first-boot settings to a disk needs root here: run the command with sudo"))
+		}
+		targets[i] = t
+	}
+	if err := attachSettings(env, sdImage, targets, a.settings); err != nil {
+		return nil, err
+	}
+	afters := make([]afterFunc, len(targets))
+	for i, t := range targets {
+		if len(targets) == 1 {
+			fmt.Fprintf(env.Stderr, "Settings (%s) will be written to the SD card (%s)\n", t.payload.Format, t.path)
+		} else {
+			host := ""
+			if t.settings.Hostname != "" {
+				host = ", host " + t.settings.Hostname
+			}
+			fmt.Fprintf(env.Stderr, "Set %d: settings (%s%s) will be written to the SD card (%s)\n", i+1, t.payload.Format, host, t.path)
+		}
+		afters[i] = func(ctx context.Context, role string, target flash.Target) error {
+			if role != provision.RoleSD {
+				return nil
+			}
+			return s.applySettings(ctx, t, sdImage)
 		}
 	}
-	if sdImage == "" {
-		return cli.Exit(2, errors.New("the set has no SD card to write settings to"))
-	}
-	if t.isDev && !helper.InProcess() {
-		return cli.Exit(2, errors.New("writing first-boot settings to a disk needs root here: run the command with sudo"))
-	}
-	if err := attachSettings(env, sdImage, []*manyTarget{t}, a.settings); err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Stderr, "Settings (%s) will be written to the SD card (%s)\n", t.payload.Format, t.path)
-	a.opts.After = func(ctx context.Context, role string, target flash.Target) error {
-		if role != provision.RoleSD {
-			return nil
-		}
-		return s.applySettings(ctx, t, sdImage)
-	}
-	return nil
+	return afters, nil
 }
 
 // parseProvision reads the flags; --allow-files is for scripts and tests:
@@ -166,15 +209,17 @@ func parseProvision(env *cli.Env, args []string) (*provisionArgs, error) {
 		rest = append(rest, arg)
 	}
 	fs := cli.NewFlagSet("provision")
-	fs.StringVar(&a.req.SD, "sd", "", "the disk for the SD card role (e.g. /dev/mmcblk0)")
-	var externals cli.StringList
-	fs.Var(&externals, "external", "the disks for external1, external2, ... in order (comma-separated or repeated)")
+	fs.IntVar(&a.sets, "sets", 0, "write N copies of the set at once, each on disks of its own (default: one per --disks, else 1); {n} in the settings counts the sets")
+	fs.StringVar(&a.req.SD, "sd", "", "the disk for the SD card role (e.g. /dev/mmcblk0), for one set (several: --disks)")
+	var externals, groups cli.StringList
+	fs.Var(&externals, "external", "the disks for external1, external2, ... in order (comma-separated or repeated), for one set (several: --disks)")
+	fs.Var(&groups, "disks", "one set's disks, comma-separated: its SD card, then external1, external2, ... (- leaves a role to the proposal); give it once per set, set 1 first")
 	fs.BoolVar(&a.opts.NoVerify, "no-verify", false, "do not read the written data back")
 	fs.BoolVar(&a.opts.SkipHoles, "skip-holes", false, "write only the images' data (their sparse twins): faster, but empty ranges keep the disks' old bytes")
 	fs.BoolVar(&a.opts.AllowUnmount, "allow-unmount", false, "unmount the disks' mounted partitions")
 	fs.BoolVar(&a.allowLoop, "allow-loop", false, "write loop devices whose backing file belongs to another user")
-	fs.BoolVar(&a.req.Yes, "yes", false, "do not ask for confirmation")
-	fs.BoolVar(&a.asJSON, "json", false, "print the plan, progress and the summary as JSON lines")
+	fs.BoolVar(&a.req.Yes, "yes", false, "do not ask for confirmation (every disk of every set must be named)")
+	fs.BoolVar(&a.asJSON, "json", false, "print the plans, progress and the summaries as JSON lines, each with its set's number")
 	a.settings = addSettingsFlags(fs)
 	pos, err := cli.ParseInterspersed(fs, env, provisionUsage, rest)
 	if err != nil {
@@ -185,12 +230,63 @@ func parseProvision(env *cli.Env, args []string) (*provisionArgs, error) {
 	}
 	a.setDir = pos[0]
 	a.req.Externals = provision.SplitList(externals)
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "sets" })
+	if err := a.setSets(given, groups); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
-// planProvision proposes disks for the set's roles and applies what the
-// user named, mapping refusals to exit statuses.
-func (s *system) planProvision(a *provisionArgs) (*provision.Plan, error) {
+// setSets reads --disks and checks it against --sets (given: the flag was
+// set), --sd and --external.
+func (a *provisionArgs) setSets(given bool, groups []string) error {
+	for _, g := range groups {
+		var one []string
+		for _, d := range strings.Split(g, ",") {
+			switch d = strings.TrimSpace(d); d {
+			case "":
+				return cli.Usagef("provision", "--disks %q has an empty entry (- leaves a role to the proposal)", g)
+			case "-":
+				d = ""
+			}
+			one = append(one, d)
+		}
+		a.groups = append(a.groups, one)
+	}
+	oneSet := a.req.SD != "" || len(a.req.Externals) > 0
+	switch {
+	case given && a.sets < 1:
+		return cli.Usagef("provision", "--sets must be at least 1, got %d", a.sets)
+	case !given:
+		a.sets = max(1, len(a.groups))
+	}
+	switch {
+	case len(a.groups) > 0 && oneSet:
+		return cli.Usagef("provision", "--disks names whole sets: give it instead of --sd and --external")
+	case len(a.groups) > a.sets:
+		return cli.Usagef("provision", "%d --disks given for --sets %d: give --disks once per set", len(a.groups), a.sets)
+	case a.sets > 1 && oneSet:
+		return cli.Usagef("provision", "--sd and --external name the disks of one set: with --sets %d name each set's disks with --disks SD,EXT1,... (once per set, set 1 first)", a.sets)
+	}
+	return nil
+}
+
+// requests returns what the command line names for each set, set 1 first.
+func (a *provisionArgs) requests() []provision.Request {
+	if len(a.groups) == 0 {
+		return []provision.Request{a.req}
+	}
+	out := make([]provision.Request, len(a.groups))
+	for i, g := range a.groups {
+		out[i] = provision.Request{SD: g[0], Externals: g[1:], AllowFiles: a.req.AllowFiles, Yes: a.req.Yes}
+	}
+	return out
+}
+
+// planProvision proposes disks for the roles of every set and applies
+// what the user named, mapping refusals to exit statuses.
+func (s *system) planProvision(a *provisionArgs) (*provision.Sets, error) {
 	m, err := manifest.Read(a.setDir)
 	if err != nil {
 		return nil, cli.Exit(2, err)
@@ -203,15 +299,15 @@ func (s *system) planProvision(a *provisionArgs) (*provision.Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing disks: %w", err)
 	}
-	p, err := provision.Propose(m, a.setDir, disks)
+	ss, err := provision.ProposeSets(m, a.setDir, disks, a.sets)
 	if err != nil {
 		return nil, cli.Exit(2, err)
 	}
 	var re *provision.RoleError
-	switch err := p.Apply(a.req); {
+	switch err := ss.Apply(a.requests()); {
 	case err == nil:
-		return p, nil
-	case errors.Is(err, provision.ErrTooManyExternals):
+		return ss, nil
+	case errors.Is(err, provision.ErrTooManyExternals), errors.Is(err, provision.ErrTooManySets):
 		return nil, cli.Usagef("provision", "%v", err)
 	case errors.As(err, &re) && re.File:
 		return nil, cli.Exit(2, err)
@@ -220,9 +316,9 @@ func (s *system) planProvision(a *provisionArgs) (*provision.Plan, error) {
 	}
 }
 
-// runPlan writes the set and reports how it went.
-func (s *system) runPlan(ctx context.Context, env *cli.Env, a *provisionArgs, p *provision.Plan) error {
-	if p.DiskCount() > 0 {
+// runSets writes the sets and reports how each went.
+func (s *system) runSets(ctx context.Context, env *cli.Env, a *provisionArgs, ss *provision.Sets, typed []map[string]string, afters []afterFunc) error {
+	if ss.DiskCount() > 0 {
 		fl, release, err := s.prov.flasher(ctx, a.allowLoop)
 		if err != nil {
 			return err
@@ -230,25 +326,57 @@ func (s *system) runPlan(ctx context.Context, env *cli.Env, a *provisionArgs, p 
 		defer release()
 		a.opts.Flash = fl
 	}
-	pr := newSetPrinter(env, a.asJSON, p)
-	a.opts.Progress = pr.event
-	sum, err := provision.Run(ctx, p, a.opts)
+	pr := newSetPrinter(env, a.asJSON, ss)
+	sums, err := provision.RunSets(ctx, ss, func(n int) provision.Options {
+		o := a.opts
+		o.Confirmations = typed[n-1]
+		if afters != nil {
+			o.After = afters[n-1]
+		}
+		o.Progress = func(e provision.Event) { pr.event(n, e) }
+		return o
+	})
 	pr.end()
-	if a.asJSON {
+	var se *provision.SetsError
+	if errors.As(err, &se) && se.Of == 1 {
+		// One set fails as it always did: with its own *SetError.
+		err = se.Failed[0].Err
+	}
+	return reportSets(env, a.asJSON, sums, err)
+}
+
+// reportSets prints each set's summary; any failed set makes the command
+// fail after all are reported.
+func reportSets(env *cli.Env, asJSON bool, sums []*provision.Summary, err error) error {
+	if !asJSON {
+		for _, sum := range sums {
+			printSummary(env, sum)
+		}
+		if errors.Is(err, flash.ErrMounted) {
+			return fmt.Errorf("%w (use --allow-unmount)", err)
+		}
+		return err
+	}
+	for i, sum := range sums {
 		if sum != nil {
-			env.Stdout.Write(mustJSON(jsonLine{Type: "summary", Summary: sum}))
+			env.Stdout.Write(mustJSON(jsonLine{Type: "summary", Set: i + 1, Summary: sum}))
 		}
-		if err != nil {
-			env.Stdout.Write(mustJSON(jsonLine{Type: "error", Error: err.Error()}))
-			return cli.Exit(cli.ExitCode(err), nil)
-		}
+	}
+	if err == nil {
 		return nil
 	}
-	printSummary(env, sum)
-	if errors.Is(err, flash.ErrMounted) {
-		return fmt.Errorf("%w (use --allow-unmount)", err)
+	var se *provision.SetsError
+	switch {
+	case errors.As(err, &se):
+		for _, f := range se.Failed {
+			env.Stdout.Write(mustJSON(jsonLine{Type: "error", Set: f.Set, Error: f.Err.Error()}))
+		}
+	case len(sums) == 1:
+		env.Stdout.Write(mustJSON(jsonLine{Type: "error", Set: 1, Error: err.Error()}))
+	default:
+		env.Stdout.Write(mustJSON(jsonLine{Type: "error", Error: err.Error()}))
 	}
-	return err
+	return cli.Exit(cli.ExitCode(err), nil)
 }
 
 func printSummary(env *cli.Env, sum *provision.Summary) {
@@ -266,10 +394,11 @@ func printSummary(env *cli.Env, sum *provision.Summary) {
 	}
 }
 
-// confirmPlan asks before writing: "yes" for the set, and the name of every
-// disk larger than disk.TypedConfirmBytes. It returns the typed names by
-// role, for provision.Options.Confirmations.
-func confirmPlan(env *cli.Env, w io.Writer, p *provision.Plan, nDisks int) (map[string]string, error) {
+// confirmSets asks once before writing: "yes" for every disk of every set
+// (all named), then the name of every disk larger than
+// disk.TypedConfirmBytes. It returns the typed names by role for each set,
+// for provision.Options.Confirmations.
+func confirmSets(env *cli.Env, w io.Writer, ss *provision.Sets) ([]map[string]string, error) {
 	in := bufio.NewReader(env.Stdin)
 	ask := func(q string) (string, error) {
 		fmt.Fprint(w, q)
@@ -280,7 +409,19 @@ func confirmPlan(env *cli.Env, w io.Writer, p *provision.Plan, nDisks int) (map[
 		return strings.TrimSpace(line), nil
 	}
 	notConfirmed := cli.Exit(1, errors.New("not confirmed: nothing was written"))
-	ans, err := ask(fmt.Sprintf("Everything on these %d disks will be replaced. Type yes to write them: ", nDisks))
+	var devs []string
+	for _, p := range ss.Plans {
+		for _, ra := range p.Roles {
+			if !ra.IsFile() {
+				devs = append(devs, ra.Disk.Path)
+			}
+		}
+	}
+	these := fmt.Sprintf("these %d disks", len(devs))
+	if len(devs) == 1 {
+		these = "this disk"
+	}
+	ans, err := ask(fmt.Sprintf("Everything on %s will be replaced: %s.\nType yes to write them: ", these, strings.Join(devs, ", ")))
 	if err != nil {
 		return nil, err
 	}
@@ -288,51 +429,69 @@ func confirmPlan(env *cli.Env, w io.Writer, p *provision.Plan, nDisks int) (map[
 		fmt.Fprintln(w)
 		return nil, notConfirmed
 	}
-	typed := map[string]string{}
-	for _, ra := range p.Roles {
-		d := ra.Disk
-		if ra.IsFile() || !d.NeedsTypedConfirm {
-			continue
+	typed := make([]map[string]string, len(ss.Plans))
+	for i, p := range ss.Plans {
+		typed[i] = map[string]string{}
+		for _, ra := range p.Roles {
+			d := ra.Disk
+			if ra.IsFile() || !d.NeedsTypedConfirm {
+				continue
+			}
+			ans, err := ask(fmt.Sprintf("%s is larger than %s: type its name (%s) to write it: ", d.Path, units.Decimal(disk.TypedConfirmBytes), d.Name))
+			if err != nil {
+				return nil, err
+			}
+			if !d.ConfirmedBy(ans) {
+				fmt.Fprintln(w)
+				return nil, notConfirmed
+			}
+			typed[i][ra.Role] = ans
 		}
-		ans, err := ask(fmt.Sprintf("%s is larger than %s: type its name (%s) to write it: ", d.Path, units.Decimal(disk.TypedConfirmBytes), d.Name))
-		if err != nil {
-			return nil, err
-		}
-		if !d.ConfirmedBy(ans) {
-			fmt.Fprintln(w)
-			return nil, notConfirmed
-		}
-		typed[ra.Role] = ans
 	}
 	return typed, nil
 }
 
-// setPrinter shows the progress of a set: JSON lines, a redrawn status
-// line on a terminal, or a line every few seconds otherwise.
+// setPrinter shows the progress of the sets: JSON lines, a redrawn status
+// line on a terminal, or a line every few seconds otherwise. With several
+// sets a target is shown as "2:external1" (set 2's external1).
 type setPrinter struct {
 	*printer
-	roles []string
-	state map[string]provision.Event
-	last  time.Time
-	pmu   sync.Mutex
+	multi  bool
+	keys   []string
+	state  map[string]provision.Event
+	totals []provision.Total // each set's latest
+	last   time.Time
+	pmu    sync.Mutex
 }
 
-func newSetPrinter(env *cli.Env, asJSON bool, p *provision.Plan) *setPrinter {
-	sp := &setPrinter{printer: newPrinter(env, asJSON), state: map[string]provision.Event{}}
-	for _, ra := range p.Roles {
-		sp.roles = append(sp.roles, ra.Role)
+func newSetPrinter(env *cli.Env, asJSON bool, ss *provision.Sets) *setPrinter {
+	sp := &setPrinter{printer: newPrinter(env, asJSON), multi: len(ss.Plans) > 1,
+		state: map[string]provision.Event{}, totals: make([]provision.Total, len(ss.Plans))}
+	for i, p := range ss.Plans {
+		for _, ra := range p.Roles {
+			sp.keys = append(sp.keys, sp.key(i+1, ra.Role))
+		}
 	}
 	return sp
 }
 
-func (sp *setPrinter) event(e provision.Event) {
+// key names role of set n in the status line.
+func (sp *setPrinter) key(n int, role string) string {
+	if sp.multi {
+		return fmt.Sprintf("%d:%s", n, role)
+	}
+	return role
+}
+
+func (sp *setPrinter) event(n int, e provision.Event) {
 	sp.pmu.Lock()
 	defer sp.pmu.Unlock()
 	if sp.json {
-		sp.env.Stdout.Write(mustJSON(jsonLine{Type: "progress", Event: &e}))
+		sp.env.Stdout.Write(mustJSON(jsonLine{Type: "progress", Set: n, Event: &e}))
 		return
 	}
-	sp.state[e.Role] = e
+	sp.state[sp.key(n, e.Role)] = e
+	sp.totals[n-1] = e.Total
 	final := e.State == provision.Done || e.State == provision.Failed || e.State == provision.Cancelled
 	every := 5 * time.Second
 	if sp.tty {
@@ -342,35 +501,49 @@ func (sp *setPrinter) event(e provision.Event) {
 		return
 	}
 	sp.last = time.Now()
-	pct := func(done, total int64) float64 {
-		if total <= 0 {
-			return 100
-		}
-		return 100 * float64(done) / float64(total)
-	}
-	parts := []string{fmt.Sprintf("total %5.1f%%", pct(e.Total.Done, e.Total.Total))}
-	for _, r := range sp.roles {
-		s, ok := sp.state[r]
-		switch {
-		case !ok:
-			parts = append(parts, r+" waiting")
-		case s.State == provision.Writing || s.State == provision.Verifying:
-			parts = append(parts, fmt.Sprintf("%s %s %.0f%% %s/s", r, s.State, pct(s.Progress.Done, s.Progress.Total), flash.HumanBytes(int64(s.Progress.BytesPerSec))))
-		default:
-			parts = append(parts, r+" "+string(s.State))
-		}
-	}
-	line := strings.Join(parts, " | ")
 	if final && e.Error != "" {
 		sp.endLine()
-		fmt.Fprintf(sp.env.Stderr, "%s (%s) failed: %s\n", e.Role, e.Disk, e.Error)
+		who := e.Role
+		if sp.multi {
+			who = fmt.Sprintf("set %d %s", n, e.Role)
+		}
+		fmt.Fprintf(sp.env.Stderr, "%s (%s) failed: %s\n", who, e.Disk, e.Error)
 	}
+	line := sp.status()
 	if sp.tty {
 		fmt.Fprintf(sp.env.Stderr, "\r%-100s", line)
 		sp.drawn = true
 	} else {
 		fmt.Fprintln(sp.env.Stderr, line)
 	}
+}
+
+// status is the status line: the total over every set, then each target.
+func (sp *setPrinter) status() string {
+	var done, total int64
+	for _, t := range sp.totals {
+		done, total = done+t.Done, total+t.Total
+	}
+	parts := []string{fmt.Sprintf("total %5.1f%%", percent(done, total))}
+	for _, k := range sp.keys {
+		s, ok := sp.state[k]
+		switch {
+		case !ok:
+			parts = append(parts, k+" waiting")
+		case s.State == provision.Writing || s.State == provision.Verifying:
+			parts = append(parts, fmt.Sprintf("%s %s %.0f%% %s/s", k, s.State, percent(s.Progress.Done, s.Progress.Total), flash.HumanBytes(int64(s.Progress.BytesPerSec))))
+		default:
+			parts = append(parts, k+" "+string(s.State))
+		}
+	}
+	return strings.Join(parts, " | ")
+}
+
+func percent(done, total int64) float64 {
+	if total <= 0 {
+		return 100
+	}
+	return 100 * float64(done) / float64(total)
 }
 
 func (sp *setPrinter) endLine() {

@@ -14,6 +14,13 @@
 // names the disk and the reason. Cancelling stops every write and leaves no
 // target with a valid partition table.
 //
+// # Several sets
+//
+// ProposeSets proposes N copies of one set for N machines (Sets), each an
+// ordinary Plan on disks of its own: no disk, nor another node of its
+// medium, goes to two sets. RunSets writes them all at once; each set is
+// written as Run writes it, and a failing set stops no other.
+//
 // # Preparing a target
 //
 // An old RAID member or GPT disk can confuse the array at boot: md scans the

@@ -13,7 +13,8 @@ import (
 type Request struct {
 	// SD is the disk (or file) for the SD card role ("" = the proposal).
 	SD string
-	// Externals are the disks for external1, external2, … in order.
+	// Externals are the disks for external1, external2, … in order; ""
+	// leaves that role to the proposal.
 	Externals []string
 	// AllowFiles lets a path that is a regular file, or that does not
 	// exist, be written as a file (scripts and tests).
@@ -84,7 +85,7 @@ func (p *Plan) Named(r Request) map[string]string {
 	}
 	ext := p.ExternalRoles()
 	for i, d := range r.Externals {
-		if i < len(ext) {
+		if i < len(ext) && d != "" {
 			out[ext[i]] = d
 		}
 	}

@@ -152,6 +152,10 @@ type Summary struct {
 	OK bool `json:"ok"`
 	// Duration is the time of the whole set.
 	Duration time.Duration `json:"duration"`
+	// Number and Of tell which of several sets written at once this is
+	// (set 2 of 3); both are 0 for a set written alone.
+	Number int `json:"number,omitempty"`
+	Of     int `json:"of,omitempty"`
 }
 
 // TargetError is one failed target of a set.

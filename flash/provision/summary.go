@@ -14,7 +14,7 @@ func (s *Summary) String() string {
 	if !s.OK {
 		verdict = "FAILED"
 	}
-	fmt.Fprintf(&b, "Set %s %s in %s\n", orDash(s.Name), verdict, s.Duration.Round(time.Second/10))
+	fmt.Fprintf(&b, "Set %s%s %s in %s\n", orDash(s.Name), s.copyWords(), verdict, s.Duration.Round(time.Second/10))
 	for _, r := range s.Targets {
 		fmt.Fprintf(&b, "  %-10s %s  %s", r.Role, r.Device, r.Model)
 		if r.Serial != "" {
@@ -37,6 +37,15 @@ func (s *Summary) String() string {
 	return b.String()
 }
 
+// copyWords is " (2 of 3)" for one of several sets written at once, ""
+// for a set written alone.
+func (s *Summary) copyWords() string {
+	if s.Of < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d of %d)", s.Number, s.Of)
+}
+
 // hashWords names the image hash of r: its SHA-256 when known, else its
 // XXH3-128.
 func hashWords(r *Result) string {
@@ -47,8 +56,10 @@ func hashWords(r *Result) string {
 }
 
 // Labels returns one block per disk, to print and stick on it: the role,
-// the set's name, array UUID and level, and the disk's model, serial, size
-// and result. Blocks are separated by a cut line.
+// the set's name (and number, for one of several sets written at once:
+// their arrays share one UUID, so each set's disks must stay together),
+// array UUID and level, and the disk's model, serial, size and result.
+// Blocks are separated by a cut line.
 func (s *Summary) Labels() string {
 	var b strings.Builder
 	for i, r := range s.Targets {
@@ -63,7 +74,7 @@ func (s *Summary) Labels() string {
 		}
 		line := func(k, v string) { fmt.Fprintf(&b, "%-11s %s\n", k+":", v) }
 		line("Role", role)
-		line("Set", orDash(s.Name))
+		line("Set", orDash(s.Name)+s.copyWords())
 		if s.Level != "" {
 			line("Level", s.Level)
 		}
