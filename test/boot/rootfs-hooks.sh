@@ -1,19 +1,10 @@
 #!/bin/sh
 # mmdebstrap customize hook for make test-boot: $1 is the arm64 rootfs.
 # Boots in qemu -M virt from the FAT boot partition's vmlinuz/initrd.img and
-# cmdline.txt; cloud-init takes its NoCloud seed from the FAT (label BOOT).
+# cmdline.txt. The first-boot reader (cloud-init with its NoCloud seed on
+# the FAT) comes from our layer's own hooks, which ran before this one.
 set -eu
 R=$1
-
-# cloud-init: NoCloud only, seed from the filesystem labelled BOOT (the
-# boot partition pistudio writes the seed onto).
-mkdir -p "$R/etc/cloud/cloud.cfg.d"
-cat >"$R/etc/cloud/cloud.cfg.d/90-pistudio-nocloud.cfg" <<'EOC'
-datasource_list: [ NoCloud, None ]
-datasource:
-  NoCloud:
-    fs_label: BOOT
-EOC
 
 # Kernel and initramfs onto the boot partition, now and after every update.
 mkdir -p "$R/boot/firmware" "$R/etc/initramfs/post-update.d"
@@ -60,7 +51,7 @@ chmod 0755 "$R/usr/local/sbin/boot-test-report"
 cat >"$R/etc/systemd/system/boot-test-report.service" <<'EOC'
 [Unit]
 Description=Report the first-boot settings on the console (test image)
-After=cloud-final.service
+After=cloud-final.service pistudio-firstboot-scrub.service
 Wants=cloud-final.service
 
 [Service]

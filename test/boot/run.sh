@@ -3,11 +3,13 @@
 # effect in a real arm64 Debian booted in qemu-system-aarch64 -M virt.
 #
 #   1. rootfs: Debian bookworm arm64 made with mmdebstrap under qemu-user
-#      (cached in BOOT_CACHE/rootfs): Debian's kernel, systemd, cloud-init
-#      reading its NoCloud seed from the FAT boot partition (label BOOT),
-#      openssh-server, locales; the kernel and initramfs are copied onto the
-#      boot partition and a cmdline.txt for ttyAMA0 is written; a unit
-#      prints what the guest sees after cloud-init's final stage (REPORT
+#      (cached in BOOT_CACHE/rootfs): Debian's kernel, systemd, and our
+#      shipped first-boot reader layer (assets/layers/layer/firstboot/
+#      cloudinit.yaml: its packages and customize hooks, passed to
+#      mmdebstrap as rpi-image-gen's bdebstrap passes a layer's); the
+#      kernel and initramfs are copied onto the boot partition and a
+#      cmdline.txt for ttyAMA0 is written; a unit prints what the guest
+#      sees after cloud-init's final stage and the layer's scrub (REPORT
 #      lines) and powers off
 #   2. image: `pistudio image` (native image-rpios: MBR, FAT BOOT + ext4 ROOT)
 #   3. two loop devices attached by this script to files it creates
@@ -65,15 +67,27 @@ stamp() { printf '%s\t%s\t%ds\n' "$(date -u +%FT%TZ)" "$1" "$2" | tee -a "$TIMES
 
 # 1. The rootfs, cached: rebuilt when its hooks change.
 ROOTFS=$CACHE/rootfs
-key=$(cat "$HERE/rootfs-hooks.sh" "$HERE/initramfs-conf.sh" | sha256sum | cut -c1-16)
+LAYER=$ROOT/assets/layers/layer/firstboot/cloudinit.yaml
+key=$(cat "$HERE/rootfs-hooks.sh" "$HERE/initramfs-conf.sh" "$LAYER" | sha256sum | cut -c1-16)
 if has_step rootfs && [ "$(cat "$ROOTFS.stamp" 2>/dev/null)" != "$key" ]; then
 	say "building the arm64 rootfs with mmdebstrap (under emulation; 10-30 minutes)"
 	rm -rf "$ROOTFS" "$ROOTFS.tmp" "$ROOTFS.stamp"
 	t0=$(date +%s)
+	# The reader layer's packages and customize hooks, as bdebstrap hands a
+	# layer's mmdebstrap section to mmdebstrap.
+	python3 - "$LAYER" "$CACHE/layer" <<'EOP'
+import sys, yaml
+doc = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d][0]["mmdebstrap"]
+open(sys.argv[2] + ".packages", "w").write(",".join(doc.get("packages", [])))
+open(sys.argv[2] + ".hooks", "w").write("\0".join(doc.get("customize-hooks", [])))
+EOP
+	layer_hooks=()
+	while IFS= read -r -d '' h; do layer_hooks+=(--customize-hook="$h"); done < <(cat "$CACHE/layer.hooks"; printf '\0')
 	nice -n 10 mmdebstrap --arch=arm64 --variant=minbase \
-		--include=linux-image-arm64,udev,systemd-sysv,cloud-init,openssh-server,locales,dbus,fdisk,cloud-guest-utils \
+		--include="linux-image-arm64,udev,systemd-sysv,dbus,fdisk,cloud-guest-utils,$(cat "$CACHE/layer.packages")" \
 		--aptopt='APT::Install-Recommends "false"' \
 		--essential-hook="sh $HERE/initramfs-conf.sh \"\$1\"" \
+		"${layer_hooks[@]}" \
 		--customize-hook="sh $HERE/rootfs-hooks.sh \"\$1\"" \
 		"$SUITE" "$ROOTFS.tmp" >"$CACHE/mmdebstrap.log" 2>&1 ||
 		{ say "mmdebstrap failed; the end of $CACHE/mmdebstrap.log:"; tail -n 30 "$CACHE/mmdebstrap.log"; exit 1; }
@@ -91,16 +105,6 @@ if has_step image; then
 	t0=$(date +%s)
 	"$PIST" image -c "$HERE/config.yaml" --fs "$ROOTFS" -o "$IMGDIR"
 	stamp image $(($(date +%s) - t0))
-	# A build with the reader layer records its first-boot format in
-	# image.json ("firstboot"), which flash reads to pick the seed format.
-	# This rootfs carries the same NoCloud reader made by hand: say so.
-	python3 - "$IMGDIR/image.json" <<'EOP'
-import json, sys
-p = sys.argv[1]
-m = json.load(open(p))
-m.setdefault("firstboot", "cloudinit")
-json.dump(m, open(p, "w"), indent=2)
-EOP
 fi
 [ -f "$IMG" ] || { say "no image $IMG"; exit 1; }
 
