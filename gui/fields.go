@@ -2,11 +2,15 @@ package gui
 
 import (
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
 )
 
 // The fields and buttons of the app's forms. Each scrolls itself into
-// view when it gets the keyboard focus (reveal.go).
+// view when it gets the keyboard focus (reveal.go), and the mouse wheel
+// over an entry scrolls the form around it unless the entry's own text
+// can scroll that way (wheel.go). Selects, checks and buttons do not take
+// the wheel, so it reaches the form over them already.
 
 // formEntry is a text field of a form. Set Password or MultiLine before
 // it is shown for those kinds.
@@ -27,6 +31,12 @@ func (e *formEntry) extend(self fyne.Widget) {
 	e.self = self
 	e.Wrapping = fyne.TextWrap(fyne.TextTruncateClip)
 	e.ExtendBaseWidget(self)
+}
+
+// CreateRenderer is the entry's renderer under a wheel catcher.
+func (e *formEntry) CreateRenderer() fyne.WidgetRenderer {
+	r := e.Entry.CreateRenderer()
+	return withWheel(r, e.self, func() *container.Scroll { return ownScroll(r) })
 }
 
 // FocusGained shows the focus and scrolls the entry into view.
