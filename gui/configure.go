@@ -40,9 +40,9 @@ type field struct {
 	row   fyne.CanvasObject // input + hint + error
 	err   *widget.Label
 	set   func(string) // sets the widget without reporting a change
-	entry *widget.Entry
-	sel   *widget.Select
-	check *widget.Check
+	entry *formEntry
+	sel   *formSelect
+	check *formCheck
 }
 
 // configureView is the Configure section.
@@ -70,10 +70,10 @@ type configureView struct {
 	editGen  int // bumped by every edit of the config's values
 
 	pathLbl    *widget.Label
-	recent     *widget.Select
-	devSel     *widget.Select
-	imgSel     *widget.Select
-	baseSel    *widget.Select
+	recent     *formSelect
+	devSel     *formSelect
+	imgSel     *formSelect
+	baseSel    *formSelect
 	devDesc    *widget.Label
 	imgDesc    *widget.Label
 	baseDesc   *widget.Label
@@ -97,7 +97,7 @@ func newConfigureView(g *App) *configureView {
 	c := &configureView{g: g, fields: map[string]*field{}, labelCol: &labelColumn{}}
 	c.pathLbl = widget.NewLabel("No config")
 	c.pathLbl.Truncation = fyne.TextTruncateEllipsis
-	c.recent = widget.NewSelect(nil, func(p string) {
+	c.recent = newFormSelect(nil, func(p string) {
 		if p == "" {
 			return
 		}
@@ -164,8 +164,8 @@ func newConfigureView(g *App) *configureView {
 }
 
 // layerSelect makes the select for one of the three layer keys.
-func (c *configureView) layerSelect(key string) *widget.Select {
-	s := widget.NewSelect(nil, nil)
+func (c *configureView) layerSelect(key string) *formSelect {
+	s := newFormSelect(nil, nil)
 	s.PlaceHolder = "(choose a layer)"
 	f := &field{v: form.Var{Key: key}, obj: s, sel: s, err: errLabel()}
 	f.set = func(v string) {
@@ -189,7 +189,7 @@ func (c *configureView) layerSelect(key string) *widget.Select {
 }
 
 // addSelectRow puts a layer select with its description into a form.
-func (c *configureView) addSelectRow(form *fyne.Container, label string, s *widget.Select, desc *widget.Label) {
+func (c *configureView) addSelectRow(form *fyne.Container, label string, s *formSelect, desc *widget.Label) {
 	var err *widget.Label
 	for _, f := range c.fields {
 		if f.obj == s {
@@ -218,7 +218,7 @@ func (c *configureView) newField(v form.Var) *field {
 	}
 	switch v.Kind {
 	case form.KindEnum:
-		s := widget.NewSelect(v.Choices, onChange)
+		s := newFormSelect(v.Choices, onChange)
 		if v.Default != "" {
 			s.PlaceHolder = "default: " + v.Default
 		}
@@ -234,7 +234,7 @@ func (c *configureView) newField(v form.Var) *field {
 			s.SetSelected(val)
 		}
 	case form.KindBool:
-		ch := widget.NewCheck("", func(on bool) {
+		ch := newFormCheck("", func(on bool) {
 			if on {
 				onChange("y")
 			} else {
@@ -249,7 +249,7 @@ func (c *configureView) newField(v form.Var) *field {
 			ch.SetChecked(truthy(val))
 		}
 	default:
-		e := widget.NewEntry()
+		e := newFormEntry()
 		if v.Default != "" {
 			e.SetPlaceHolder(readableDefault(v.Default, c.value))
 		}
@@ -940,7 +940,7 @@ func (c *configureView) addOtherKeys() {
 		}
 		val := widget.NewLabel(v)
 		val.Truncation = fyne.TextTruncateEllipsis
-		rm := widget.NewButtonWithIcon("Remove", theme.DeleteIcon(), func() { c.removeKey(key) })
+		rm := newFormButton("Remove", theme.DeleteIcon(), func() { c.removeKey(key) })
 		rm.Importance = widget.LowImportance
 		grid.Add(widget.NewLabelWithStyle(key, fyne.TextAlignTrailing, fyne.TextStyle{}))
 		grid.Add(container.NewBorder(nil, nil, nil, rm, val))

@@ -29,7 +29,7 @@ type customiseView struct {
 	// scroll holds the Image card and the panel in the Flash section.
 	scroll *container.Scroll
 
-	enable  *widget.Check
+	enable  *formCheck
 	reader  firstboot.Reader
 	image   string
 	readGen int
@@ -37,13 +37,13 @@ type customiseView struct {
 	from    *widget.Label
 	body    *fyne.Container
 
-	entries  map[firstboot.Field]*widget.Entry
-	ssh      *widget.Check
-	sshPass  *widget.Check
-	profiles *widget.Select
-	saveBtn  *widget.Button
-	impBtn   *widget.Button
-	expBtn   *widget.Button
+	entries  map[firstboot.Field]*formEntry
+	ssh      *formCheck
+	sshPass  *formCheck
+	profiles *formSelect
+	saveBtn  *formButton
+	impBtn   *formButton
+	expBtn   *formButton
 	// hashes are the secrets of a loaded profile, used while the password
 	// and passphrase fields stay empty.
 	hashes firstboot.Settings
@@ -68,8 +68,8 @@ var customFields = []struct {
 }
 
 func newCustomiseView(g *App) *customiseView {
-	c := &customiseView{g: g, entries: map[firstboot.Field]*widget.Entry{}}
-	c.enable = widget.NewCheck("Write these settings after writing the image", func(bool) {
+	c := &customiseView{g: g, entries: map[firstboot.Field]*formEntry{}}
+	c.enable = newFormCheck("Write these settings after writing the image", func(bool) {
 		c.update()
 		c.namesChanged()
 	})
@@ -83,8 +83,8 @@ func newCustomiseView(g *App) *customiseView {
 		grid.Add(widget.NewLabel(cf.label))
 		grid.Add(e)
 	}
-	c.ssh = widget.NewCheck("Turn the SSH server on", nil)
-	c.sshPass = widget.NewCheck("Allow password logins over SSH", nil)
+	c.ssh = newFormCheck("Turn the SSH server on", nil)
+	c.sshPass = newFormCheck("Allow password logins over SSH", nil)
 	grid.Add(widget.NewLabel("SSH"))
 	grid.Add(container.NewHBox(c.ssh, c.sshPass))
 	c.body = container.NewVBox(c.profileBar(), grid)
@@ -94,17 +94,15 @@ func newCustomiseView(g *App) *customiseView {
 }
 
 // newEntry makes the entry of one field, checked as it is typed.
-func (c *customiseView) newEntry(f firstboot.Field, hint string) *widget.Entry {
-	var e *widget.Entry
+func (c *customiseView) newEntry(f firstboot.Field, hint string) *formEntry {
+	e := newFormEntry()
 	switch f {
 	case firstboot.FieldPassword, firstboot.FieldWifiPSK:
-		e = widget.NewPasswordEntry()
+		e.Password = true
 	case firstboot.FieldSSHKeys:
-		e = widget.NewMultiLineEntry()
+		e.MultiLine = true
 		e.SetMinRowsVisible(2)
 		e.Wrapping = fyne.TextWrapBreak
-	default:
-		e = widget.NewEntry()
 	}
 	e.SetPlaceHolder(hint)
 	if f == firstboot.FieldHostname {
@@ -323,11 +321,11 @@ var errSettings = errors.New("the image was written, but its settings were not")
 
 // profileBar is the profile chooser with save, import and export.
 func (c *customiseView) profileBar() fyne.CanvasObject {
-	c.profiles = widget.NewSelect(nil, c.loadProfile)
+	c.profiles = newFormSelect(nil, c.loadProfile)
 	c.profiles.PlaceHolder = "Profile"
-	c.saveBtn = widget.NewButtonWithIcon("Save as…", theme.DocumentSaveIcon(), c.askSaveProfile)
-	c.impBtn = widget.NewButtonWithIcon("Import…", theme.FolderOpenIcon(), c.importProfile)
-	c.expBtn = widget.NewButtonWithIcon("Export…", theme.UploadIcon(), c.exportProfile)
+	c.saveBtn = newFormButton("Save as…", theme.DocumentSaveIcon(), c.askSaveProfile)
+	c.impBtn = newFormButton("Import…", theme.FolderOpenIcon(), c.importProfile)
+	c.expBtn = newFormButton("Export…", theme.UploadIcon(), c.exportProfile)
 	c.refreshProfiles()
 	return container.NewBorder(nil, nil, nil, container.NewHBox(c.saveBtn, c.impBtn, c.expBtn), c.profiles)
 }
@@ -400,7 +398,7 @@ func savedHint(hash, empty string) string {
 
 // askSaveProfile asks for a name and saves the form (secrets hashed).
 func (c *customiseView) askSaveProfile() {
-	name := widget.NewEntry()
+	name := newFormEntry()
 	name.SetText(c.profiles.Selected)
 	name.Validator = firstboot.CheckProfileName
 	dialog.ShowForm("Save profile", "Save", "Cancel", []*widget.FormItem{widget.NewFormItem("Name", name)}, func(ok bool) {

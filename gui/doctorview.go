@@ -28,23 +28,23 @@ type doctorView struct {
 	g    *App
 	card *widget.Card
 
-	checkBtn   *widget.Button
+	checkBtn   *formButton
 	status     *widget.Label
 	list       *fyne.Container
-	installBtn *widget.Button
+	installBtn *formButton
 	report     doctor.Report
 	checking   bool
 	gen        int
 
 	getBox   *fyne.Container
-	getBtn   *widget.Button
+	getBtn   *formButton
 	getBar   *widget.ProgressBar
 	getPhase *widget.Label
 	getting  bool
 
-	cacheOn  *widget.Check
-	cacheDir *widget.Entry
-	offline  *widget.Select
+	cacheOn  *formCheck
+	cacheDir *formEntry
+	offline  *formSelect
 
 	// gating is set while the check before a build runs.
 	gating bool
@@ -64,10 +64,10 @@ var offlineChoices = []struct{ mode, label string }{
 
 func newDoctorView(g *App) *doctorView {
 	d := &doctorView{g: g}
-	d.checkBtn = widget.NewButtonWithIcon("Check this computer", theme.SearchIcon(), d.checkNow)
+	d.checkBtn = newFormButton("Check this computer", theme.SearchIcon(), d.checkNow)
 	d.status = wrapLabel("Checks the packages, binfmt, privileges, free space, cache and network a build needs.")
 	d.list = container.NewVBox()
-	d.installBtn = widget.NewButtonWithIcon("Install packages…", theme.DownloadIcon(), func() {
+	d.installBtn = newFormButton("Install packages…", theme.DownloadIcon(), func() {
 		d.askInstall(d.report.MissingPackages(), d.checkNow)
 	})
 	d.installBtn.Hide()
@@ -83,7 +83,7 @@ func newDoctorView(g *App) *doctorView {
 // newGetTool makes the offer to clone rpi-image-gen, hidden until the
 // tool is missing.
 func (d *doctorView) newGetTool() {
-	d.getBtn = widget.NewButtonWithIcon("Get rpi-image-gen "+doctor.UpstreamRelease, theme.DownloadIcon(), d.askGetTool)
+	d.getBtn = newFormButton("Get rpi-image-gen "+doctor.UpstreamRelease, theme.DownloadIcon(), d.askGetTool)
 	d.getBtn.Importance = widget.HighImportance
 	d.getBar = widget.NewProgressBar()
 	d.getBar.Hide()
@@ -99,12 +99,12 @@ func (d *doctorView) newGetTool() {
 // newCache makes the cache settings' widgets.
 func (d *doctorView) newCache() {
 	cs := d.g.set.Cache
-	d.cacheOn = widget.NewCheck("Keep downloads in a cache shared by every work folder", func(on bool) {
+	d.cacheOn = newFormCheck("Keep downloads in a cache shared by every work folder", func(on bool) {
 		d.g.set.Cache.On = on
 		d.cacheChanged()
 	})
 	d.cacheOn.SetChecked(cs.On)
-	d.cacheDir = widget.NewEntry()
+	d.cacheDir = newFormEntry()
 	if def, err := runner.DefaultCacheDir(); err == nil {
 		d.cacheDir.SetPlaceHolder(def + " (default)")
 	}
@@ -124,7 +124,7 @@ func (d *doctorView) newCache() {
 	if sel == "" {
 		sel = labels[0]
 	}
-	d.offline = widget.NewSelect(labels, func(v string) {
+	d.offline = newFormSelect(labels, func(v string) {
 		for _, c := range offlineChoices {
 			if c.label == v {
 				d.g.set.Cache.Offline = c.mode
@@ -291,8 +291,8 @@ func statusImportance(s doctor.Status) widget.Importance {
 
 // copyEntry shows a command the user can select and copy; typing in it
 // changes nothing.
-func copyEntry(cmd string) *widget.Entry {
-	e := widget.NewEntry()
+func copyEntry(cmd string) *formEntry {
+	e := newFormEntry()
 	e.SetText(cmd)
 	e.TextStyle.Monospace = true
 	e.OnChanged = func(s string) {
@@ -382,7 +382,7 @@ type installDialog struct {
 	d        *dialog.CustomDialog
 	pkgs     []string
 	list     *widget.Label
-	command  *widget.Entry
+	command  *formEntry
 	out      *widget.Label
 	bar      *widget.ProgressBarInfinite
 	install  *widget.Button
@@ -496,7 +496,7 @@ func (d *doctorView) installed(id *installDialog, err error, tail string, after 
 // type instead.
 type sudoDialog struct {
 	d       *dialog.CustomDialog
-	command *widget.Entry
+	command *formEntry
 }
 
 // showSudo says that no polkit authentication agent is running and shows

@@ -28,7 +28,7 @@ type flashView struct {
 	content fyne.CanvasObject
 
 	// image
-	imgSel     *widget.Select
+	imgSel     *formSelect
 	imgPaths   map[string]string // display name → path
 	image      string
 	info       *imageInfo
@@ -36,7 +36,7 @@ type flashView struct {
 	partBox    *fyne.Container
 	imgErr     *widget.Label
 	inspectGen int
-	browseBtn  *widget.Button
+	browseBtn  *formButton
 	scanGen    int // bumped by every rescan; older results are dropped
 
 	// disks
@@ -44,14 +44,14 @@ type flashView struct {
 	shown     []disk.Disk
 	selected  string // disk path
 	list      *widget.List
-	showProt  *widget.Check
+	showProt  *formCheck
 	diskErr   *widget.Label
 	sizeErr   *widget.Label // the selected disk is smaller than the image
 	emptyDisk *widget.Label
 
 	// flashing
-	verify    *widget.Check
-	sha256    *widget.Check
+	verify    *formCheck
+	sha256    *formCheck
 	flashBtn  *widget.Button
 	cancelBtn *widget.Button
 	bar       *widget.ProgressBar
@@ -68,13 +68,13 @@ type flashView struct {
 
 func newFlashView(g *App) *flashView {
 	f := &flashView{g: g, imgPaths: map[string]string{}}
-	f.imgSel = widget.NewSelect(nil, func(s string) {
+	f.imgSel = newFormSelect(nil, func(s string) {
 		if p := f.imgPaths[s]; p != "" && p != f.image {
 			f.selectImage(p)
 		}
 	})
 	f.imgSel.PlaceHolder = "Choose an image"
-	browse := widget.NewButtonWithIcon("Browse…", theme.FolderOpenIcon(), f.browse)
+	browse := newFormButton("Browse…", theme.FolderOpenIcon(), f.browse)
 	f.browseBtn = browse
 	f.infoForm = container.New(layout.NewFormLayout())
 	f.partBox = container.NewVBox()
@@ -141,7 +141,7 @@ func newFlashView(g *App) *flashView {
 			f.updateButtons()
 		}
 	}
-	f.showProt = widget.NewCheck("Show protected disks", func(on bool) {
+	f.showProt = newFormCheck("Show protected disks", func(on bool) {
 		g.set.ShowProtected = on
 		f.filter()
 	})
@@ -150,7 +150,7 @@ func newFlashView(g *App) *flashView {
 	f.emptyDisk = wrapLabel("No writable disk found. Insert an SD card or a USB disk; the list updates by itself.")
 	f.emptyDisk.Hide()
 
-	f.verify = widget.NewCheck("Verify after writing", nil)
+	f.verify = newFormCheck("Verify after writing", nil)
 	f.verify.SetChecked(g.set.Verify)
 	// One setting: this box and the one in Settings are the same value,
 	// which RAID provisioning uses too.
@@ -164,7 +164,7 @@ func newFlashView(g *App) *flashView {
 		}
 		g.storeSettings()
 	}
-	f.sha256 = widget.NewCheck("Compute SHA-256", nil)
+	f.sha256 = newFormCheck("Compute SHA-256", nil)
 	f.sha256.SetChecked(g.set.SHA256)
 	f.sha256.OnChanged = func(on bool) {
 		g.set.SHA256 = on

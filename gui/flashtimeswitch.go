@@ -19,8 +19,8 @@ const keyFirstbootLayer = "layer.firstboot"
 // it is flashed.
 type flashtimeSwitch struct {
 	c       *configureView
-	check   *widget.Check
-	reader  *widget.Select
+	check   *formCheck
+	reader  *formSelect
 	card    *widget.Card
 	syncing bool
 }
@@ -40,9 +40,9 @@ func newFlashtimeSwitch(c *configureView) *flashtimeSwitch {
 	for _, l := range firstbootLayers() {
 		opts = append(opts, readerLabels[l])
 	}
-	s.reader = widget.NewSelect(opts, func(string) { s.readerChanged() })
+	s.reader = newFormSelect(opts, func(string) { s.readerChanged() })
 	s.reader.SetSelected(readerLabels[defaultFirstbootLayer])
-	s.check = widget.NewCheck("Let this image take settings when it is flashed", func(on bool) { s.toggled(on) })
+	s.check = newFormCheck("Let this image take settings when it is flashed", func(on bool) { s.toggled(on) })
 	s.card = widget.NewCard("Settings at flash time", "", container.NewVBox(
 		s.check,
 		container.NewBorder(nil, nil, widget.NewLabel("Reader"), nil, s.reader),

@@ -12,13 +12,13 @@ import (
 // escEntry is an entry that hands Escape to its dialog (a plain entry
 // keeps it), so Escape closes a dialog even while typing in it.
 type escEntry struct {
-	widget.Entry
+	formEntry
 	onEscape func()
 }
 
 func newEscEntry(onEscape func()) *escEntry {
 	e := &escEntry{onEscape: onEscape}
-	e.ExtendBaseWidget(e)
+	e.extend(e)
 	return e
 }
 

@@ -24,7 +24,7 @@ import (
 // its own progress bar, hostname and result.
 type manyTargets struct {
 	f     *flashView
-	sw    *widget.Check
+	sw    *formCheck
 	panel *fyne.Container
 	rows  []*targetRow
 	box   *fyne.Container
@@ -36,7 +36,7 @@ type manyTargets struct {
 // targetRow is one disk of the several-cards list.
 type targetRow struct {
 	d     disk.Disk
-	pick  *widget.Check
+	pick  *formCheck
 	host  *widget.Label
 	bar   *widget.ProgressBar
 	state *widget.Label
@@ -47,7 +47,7 @@ type targetRow struct {
 
 func newManyTargets(f *flashView) *manyTargets {
 	m := &manyTargets{f: f}
-	m.sw = widget.NewCheck("Several cards", func(bool) { m.toggled() })
+	m.sw = newFormCheck("Several cards", func(bool) { m.toggled() })
 	m.box = container.NewVBox()
 	m.note = wrapLabel("Tick the disks to write. Each gets the same image and, with Customise on, its own hostname.")
 	m.btn = widget.NewButtonWithIcon("Flash the ticked disks…", theme.DownloadIcon(), m.ask)
@@ -110,7 +110,7 @@ func (m *manyTargets) sync() {
 // addRow adds the row of one disk.
 func (m *manyTargets) addRow(d disk.Disk, picked bool) {
 	r := &targetRow{d: d, host: widget.NewLabel(""), bar: widget.NewProgressBar(), state: widget.NewLabel("")}
-	r.pick = widget.NewCheck(fmt.Sprintf("%s — %s (%s)", diskModel(d), units.Decimal(d.SizeBytes), d.Path), func(bool) {
+	r.pick = newFormCheck(fmt.Sprintf("%s — %s (%s)", diskModel(d), units.Decimal(d.SizeBytes), d.Path), func(bool) {
 		m.names()
 		m.f.updateButtons()
 	})

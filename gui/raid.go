@@ -26,7 +26,7 @@ import (
 // roleRow is one role of the plan.
 type roleRow struct {
 	role     string
-	sel      *widget.Select
+	sel      *formSelect
 	why      *widget.Label
 	bar      *widget.ProgressBar
 	progress *widget.Label
@@ -37,7 +37,7 @@ type raidView struct {
 	g       *App
 	content fyne.CanvasObject
 
-	setSel   *widget.Select
+	setSel   *formSelect
 	setPaths map[string]string
 	info     *widget.Label
 	setErr   *widget.Label
@@ -67,13 +67,13 @@ type raidView struct {
 
 func newRaidView(g *App) *raidView {
 	r := &raidView{g: g, setPaths: map[string]string{}, diskOpt: map[string]string{}}
-	r.setSel = widget.NewSelect(nil, func(s string) {
+	r.setSel = newFormSelect(nil, func(s string) {
 		if p := r.setPaths[s]; p != "" && p != r.dir {
 			r.selectSet(p)
 		}
 	})
 	r.setSel.PlaceHolder = "Choose a RAID image set"
-	browse := widget.NewButtonWithIcon("Browse…", theme.FolderOpenIcon(), func() {
+	browse := newFormButton("Browse…", theme.FolderOpenIcon(), func() {
 		d := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
 			if err != nil {
 				g.showError(err)
@@ -315,7 +315,7 @@ func (r *raidView) showPlan(p *provision.Plan) {
 		row := &roleRow{role: a.Role, why: hintLabel(roleWhy(a)), bar: widget.NewProgressBar(), progress: widget.NewLabel("")}
 		row.bar.Hide()
 		row.progress.Hide()
-		row.sel = widget.NewSelect(r.roleOptions(a.ArtifactSize), func(s string) {
+		row.sel = newFormSelect(r.roleOptions(a.ArtifactSize), func(s string) {
 			if r.running || r.syncing {
 				return
 			}

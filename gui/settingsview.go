@@ -28,12 +28,12 @@ type settingsView struct {
 	g       *App
 	content fyne.CanvasObject
 
-	tool     *widget.Entry
+	tool     *formEntry
 	version  *widget.Label
 	checks   *fyne.Container
-	work     *widget.Entry
-	verify   *widget.Check
-	logLines *widget.Entry
+	work     *formEntry
+	verify   *formCheck
+	logLines *formEntry
 
 	detectGen int // bumped by every detect; older results are dropped
 	typeGen   int // bumped by every keystroke in the tool entry
@@ -45,7 +45,7 @@ const toolApplyDelay = 700 * time.Millisecond
 
 func newSettingsView(g *App) *settingsView {
 	s := &settingsView{g: g}
-	s.tool = widget.NewEntry()
+	s.tool = newFormEntry()
 	s.tool.SetPlaceHolder("detected automatically")
 	s.tool.SetText(g.set.ToolDir)
 	s.tool.OnSubmitted = func(v string) { s.setTool(v) }
@@ -62,14 +62,14 @@ func newSettingsView(g *App) *settingsView {
 	}
 	s.version = wrapLabel("")
 	s.checks = container.NewVBox()
-	s.work = widget.NewEntry()
+	s.work = newFormEntry()
 	s.work.SetPlaceHolder("default: a folder per config in " + defaultWorkRoot())
 	s.work.SetText(g.set.WorkDir)
 	s.work.OnChanged = func(v string) {
 		g.set.WorkDir = v
 		g.storeSettings()
 	}
-	s.verify = widget.NewCheck("Read every disk back after writing", func(on bool) {
+	s.verify = newFormCheck("Read every disk back after writing", func(on bool) {
 		if g.set.Verify == on {
 			return
 		}
@@ -78,7 +78,7 @@ func newSettingsView(g *App) *settingsView {
 		g.storeSettings()
 	})
 	s.verify.SetChecked(g.set.Verify)
-	s.logLines = widget.NewEntry()
+	s.logLines = newFormEntry()
 	s.logLines.SetText(strconv.Itoa(g.set.LogLines))
 	s.logLines.Validator = validLogLines
 	s.logLines.OnChanged = func(v string) {
@@ -93,12 +93,12 @@ func newSettingsView(g *App) *settingsView {
 		}
 	}
 
-	browseTool := widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() {
+	browseTool := newFormButton("", theme.FolderOpenIcon(), func() {
 		s.folder(func(p string) { s.tool.SetText(p); s.setTool(p) })
 	})
-	apply := widget.NewButton("Apply", func() { s.setTool(s.tool.Text) })
-	detect := widget.NewButton("Detect", func() { s.tool.SetText(""); s.setTool("") })
-	browseWork := widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() {
+	apply := newFormButton("Apply", nil, func() { s.setTool(s.tool.Text) })
+	detect := newFormButton("Detect", nil, func() { s.tool.SetText(""); s.setTool("") })
+	browseWork := newFormButton("", theme.FolderOpenIcon(), func() {
 		s.folder(func(p string) { s.work.SetText(p) })
 	})
 	form := container.New(layout.NewFormLayout(),
