@@ -51,7 +51,7 @@ chmod 0755 "$R/usr/local/sbin/boot-test-report"
 cat >"$R/etc/systemd/system/boot-test-report.service" <<'EOC'
 [Unit]
 Description=Report the first-boot settings on the console (test image)
-After=cloud-final.service pistudio-firstboot-scrub.service
+After=multi-user.target cloud-final.service pistudio-firstboot-scrub.service
 Wants=cloud-final.service
 
 [Service]
