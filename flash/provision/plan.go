@@ -273,15 +273,21 @@ func (p *Plan) Fill() {
 			continue
 		}
 		ra.Disk, ra.Reason, ra.Problem = nil, "", ""
-		d, reason, problem := p.pick(ra, used)
-		if d == nil {
-			ra.Problem = problem
-			continue
-		}
-		cp := *d
-		ra.Disk, ra.Reason = &cp, reason+notes(d)
-		used[d.Path] = ra.Role
+		p.fillRole(ra, used)
 	}
+}
+
+// fillRole proposes a disk for ra among p's disks not in used (path →
+// role), and marks it used; with none fit, ra says why.
+func (p *Plan) fillRole(ra *RoleAssignment, used map[string]string) {
+	d, reason, problem := p.pick(ra, used)
+	if d == nil {
+		ra.Problem = problem
+		return
+	}
+	cp := *d
+	ra.Disk, ra.Reason = &cp, reason+notes(d)
+	used[d.Path] = ra.Role
 }
 
 // tier is one class of candidates for a role, tried in order.

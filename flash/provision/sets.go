@@ -147,13 +147,7 @@ func (s *Sets) Fill() {
 				used[r.Disk.Path] = r.Role
 			}
 		}
-		d, reason, problem := p.pick(ra, used)
-		if d == nil {
-			ra.Problem = problem
-			continue
-		}
-		cp := *d
-		ra.Disk, ra.Reason = &cp, reason+notes(d)
+		p.fillRole(ra, used)
 	}
 	for i, p := range s.Plans {
 		p.disks = s.freeFor(i)
