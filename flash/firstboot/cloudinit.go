@@ -21,6 +21,14 @@ const seedScrub = `  - |
       break
     done`
 
+// localeGen is the bootcmd script that lists the wanted locale ($1) in
+// /etc/locale.gen, with its charset from the system's list of supported
+// locales. Debian's locale-gen builds only the locales listed there and
+// ignores its arguments, so cloud-init's locale module (which runs after
+// bootcmd) would otherwise fail with "invalid locale settings".
+const localeGen = `l=$(awk -v n="$1" '$1 == n { print; exit }' /usr/share/i18n/SUPPORTED 2>/dev/null); ` +
+	`if [ -n "$l" ] && [ -f /etc/locale.gen ] && ! grep -qxF "$l" /etc/locale.gen; then echo "$l" >> /etc/locale.gen; fi; true`
+
 // cloudInit returns the NoCloud seed: user-data, meta-data and, with
 // Wi-Fi, network-config. Every string is a YAML double-quoted scalar.
 func cloudInit(s Settings, instanceID string) []File {
@@ -37,6 +45,10 @@ func cloudInit(s Settings, instanceID string) []File {
 	}
 	if s.Locale != "" {
 		u.add("locale: %s", yamlQuote(s.Locale))
+		if s.Locale != "C.UTF-8" {
+			u.add("bootcmd:")
+			u.add("  - [ sh, -c, %s, sh, %s ]", yamlQuote(localeGen), yamlQuote(s.Locale))
+		}
 	}
 	if s.Keyboard != "" {
 		u.add("keyboard:")

@@ -162,6 +162,8 @@ has_step flash || exit 0
 ssh-keygen -q -t ed25519 -N '' -C "test-boot@pistudio" -f "$BOOT/id_test"
 KEYBODY=$(cut -d' ' -f2 "$BOOT/id_test.pub")
 KEYFP=$(ssh-keygen -lf "$BOOT/id_test.pub" | cut -d' ' -f2)
+# The fingerprint as an extended regex (base64 holds + and /).
+KEYFP_RE=$(printf '%s' "$KEYFP" | sed 's/[][\\.*^$+?(){}|]/\\&/g')
 
 LOOPS=()
 cleanup() {
@@ -200,7 +202,7 @@ for n in 1 2; do
 	fi
 	boot "card$n" "$card" \
 		"REPORT hostname=pi-$n\b" \
-		"REPORT user=$USER_NAME key=$KEYFP" \
+		"REPORT user=$USER_NAME key=$KEYFP_RE" \
 		"REPORT timezone=$TZ_WANT" \
 		"REPORT locale=LANG=\"?$LOCALE_WANT" \
 		'REPORT done' || { fails=$((fails + 1)); continue; }
