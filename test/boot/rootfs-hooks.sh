@@ -41,6 +41,9 @@ getent passwd | awk -F: '$3 >= 1000 && $3 < 60000 {print $1 ":" $6}' | while IFS
 		echo "REPORT user=$u key=none"
 	fi
 done
+getent shadow | awk -F: '$2 ~ /^\$/ {print "REPORT password=" $1 " " substr($2, 1, 3)}'
+echo "REPORT wifi=$(sed -n '/access-points:/{n;s/^ *//;s/:.*//;p}' /etc/netplan/*.yaml 2>/dev/null | head -n1)"
+echo "REPORT scrub=$(systemctl show -p ConditionResult --value pistudio-firstboot-scrub.service) $(systemctl show -p Result --value pistudio-firstboot-scrub.service)"
 echo "REPORT cloud-init: $(cloud-init status 2>/dev/null | tr '\n' ' ')"
 echo "REPORT seed files: $(ls /boot/firmware | tr '\n' ' ')"
 echo "REPORT done"

@@ -119,6 +119,14 @@ fat_of() {
 	echo "$1@@$((start * 512))"
 }
 
+# fat_bytes FILE: every byte of FILE's first partition, free space too.
+fat_bytes() {
+	local start psize
+	start=$(sfdisk -d "$1" | sed -n 's/.*start= *\([0-9]*\).*/\1/p' | head -n1)
+	psize=$(sfdisk -d "$1" | sed -n 's/.*size= *\([0-9]*\).*/\1/p' | head -n1)
+	dd if="$1" bs=512 skip="$start" count="$psize" status=none
+}
+
 # boot NAME CARD EXPECT...: boot CARD with the kernel, initramfs and
 # cmdline.txt on its FAT until the guest powers off (the report unit does)
 # or TIMEOUT; then every EXPECT (extended regex) must be on the console.
@@ -165,6 +173,13 @@ KEYFP=$(ssh-keygen -lf "$BOOT/id_test.pub" | cut -d' ' -f2)
 # The fingerprint as an extended regex (base64 holds + and /).
 KEYFP_RE=$(printf '%s' "$KEYFP" | sed 's/[][\\.*^$+?(){}|]/\\&/g')
 
+# Secrets that must never reach a card in plain text.
+PASSWORD="pistudio-test-$RANDOM-pw"
+PSK="pistudio-test-$RANDOM-psk"
+WIFI_SSID=lab-net
+printf '%s\n' "$PASSWORD" >"$BOOT/password"
+printf '%s\n' "$PSK" >"$BOOT/psk"
+
 LOOPS=()
 cleanup() {
 	for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null || true; done
@@ -181,7 +196,9 @@ done
 say "loop devices: ${LOOPS[*]}"
 t0=$(date +%s)
 "$PIST" flash "$IMG" "${LOOPS[@]}" --hostname 'pi-{n}' --user "$USER_NAME" \
-	--ssh-key "$BOOT/id_test.pub" --timezone "$TZ_WANT" --locale "$LOCALE_WANT" --yes
+	--password-file "$BOOT/password" --ssh-key "$BOOT/id_test.pub" \
+	--wifi-ssid "$WIFI_SSID" --wifi-psk-file "$BOOT/psk" --wifi-country DE \
+	--timezone "$TZ_WANT" --locale "$LOCALE_WANT" --yes
 stamp flash-2 $(($(date +%s) - t0))
 for n in 1 2; do
 	dd if="${LOOPS[$((n - 1))]}" of="$BOOT/card$n.img" bs=4M conv=sparse status=none
@@ -200,20 +217,35 @@ for n in 1 2; do
 		fails=$((fails + 1))
 		continue
 	fi
+	# What the seed holds instead of the secrets: the password's hash and
+	# the Wi-Fi key derived from the passphrase; the plain text never.
+	hash=$(mtype -i "$fat" ::user-data | sed -n 's/^ *passwd: "\(.*\)"$/\1/p')
+	wkey=$(mtype -i "$fat" ::network-config 2>/dev/null | sed -n 's/^ *password: "\(.*\)"$/\1/p')
+	if [ -z "$hash" ] || [ -z "$wkey" ]; then
+		say "card $n: the seed holds no password hash ($hash) or no derived Wi-Fi key ($wkey)"
+		fails=$((fails + 1))
+		continue
+	fi
+	if fat_bytes "$card" | grep -aqF -e "$PASSWORD" -e "$PSK"; then
+		say "card $n: the FAT holds the password or the Wi-Fi passphrase in plain text"
+		fails=$((fails + 1))
+		continue
+	fi
 	boot "card$n" "$card" \
 		"REPORT hostname=pi-$n\b" \
 		"REPORT user=$USER_NAME key=$KEYFP_RE" \
 		"REPORT timezone=$TZ_WANT" \
+		"REPORT password=$USER_NAME \\\$y\\\$" \
+		"REPORT wifi=\"?$WIFI_SSID" \
+		"REPORT scrub=yes success" \
 		"REPORT locale=LANG=\"?$LOCALE_WANT" \
 		'REPORT done' || { fails=$((fails + 1)); continue; }
-	# The seed's secrets are gone from the FAT (scrubbed in place).
-	start=$(sfdisk -d "$card" | sed -n 's/.*start= *\([0-9]*\).*/\1/p' | head -n1)
-	psize=$(sfdisk -d "$card" | sed -n 's/.*size= *\([0-9]*\).*/\1/p' | head -n1)
-	if dd if="$card" bs=512 skip="$start" count="$psize" status=none | grep -aq "$KEYBODY"; then
-		say "card $n: the FAT still holds the key of the seed after first boot"
+	# The seed's secrets are gone from the FAT (overwritten in place).
+	if fat_bytes "$card" | grep -aqF -e "$KEYBODY" -e "$hash" -e "$wkey"; then
+		say "card $n: the FAT still holds the seed's key, password hash or Wi-Fi key after first boot"
 		fails=$((fails + 1))
 	else
-		say "card $n: the FAT holds no copy of the seed's key after first boot"
+		say "card $n: the FAT holds no copy of the seed's key, password hash or Wi-Fi key after first boot"
 	fi
 done
 [ "$fails" = 0 ] || { say "$fails card(s) failed"; exit 1; }
