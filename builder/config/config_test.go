@@ -351,3 +351,25 @@ func TestSetLiteral(t *testing.T) {
 		}
 	}
 }
+
+// SplitEnvName undoes EnvName: the section ends at the first '_'.
+func TestSplitEnvName(t *testing.T) {
+	tests := []struct{ name, section, key string }{
+		{"IGconf_linux_page_size", "linux", "page_size"},
+		{"IGconf_image_rootfs_type", "image", "rootfs_type"},
+		{"IGconf_sys_apt_cachedir", "sys", "apt_cachedir"},
+		{"IGconf_solo", "solo", ""},
+	}
+	for _, tc := range tests {
+		s, k, ok := SplitEnvName(tc.name)
+		if !ok || s != tc.section || k != tc.key {
+			t.Errorf("SplitEnvName(%s) = %q, %q, %v; want %q, %q", tc.name, s, k, ok, tc.section, tc.key)
+		}
+		if k != "" && EnvName(s, k) != tc.name {
+			t.Errorf("EnvName(%q, %q) = %s, want %s", s, k, EnvName(s, k), tc.name)
+		}
+	}
+	if _, _, ok := SplitEnvName("HOME"); ok {
+		t.Error("SplitEnvName(HOME) ok")
+	}
+}

@@ -36,6 +36,20 @@ func EnvName(section, key string) string {
 	return "IGconf_" + strings.ToLower(section) + "_" + strings.ToLower(key)
 }
 
+// SplitEnvName is the inverse of EnvName: the config section and key of
+// an IGconf_<section>_<key> variable, the section ending at the first '_'
+// (IGconf_linux_page_size is linux: {page_size: ...}). ok is false for a
+// name without the IGconf_ prefix; key is "" when the name has no '_'
+// after the section.
+func SplitEnvName(name string) (section, key string, ok bool) {
+	rest, ok := strings.CutPrefix(name, "IGconf_")
+	if !ok {
+		return "", "", false
+	}
+	section, key, _ = strings.Cut(rest, "_")
+	return section, key, true
+}
+
 // Includes returns the files named by the include: section (a mapping
 // with file:, or a list of names), resolved relative to the config's
 // directory, else found in IncludePath, in order (later entries win when
@@ -353,8 +367,8 @@ func ApplyOverrides(vars map[string]VarValue, overrides []string) error {
 		vv := VarValue{Name: k, Value: v, File: OverrideFile}
 		if old, ok := vars[k]; ok {
 			vv.Section, vv.Key = old.Section, old.Key
-		} else if rest, ok := strings.CutPrefix(k, "IGconf_"); ok {
-			vv.Section, vv.Key, _ = strings.Cut(rest, "_")
+		} else if sect, key, ok := SplitEnvName(k); ok {
+			vv.Section, vv.Key = sect, key
 		}
 		vars[k] = vv
 	}

@@ -180,6 +180,19 @@ func (c *Catalog) ByCategory(cat string) []*Layer {
 	return out
 }
 
+// Declaring returns the layers that declare the variable envName
+// (X-Env-VarPrefix and X-Env-Var-<name>), sorted by name.
+func (c *Catalog) Declaring(envName string) []*Layer {
+	var out []*Layer
+	for _, l := range c.Layers {
+		if _, ok := l.Var(envName); ok && l.VarPrefix != "" {
+			out = append(out, l)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
 // Names returns every layer name, sorted.
 func (c *Catalog) Names() []string {
 	out := make([]string, 0, len(c.Layers))

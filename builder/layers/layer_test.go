@@ -187,7 +187,7 @@ func TestCatalog(t *testing.T) {
 	for _, l := range cat.ByCategory("image") {
 		names = append(names, l.Name)
 	}
-	if got := strings.Join(names, ","); got != "image-base,raid,testimg" {
+	if got := strings.Join(names, ","); got != "image-base,raid,testimg,testimg-pages" {
 		t.Errorf("ByCategory(image) = %s", got)
 	}
 	if _, ok := cat.Lookup("no-header"); ok {

@@ -21,6 +21,8 @@ type Plan struct {
 	Providers map[string]string
 	traits    *TraitRegistry
 	overrides map[string]string
+	// cat is the catalog the plan was resolved from (nil for partial plans).
+	cat *Catalog
 }
 
 // Names returns the layer names in build order.
@@ -91,7 +93,7 @@ func Resolve(cat *Catalog, targets []string) (*Plan, error) {
 }
 
 func resolve(cat *Catalog, targets []string, traits map[string]string) (*Plan, error) {
-	p := &Plan{Targets: targets, Providers: map[string]string{}, traits: cat.Traits, overrides: traits}
+	p := &Plan{Targets: targets, Providers: map[string]string{}, traits: cat.Traits, overrides: traits, cat: cat}
 	state := map[string]int{} // 1 visiting, 2 done
 	var stack []string
 

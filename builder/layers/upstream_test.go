@@ -106,6 +106,7 @@ func TestUpstreamTree(t *testing.T) {
 			t.Errorf("%s", pr)
 		}
 	}
+	upstreamUndefinedRef(t, dir)
 	// A real rule from a real layer: image-rpios accepts ext4 and btrfs only.
 	src, err := os.ReadFile(filepath.Join(dir, "config", "trixie-minbase.yaml"))
 	if err != nil {
@@ -146,5 +147,49 @@ func TestUpstreamTree(t *testing.T) {
 	probs := Validate(cfg, cat)
 	if len(probs) != 1 || !strings.HasSuffix(probs[0].String(), ": image.rootfs_type (IGconf_image_rootfs_type): 'xfs' is not one of ext4, btrfs (layer image-rpios)") {
 		t.Errorf("xfs: %v", probs)
+	}
+}
+
+// upstreamUndefinedRef: the real image-rpios reads IGconf_linux_page_size
+// in its ext4 trigger; a device layer that does not pull in linux-base
+// (as the test device qemu-virt once did) makes the build stop with
+// "Undefined variable", which validation reports first.
+func upstreamUndefinedRef(t *testing.T, dir string) {
+	t.Helper()
+	src := t.TempDir()
+	dev := filepath.Join(src, "device", "bare")
+	if err := os.MkdirAll(dev, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const header = "# METABEGIN\n# X-Env-Layer-Name: bare-virt\n# X-Env-Layer-Category: device\n# X-Env-Layer-Requires: device-base\n# X-Env-Layer-Provides: device\n# METAEND\n---\nmmdebstrap: {}\n"
+	if err := os.WriteFile(filepath.Join(dev, "device.yaml"), []byte(header), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := LoadCatalog(CatalogOptions{ToolDir: dir, SourceDirs: []string{src}, Embedded: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const text = "device: {layer: bare-virt, hostname: v}\nimage: {layer: image-rpios, name: v, rootfs_type: %s}\nlayer: {base: debian-trixie-arm64}\n"
+	cfg, err := config.ParseConfig("v.yaml", []byte(strings.Replace(text, "%s", "ext4", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	probs := Validate(cfg, cat)
+	if len(probs) != 1 || !probs[0].InLayer || probs[0].Var != "IGconf_linux_page_size" || probs[0].Layer != "image-rpios" ||
+		!strings.HasSuffix(probs[0].File, "image/mbr/simple_dual/image.yaml") || !strings.Contains(probs[0].Msg, "linux-base") {
+		t.Errorf("undefined page size: %v", probs)
+	}
+	for _, fix := range []string{"layer: {linux: linux-base}\n", "linux: {page_size: 4096}\n"} {
+		cfg, err := config.ParseConfig("v.yaml", []byte(strings.Replace(text, "%s", "ext4", 1)+fix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if probs := Validate(cfg, cat); len(probs) != 0 {
+			t.Errorf("with %s: %v", fix, probs)
+		}
+	}
+	cfg, _ = config.ParseConfig("v.yaml", []byte(strings.Replace(text, "%s", "btrfs", 1)))
+	if probs := Validate(cfg, cat); len(probs) != 0 {
+		t.Errorf("btrfs: %v", probs)
 	}
 }

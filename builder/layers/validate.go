@@ -28,6 +28,9 @@ type Problem struct {
 	Layer string
 	// Msg says what is wrong.
 	Msg string
+	// InLayer says File and Line locate a layer's header (the value that
+	// needs something the config lacks), not a config value.
+	InLayer bool
 }
 
 // String formats the problem as
@@ -117,7 +120,8 @@ func ValidateOverrides(cfg *config.Config, cat *Catalog, overrides []string) []P
 // resolve: the values of the variables that the named layers (device,
 // image, layer:) found in the catalog declare themselves, so that one
 // missing layer does not hide every other mistake. Checks that need the
-// whole build (X-Env-VarRequires, Conflicts) are left to the full plan.
+// whole build (X-Env-VarRequires, Conflicts, undefined references) are
+// left to the full plan.
 func partialProblems(cat *Catalog, targets []string, traits map[string]string, vars []config.VarValue, file string) []Problem {
 	partial := &Plan{Targets: targets, Providers: map[string]string{}, traits: cat.Traits, overrides: traits}
 	for _, name := range targets {
@@ -130,7 +134,7 @@ func partialProblems(cat *Catalog, targets []string, traits map[string]string, v
 	}
 	var out []Problem
 	for _, p := range ValidatePlan(partial, vars, file) {
-		if p.Msg == "required by the layer but not set" || strings.Contains(p.Msg, "conflicts with the build") {
+		if p.Msg == "required by the layer but not set" || strings.Contains(p.Msg, "conflicts with the build") || p.InLayer {
 			continue
 		}
 		out = append(out, p)
@@ -200,7 +204,10 @@ func winner(defs []varDef) varDef {
 }
 
 // ValidatePlan validates merged config values (OrderedVars) against a
-// resolved plan; file names the config for problems without a line.
+// resolved plan; file names the config for problems without a line. It
+// also reports the ${IGconf_...} references in the values the build's
+// layers assign that nothing sets (rpi-image-gen's "Undefined variable"),
+// at the layer's header line (Problem.InLayer).
 func ValidatePlan(plan *Plan, vars []config.VarValue, file string) []Problem {
 	c := &planCheck{plan: plan, file: file, cfgVals: map[string]config.VarValue{},
 		effective: map[string]string{}, isSet: map[string]bool{}, sets: map[string]string{}}
@@ -228,6 +235,7 @@ func ValidatePlan(plan *Plan, vars []config.VarValue, file string) []Problem {
 			c.required(l, rv)
 		}
 	}
+	c.undefinedRefs()
 	sort.SliceStable(c.probs, func(i, j int) bool {
 		if c.probs[i].File != c.probs[j].File {
 			return c.probs[i].File < c.probs[j].File

@@ -3,19 +3,21 @@ package runner
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
 
 // The records of real runs (kept with the cause rules' fixtures) are read
-// by History; records of that release have no cause, env or pid.
+// by History; records of the first release have no cause, env or pid, the
+// later ones (current) have all three.
 func TestHistoryReadsRealRecords(t *testing.T) {
 	work := t.TempDir()
 	if err := os.MkdirAll(LogDir(work), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	files, err := filepath.Glob(filepath.Join("cause", "testdata", "*.json"))
-	if err != nil || len(files) != 4 {
+	if err != nil || len(files) != 5 {
 		t.Fatalf("fixtures %v %v", files, err)
 	}
 	for _, f := range files {
@@ -28,20 +30,21 @@ func TestHistoryReadsRealRecords(t *testing.T) {
 		}
 	}
 	h, err := History(work)
-	if err != nil || len(h) != 4 {
+	if err != nil || len(h) != 5 {
 		t.Fatalf("History = %d records, %v", len(h), err)
 	}
 	states := map[State]int{}
 	for _, r := range h {
 		states[r.State]++
-		if r.Cause != nil || r.PID != 0 || r.Live() {
-			t.Errorf("%s: cause %v pid %d live %v", r.Log, r.Cause, r.PID, r.Live())
+		current := strings.HasSuffix(r.Config, "debian-virt.yaml")
+		if (r.Cause != nil) != current || (r.PID != 0) != current || (len(r.Env) > 0) != current || r.Live() {
+			t.Errorf("%s: cause %v pid %d env %v live %v", r.Log, r.Cause, r.PID, r.Env, r.Live())
 		}
 		if r.Elapsed(time.Now()) < 0 {
 			t.Errorf("%s: negative duration", r.Log)
 		}
 	}
-	if states[Succeeded] != 1 || states[Failed] != 3 {
+	if states[Succeeded] != 1 || states[Failed] != 4 {
 		t.Errorf("states %v", states)
 	}
 }

@@ -85,13 +85,28 @@ func (Configs) Validate(c *config.Config, cat Catalog) []Problem {
 	}
 	var out []Problem
 	for _, p := range layers.Validate(c, bc.c) {
-		msg := p.Msg
-		if p.Layer != "" && !strings.Contains(msg, p.Layer) {
-			msg += " (layer " + p.Layer + ")"
-		}
-		out = append(out, Problem{Key: p.Key, Line: p.Line, Msg: msg})
+		out = append(out, formProblem(p))
 	}
 	return out
+}
+
+// formProblem is p as the form shows it. Line is a line of the config;
+// a problem located in a layer's header names the layer file and line in
+// its message instead.
+func formProblem(p layers.Problem) Problem {
+	msg, line := p.Msg, p.Line
+	switch {
+	case p.InLayer:
+		where := fmt.Sprintf("%s line %d", p.File, p.Line)
+		if p.Layer != "" {
+			where = "layer " + p.Layer + ", " + where
+		}
+		msg += " (" + where + ")"
+		line = 0
+	case p.Layer != "" && !strings.Contains(msg, p.Layer):
+		msg += " (layer " + p.Layer + ")"
+	}
+	return Problem{Key: p.Key, Line: line, Msg: msg}
 }
 
 // catalog is a layers.Catalog seen as a Catalog.

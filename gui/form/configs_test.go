@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pistudio/pistudio/assets"
+	"github.com/pistudio/pistudio/builder/layers"
 )
 
 func TestRaidLayerVarsFromEmbeddedCatalog(t *testing.T) {
@@ -95,5 +96,19 @@ func TestConfigEditKeepsComments(t *testing.T) {
 	}
 	if _, err := c.New(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A problem located in a layer's header keeps no config line: the form's
+// Line is a line of the config. The message says where it is.
+func TestFormProblemInLayer(t *testing.T) {
+	p := formProblem(layers.Problem{File: "/t/image/mbr/simple_dual/image.yaml", Line: 18, InLayer: true, Key: "linux.page_size",
+		Var: "IGconf_linux_page_size", Layer: "image-rpios", Msg: "referenced by IGconf_fs_ext4_mkfs_args"})
+	if p.Line != 0 || p.Key != "linux.page_size" || p.Msg != "referenced by IGconf_fs_ext4_mkfs_args (layer image-rpios, /t/image/mbr/simple_dual/image.yaml line 18)" {
+		t.Errorf("in layer: %+v", p)
+	}
+	p = formProblem(layers.Problem{File: "c.yaml", Line: 7, Key: "image.rootfs_type", Layer: "testimg", Msg: "'xfs' is not one of ext4, btrfs"})
+	if p.Line != 7 || p.Msg != "'xfs' is not one of ext4, btrfs (layer testimg)" {
+		t.Errorf("in config: %+v", p)
 	}
 }

@@ -3,7 +3,8 @@
 //
 // The first line that matches a specific rule (host tools or SBOM tool
 // download offline, apt mirror unreachable, apt keyring errors, missing
-// binfmt, missing host packages, disk full, missing privileges, genimage)
+// binfmt, missing host packages, disk full, missing privileges, genimage,
+// a variable no layer declares)
 // wins. When no specific rule matches, the first generic error line
 // ("Error: ...", "E: ...") is the cause. The tool's environment dump
 // ("Error: [IGconf_...=... ] (N)") is never a cause.
@@ -45,6 +46,9 @@ const (
 	Genimage Kind = "genimage"
 	// Overrides: an override after -- is malformed.
 	Overrides Kind = "overrides"
+	// UndefinedVariable: a layer's value refers to ${IGconf_...} that no
+	// layer of the build declares and the config does not set.
+	UndefinedVariable Kind = "undefined-variable"
 	// Generic: an error line no specific rule knows.
 	Generic Kind = "error"
 	// Runner: a failure of Pi Image Studio itself (not read from the log).
@@ -162,12 +166,32 @@ var rules = []rule{
 			Fix:     "The usual cause is a partition too small for its contents: raise image.boot_part_size / image.root_part_size in the config, then build the image again (-i).",
 		}
 	}},
+	{UndefinedVariable, regexp.MustCompile(`Undefined variable '([A-Za-z_][A-Za-z0-9_]*)'`), undefinedVariable},
 	{Overrides, regexp.MustCompile(`Overrides must be provided as key=value pairs`), func([]string) Cause {
 		return Cause{
 			Summary: "An override after -- is not KEY=VALUE.",
 			Fix:     "Write overrides as IGconf_section_key=value.",
 		}
 	}},
+}
+
+// undefinedVariable is the cause of rpi-image-gen's "Variable resolution
+// failed: Undefined variable 'IGconf_linux_page_size'": a value a layer
+// assigns refers to a variable nothing in the build sets.
+func undefinedVariable(m []string) Cause {
+	name := m[1]
+	c := Cause{
+		Summary: "A layer of the build refers to the variable " + name + ", but no layer of the config declares it and the config does not set it.",
+		Fix:     "Set " + name + " in the config's env: section, or add the layer that sets it to the build, then build again.",
+	}
+	section, key, ok := strings.Cut(strings.TrimPrefix(name, "IGconf_"), "_")
+	if strings.HasPrefix(name, "IGconf_") && ok && section != "" && key != "" {
+		// The config key of IGconf_<section>_<key>, as config.SplitEnvName maps it.
+		c.Fix = "Set it in the config (" + section + ": {" + key + ": ...}), or add the layer that declares it " +
+			"(its header has X-Env-VarPrefix: " + section + " and X-Env-Var-" + key + "; pistudio validate names it) " +
+			"to the build, then build again."
+	}
+	return c
 }
 
 func hostPackages(m []string) Cause {
@@ -230,7 +254,7 @@ func mayMatch(line string) bool {
 	for _, w := range []string{"resolve", "verified source", "syft", "Failed to fetch", "PUBKEY", "signature", "signed",
 		"Release file", "locate package", "eyring", "xec format", "qemu-", "binfmt", "Required dependencies",
 		"Dependency ", "No module", "not found", "No space", "quota", "unshare", "newuidmap", "root",
-		"genimage", "ERROR: ", "Overrides"} {
+		"genimage", "ERROR: ", "Overrides", "Undefined variable"} {
 		if strings.Contains(line, w) {
 			return true
 		}

@@ -3,9 +3,40 @@ package cause
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pistudio/pistudio/builder/config"
 )
+
+// envDumpRe matches the lines of the tool's variable listing
+// ("IGconf_device_class=pi5", "[SET]  IGconf_image_name=x (layer: y)",
+// "[SKIP]  IGconf_x (already set)").
+var envDumpRe = regexp.MustCompile(`^(?:\[[A-Z]+\]\s+)?IGconf_[A-Za-z0-9_]+(?:=|\s|$)`)
+
+// isEnvDump reports whether line is part of the tool's environment dump or
+// variable listing, which is never a cause. Lines that merely name a
+// variable (an error about it) are not.
+func isEnvDump(line string) bool {
+	line = strings.TrimSpace(strings.TrimPrefix(line, "[err] "))
+	return IsEnvironmentLine(line) || envDumpRe.MatchString(line)
+}
+
+func TestIsEnvDump(t *testing.T) {
+	for line, want := range map[string]bool{
+		"Error: [IG_ENABLE_HOST_BDEBSTRAP=y IGconf_device_layer=rpi5] (1)": true,
+		"IGconf_device_class=pi5":                                                       true,
+		"[SET]  IGconf_image_name=x (layer: image-base)":                                true,
+		"  [SKIP]  IGconf_deploy_compression (already set) (layer: deploy-base)":        true,
+		"[err] Variable resolution failed: Undefined variable 'IGconf_linux_page_size'": false,
+		"Error: pipeline failed":                                                        false,
+	} {
+		if got := isEnvDump(line); got != want {
+			t.Errorf("isEnvDump(%q) = %v, want %v", line, got, want)
+		}
+	}
+}
 
 // TestFromLogRealRuns reads the logs of real failed runs: each has one
 // cause, the first real one, never the environment dump.
@@ -15,9 +46,11 @@ func TestFromLogRealRuns(t *testing.T) {
 		want     Kind
 		wantLine int
 		fixHas   string
+		sumHas   string
 	}{
-		{"full-offline-hosttools.log", HostToolsOffline, 182, "IG_OFFLINE"},
-		{"raid-full-offline-sbom.log", SBOMOffline, 399, SBOMVariable},
+		{"full-offline-hosttools.log", HostToolsOffline, 182, "IG_OFFLINE", "GitHub"},
+		{"raid-full-offline-sbom.log", SBOMOffline, 399, SBOMVariable, "syft"},
+		{"debian-virt-undefined-variable.log", UndefinedVariable, 120, "linux: {page_size: ...}", "IGconf_linux_page_size"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
@@ -30,10 +63,10 @@ func TestFromLogRealRuns(t *testing.T) {
 			if err != nil || !ok {
 				t.Fatalf("FromLog = %+v, %v, %v", c, ok, err)
 			}
-			if c.Kind != tc.want || c.LineNo != tc.wantLine || !strings.Contains(c.Fix, tc.fixHas) {
-				t.Errorf("cause = %+v; want kind %s at line %d with fix naming %s", c, tc.want, tc.wantLine, tc.fixHas)
+			if c.Kind != tc.want || c.LineNo != tc.wantLine || !strings.Contains(c.Fix, tc.fixHas) || !strings.Contains(c.Summary, tc.sumHas) {
+				t.Errorf("cause = %+v; want kind %s at line %d with fix naming %s and summary naming %s", c, tc.want, tc.wantLine, tc.fixHas, tc.sumHas)
 			}
-			if strings.Contains(c.Line, "IGconf_") {
+			if isEnvDump(c.Line) {
 				t.Errorf("the environment line was taken as the cause: %.80s", c.Line)
 			}
 		})
@@ -103,6 +136,23 @@ func TestFromLogHandFed(t *testing.T) {
 	}
 }
 
+// TestUndefinedVariableKey: the fix names the config key of the variable
+// the way the config package maps IGconf_<section>_<key>; a name without
+// that shape is set through env:.
+func TestUndefinedVariableKey(t *testing.T) {
+	for _, name := range []string{"IGconf_linux_page_size", "IGconf_sys_apt_cachedir", "IGconf_abslot_overlay"} {
+		c, ok := Match("Variable resolution failed: Undefined variable '" + name + "'")
+		section, key, _ := config.SplitEnvName(name)
+		if !ok || c.Kind != UndefinedVariable || !strings.Contains(c.Fix, section+": {"+key+": ...}") || !strings.Contains(c.Summary, name) {
+			t.Errorf("%s: cause %+v, %v", name, c, ok)
+		}
+	}
+	c, ok := Match("Undefined variable: Undefined variable 'MY_VAR'")
+	if !ok || c.Kind != UndefinedVariable || !strings.Contains(c.Fix, "env:") {
+		t.Errorf("MY_VAR: cause %+v, %v", c, ok)
+	}
+}
+
 // TestFinderSkipsOwnLines: the runner's own lines never become a cause.
 func TestFinderSkipsOwnLines(t *testing.T) {
 	var f Finder
@@ -116,7 +166,7 @@ func TestFinderSkipsOwnLines(t *testing.T) {
 // FuzzFromLog: any bytes give at most one cause, whose line is one of the
 // input's lines (cut to maxLine) and whose advice is never empty.
 func FuzzFromLog(f *testing.F) {
-	for _, name := range []string{"full-offline-hosttools.log", "raid-full-offline-sbom.log"} {
+	for _, name := range []string{"full-offline-hosttools.log", "raid-full-offline-sbom.log", "debian-virt-undefined-variable.log"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
