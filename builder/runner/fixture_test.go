@@ -17,7 +17,7 @@ func TestHistoryReadsRealRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, err := filepath.Glob(filepath.Join("cause", "testdata", "*.json"))
-	if err != nil || len(files) != 5 {
+	if err != nil || len(files) != 6 {
 		t.Fatalf("fixtures %v %v", files, err)
 	}
 	for _, f := range files {
@@ -30,7 +30,7 @@ func TestHistoryReadsRealRecords(t *testing.T) {
 		}
 	}
 	h, err := History(work)
-	if err != nil || len(h) != 5 {
+	if err != nil || len(h) != 6 {
 		t.Fatalf("History = %d records, %v", len(h), err)
 	}
 	states := map[State]int{}
@@ -44,7 +44,7 @@ func TestHistoryReadsRealRecords(t *testing.T) {
 			t.Errorf("%s: negative duration", r.Log)
 		}
 	}
-	if states[Succeeded] != 1 || states[Failed] != 4 {
+	if states[Succeeded] != 1 || states[Failed] != 5 {
 		t.Errorf("states %v", states)
 	}
 }

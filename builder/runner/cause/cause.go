@@ -167,6 +167,9 @@ var rules = []rule{
 		}
 	}},
 	{UndefinedVariable, regexp.MustCompile(`Undefined variable '([A-Za-z_][A-Za-z0-9_]*)'`), undefinedVariable},
+	// A layer's hook script (sh with set -u) reads a variable nothing set:
+	// "./customize10-pmap: 20: IGconf_device_luks2_cipher: parameter not set".
+	{UndefinedVariable, regexp.MustCompile(`^(\S+): (?:line )?\d+: (IGconf_[A-Za-z0-9_]+): (?:parameter not set|unbound variable)`), hookVariable},
 	{Overrides, regexp.MustCompile(`Overrides must be provided as key=value pairs`), func([]string) Cause {
 		return Cause{
 			Summary: "An override after -- is not KEY=VALUE.",
@@ -191,6 +194,16 @@ func undefinedVariable(m []string) Cause {
 			"(its header has X-Env-VarPrefix: " + section + " and X-Env-Var-" + key + "; pistudio validate names it) " +
 			"to the build, then build again."
 	}
+	return c
+}
+
+// hookVariable is the cause of a layer hook stopping on a variable that
+// nothing set (sh's "parameter not set", bash's "unbound variable"): the
+// hook reads it, no layer of the build declares it.
+func hookVariable(m []string) Cause {
+	c := undefinedVariable([]string{m[0], m[2]})
+	c.Summary = "The layer hook " + strings.TrimPrefix(m[1], "./") + " reads the variable " + m[2] +
+		", but no layer of the config declares it and the config does not set it."
 	return c
 }
 
@@ -254,7 +267,7 @@ func mayMatch(line string) bool {
 	for _, w := range []string{"resolve", "verified source", "syft", "Failed to fetch", "PUBKEY", "signature", "signed",
 		"Release file", "locate package", "eyring", "xec format", "qemu-", "binfmt", "Required dependencies",
 		"Dependency ", "No module", "not found", "No space", "quota", "unshare", "newuidmap", "root",
-		"genimage", "ERROR: ", "Overrides", "Undefined variable"} {
+		"genimage", "ERROR: ", "Overrides", "Undefined variable", "parameter not set", "unbound variable"} {
 		if strings.Contains(line, w) {
 			return true
 		}
