@@ -235,7 +235,7 @@ for n in 1 2; do
 		"REPORT hostname=pi-$n\b" \
 		"REPORT user=$USER_NAME key=$KEYFP_RE" \
 		"REPORT timezone=$TZ_WANT" \
-		"REPORT password=$USER_NAME \\\$y\\\$" \
+		"REPORT password=$USER_NAME \\\$(y|6)\\\$" \
 		"REPORT wifi=\"?$WIFI_SSID" \
 		"REPORT scrub=yes success" \
 		"REPORT locale=LANG=\"?$LOCALE_WANT" \
