@@ -159,6 +159,13 @@ var rules = []rule{
 			Fix:     "Run the build as root (sudo pistudio build ...), or install podman and uidmap and make sure user namespaces are enabled (sysctl kernel.unprivileged_userns_clone=1).",
 		}
 	}},
+	// mcopy filling the FAT that genimage (or the image layer) makes.
+	{Genimage, regexp.MustCompile(`^Disk full$`), func([]string) Cause {
+		return Cause{
+			Summary: "The boot partition (FAT) is too small for the files the build puts on it: mcopy found it full.",
+			Fix:     "Raise image.boot_part_size in the config so that everything under /boot/firmware fits (kernel, initramfs, firmware), then build the image again (-i).",
+		}
+	}},
 	{Genimage, regexp.MustCompile(`genimage error \(([^)]*)\)|^ERROR: [a-z0-9-]+\(([^)]*)\): (.*)$`), func(m []string) Cause {
 		what := firstNonEmpty(m[1], m[2])
 		return Cause{
@@ -267,7 +274,7 @@ func mayMatch(line string) bool {
 	for _, w := range []string{"resolve", "verified source", "syft", "Failed to fetch", "PUBKEY", "signature", "signed",
 		"Release file", "locate package", "eyring", "xec format", "qemu-", "binfmt", "Required dependencies",
 		"Dependency ", "No module", "not found", "No space", "quota", "unshare", "newuidmap", "root",
-		"genimage", "ERROR: ", "Overrides", "Undefined variable", "parameter not set", "unbound variable"} {
+		"genimage", "ERROR: ", "Overrides", "Undefined variable", "parameter not set", "unbound variable", "Disk full"} {
 		if strings.Contains(line, w) {
 			return true
 		}
