@@ -159,6 +159,13 @@ var rules = []rule{
 			Fix:     "Run the build as root (sudo pistudio build ...), or install podman and uidmap and make sure user namespaces are enabled (sysctl kernel.unprivileged_userns_clone=1).",
 		}
 	}},
+	// mke2fs -d running out of blocks while it copies the root filesystem in.
+	{Genimage, regexp.MustCompile(`^mke2fs: Could not allocate block in ext2 filesystem while populating`), func([]string) Cause {
+		return Cause{
+			Summary: "The root partition is too small for the root filesystem: mke2fs ran out of blocks while copying it in.",
+			Fix:     "Raise image.root_part_size in the config (a size such as 2G rather than 100%), then build the image again (-i).",
+		}
+	}},
 	// mcopy filling the FAT that genimage (or the image layer) makes.
 	{Genimage, regexp.MustCompile(`^Disk full$`), func([]string) Cause {
 		return Cause{
@@ -274,7 +281,7 @@ func mayMatch(line string) bool {
 	for _, w := range []string{"resolve", "verified source", "syft", "Failed to fetch", "PUBKEY", "signature", "signed",
 		"Release file", "locate package", "eyring", "xec format", "qemu-", "binfmt", "Required dependencies",
 		"Dependency ", "No module", "not found", "No space", "quota", "unshare", "newuidmap", "root",
-		"genimage", "ERROR: ", "Overrides", "Undefined variable", "parameter not set", "unbound variable", "Disk full"} {
+		"genimage", "ERROR: ", "Overrides", "Undefined variable", "parameter not set", "unbound variable", "Disk full", "Could not allocate block"} {
 		if strings.Contains(line, w) {
 			return true
 		}
