@@ -49,6 +49,9 @@ const (
 	// UndefinedVariable: a layer's value refers to ${IGconf_...} that no
 	// layer of the build declares and the config does not set.
 	UndefinedVariable Kind = "undefined-variable"
+	// InvalidValue: a variable's value is not one a schema of the tool
+	// allows (the image description document's device class).
+	InvalidValue Kind = "invalid-value"
 	// Generic: an error line no specific rule knows.
 	Generic Kind = "error"
 	// Runner: a failure of Pi Image Studio itself (not read from the log).
@@ -158,6 +161,19 @@ var rules = []rule{
 			Summary: "The build needs root or working user namespaces (podman unshare), and has neither.",
 			Fix:     "Run the build as root (sudo pistudio build ...), or install podman and uidmap and make sure user namespaces are enabled (sysctl kernel.unprivileged_userns_clone=1).",
 		}
+	}},
+	// The image's Image Description Provisioning document (image-rpios's
+	// post-image step) names a value its schema does not allow:
+	// "at $.IGmeta/IGconf_device_class: 'qemu-virt' is not one of ['pi4', ...]".
+	{InvalidValue, regexp.MustCompile(`^at \$\.IGmeta/(IGconf_[A-Za-z0-9_]+): '([^']*)' is not one of \[(.*)\]`), func(m []string) Cause {
+		c := undefinedVariable([]string{m[0], m[1]})
+		c.Summary = "The image description document (IDP) that the image layer writes accepts only " + m[3] +
+			" as " + m[1] + "; the build has '" + m[2] + "'."
+		c.Fix = strings.Replace(c.Fix, "Set it in the config", "Set it to one of them in the config", 1)
+		if i := strings.Index(c.Fix, "), or add"); i > 0 {
+			c.Fix = c.Fix[:i] + "), then build again."
+		}
+		return c
 	}},
 	// mke2fs -d running out of blocks while it copies the root filesystem in.
 	{Genimage, regexp.MustCompile(`^mke2fs: Could not allocate block in ext2 filesystem while populating`), func([]string) Cause {
@@ -281,7 +297,7 @@ func mayMatch(line string) bool {
 	for _, w := range []string{"resolve", "verified source", "syft", "Failed to fetch", "PUBKEY", "signature", "signed",
 		"Release file", "locate package", "eyring", "xec format", "qemu-", "binfmt", "Required dependencies",
 		"Dependency ", "No module", "not found", "No space", "quota", "unshare", "newuidmap", "root",
-		"genimage", "ERROR: ", "Overrides", "Undefined variable", "parameter not set", "unbound variable", "Disk full", "Could not allocate block"} {
+		"genimage", "ERROR: ", "Overrides", "Undefined variable", "parameter not set", "unbound variable", "Disk full", "Could not allocate block", "is not one of"} {
 		if strings.Contains(line, w) {
 			return true
 		}

@@ -53,6 +53,7 @@ func TestFromLogRealRuns(t *testing.T) {
 		{"debian-virt-undefined-variable.log", UndefinedVariable, 120, "linux: {page_size: ...}", "IGconf_linux_page_size"},
 		{"debian-virt-boot-partition-full.log", Genimage, 504, "boot_part_size", "boot partition (FAT) is too small"},
 		{"debian-virt-root-partition-full.log", Genimage, 510, "root_part_size", "root partition is too small"},
+		{"debian-virt-idp-device-class.log", InvalidValue, 523, "device: {class: ...}", "has 'qemu-virt'"},
 		{"debian-virt-hook-parameter-not-set.log", UndefinedVariable, 414, "device: {luks2_cipher: ...}", "customize10-pmap reads the variable IGconf_device_luks2_cipher"},
 	}
 	for _, tc := range tests {
@@ -169,7 +170,7 @@ func TestFinderSkipsOwnLines(t *testing.T) {
 // FuzzFromLog: any bytes give at most one cause, whose line is one of the
 // input's lines (cut to maxLine) and whose advice is never empty.
 func FuzzFromLog(f *testing.F) {
-	for _, name := range []string{"full-offline-hosttools.log", "raid-full-offline-sbom.log", "debian-virt-undefined-variable.log", "debian-virt-hook-parameter-not-set.log", "debian-virt-boot-partition-full.log", "debian-virt-root-partition-full.log"} {
+	for _, name := range []string{"full-offline-hosttools.log", "raid-full-offline-sbom.log", "debian-virt-undefined-variable.log", "debian-virt-hook-parameter-not-set.log", "debian-virt-boot-partition-full.log", "debian-virt-root-partition-full.log", "debian-virt-idp-device-class.log"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)
