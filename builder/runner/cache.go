@@ -119,13 +119,24 @@ func (c Cache) State(toolDir string) (CacheState, error) {
 	if err != nil {
 		return CacheState{}, err
 	}
+	return stateOf(tools, func(t HostTool) []string {
+		return []string{filepath.Join(c.HostToolsDir(), t.Archive)}
+	}), nil
+}
+
+// stateOf checks tools against the tarballs at the paths where(t) names:
+// a tool is cached when one of them has its digest.
+func stateOf(tools []HostTool, where func(HostTool) []string) CacheState {
 	var st CacheState
 	have, listed := map[string]bool{}, map[string]bool{}
 	for _, t := range tools {
 		listed[t.Package] = true
-		if ok, _ := fileHasDigest(filepath.Join(c.HostToolsDir(), t.Archive), t.SHA256); ok {
-			st.Cached = append(st.Cached, t)
-			have[t.Package] = true
+		for _, p := range where(t) {
+			if ok, _ := fileHasDigest(p, t.SHA256); ok {
+				st.Cached = append(st.Cached, t)
+				have[t.Package] = true
+				break
+			}
 		}
 	}
 	for _, p := range requiredHostTools {
@@ -133,7 +144,7 @@ func (c Cache) State(toolDir string) (CacheState, error) {
 			st.Missing = append(st.Missing, p)
 		}
 	}
-	return st, nil
+	return st
 }
 
 func fileHasDigest(path, want string) (bool, error) {
@@ -162,22 +173,10 @@ func WorkHasHostTools(toolDir, workDir string) bool {
 	if err != nil {
 		return false
 	}
-	have, listed := map[string]bool{}, map[string]bool{}
-	for _, t := range tools {
-		listed[t.Package] = true
-		for _, p := range []string{filepath.Join(workDir, "cache", t.Archive), hostToolWorkPath(workDir, t)} {
-			if ok, _ := fileHasDigest(p, t.SHA256); ok {
-				have[t.Package] = true
-				break
-			}
-		}
-	}
-	for _, p := range requiredHostTools {
-		if listed[p] && !have[p] {
-			return false
-		}
-	}
-	return len(have) > 0
+	st := stateOf(tools, func(t HostTool) []string {
+		return []string{filepath.Join(workDir, "cache", t.Archive), hostToolWorkPath(workDir, t)}
+	})
+	return st.Complete() && len(st.Cached) > 0
 }
 
 // hostToolWorkPath is where the tree's package build looks for a tarball:
