@@ -165,16 +165,7 @@ var rules = []rule{
 	// The image's Image Description Provisioning document (image-rpios's
 	// post-image step) names a value its schema does not allow:
 	// "at $.IGmeta/IGconf_device_class: 'qemu-virt' is not one of ['pi4', ...]".
-	{InvalidValue, regexp.MustCompile(`^at \$\.IGmeta/(IGconf_[A-Za-z0-9_]+): '([^']*)' is not one of \[(.*)\]`), func(m []string) Cause {
-		c := undefinedVariable([]string{m[0], m[1]})
-		c.Summary = "The image description document (IDP) that the image layer writes accepts only " + m[3] +
-			" as " + m[1] + "; the build has '" + m[2] + "'."
-		c.Fix = strings.Replace(c.Fix, "Set it in the config", "Set it to one of them in the config", 1)
-		if i := strings.Index(c.Fix, "), or add"); i > 0 {
-			c.Fix = c.Fix[:i] + "), then build again."
-		}
-		return c
-	}},
+	{InvalidValue, regexp.MustCompile(`^at \$\.IGmeta/(IGconf_[A-Za-z0-9_]+): '([^']*)' is not one of \[(.*)\]`), invalidValue},
 	// mke2fs -d running out of blocks while it copies the root filesystem in.
 	{Genimage, regexp.MustCompile(`^mke2fs: Could not allocate block in ext2 filesystem while populating`), func([]string) Cause {
 		return Cause{
@@ -212,17 +203,44 @@ var rules = []rule{
 // failed: Undefined variable 'IGconf_linux_page_size'": a value a layer
 // assigns refers to a variable nothing in the build sets.
 func undefinedVariable(m []string) Cause {
-	name := m[1]
-	c := Cause{
-		Summary: "A layer of the build refers to the variable " + name + ", but no layer of the config declares it and the config does not set it.",
-		Fix:     "Set " + name + " in the config's env: section, or add the layer that sets it to the build, then build again.",
+	return Cause{
+		Summary: "A layer of the build refers to the variable " + m[1] + ", but no layer of the config declares it and the config does not set it.",
+		Fix:     undefinedFix(m[1]),
 	}
-	section, key, ok := strings.Cut(strings.TrimPrefix(name, "IGconf_"), "_")
-	if strings.HasPrefix(name, "IGconf_") && ok && section != "" && key != "" {
-		// The config key of IGconf_<section>_<key>, as config.SplitEnvName maps it.
-		c.Fix = "Set it in the config (" + section + ": {" + key + ": ...}), or add the layer that declares it " +
-			"(its header has X-Env-VarPrefix: " + section + " and X-Env-Var-" + key + "; pistudio validate names it) " +
-			"to the build, then build again."
+}
+
+// configKey splits IGconf_<section>_<key> into the config's section and
+// key, as config.SplitEnvName does; ok is false for other names.
+func configKey(name string) (section, key string, ok bool) {
+	if !strings.HasPrefix(name, "IGconf_") {
+		return "", "", false
+	}
+	section, key, ok = strings.Cut(strings.TrimPrefix(name, "IGconf_"), "_")
+	return section, key, ok && section != "" && key != ""
+}
+
+// undefinedFix says how to give a variable nothing set a value: in the
+// config, or by the layer that declares it.
+func undefinedFix(name string) string {
+	section, key, ok := configKey(name)
+	if !ok {
+		return "Set " + name + " in the config's env: section, or add the layer that sets it to the build, then build again."
+	}
+	return "Set it in the config (" + section + ": {" + key + ": ...}), or add the layer that declares it " +
+		"(its header has X-Env-VarPrefix: " + section + " and X-Env-Var-" + key + "; pistudio validate names it) " +
+		"to the build, then build again."
+}
+
+// invalidValue is the cause of a value the image description document's
+// schema does not allow.
+func invalidValue(m []string) Cause {
+	c := Cause{
+		Summary: "The image description document (IDP) that the image layer writes accepts only " + m[3] +
+			" as " + m[1] + "; the build has '" + m[2] + "'.",
+		Fix: undefinedFix(m[1]),
+	}
+	if section, key, ok := configKey(m[1]); ok {
+		c.Fix = "Set it to one of them in the config (" + section + ": {" + key + ": ...}), then build again."
 	}
 	return c
 }
@@ -231,10 +249,11 @@ func undefinedVariable(m []string) Cause {
 // nothing set (sh's "parameter not set", bash's "unbound variable"): the
 // hook reads it, no layer of the build declares it.
 func hookVariable(m []string) Cause {
-	c := undefinedVariable([]string{m[0], m[2]})
-	c.Summary = "The layer hook " + strings.TrimPrefix(m[1], "./") + " reads the variable " + m[2] +
-		", but no layer of the config declares it and the config does not set it."
-	return c
+	return Cause{
+		Summary: "The layer hook " + strings.TrimPrefix(m[1], "./") + " reads the variable " + m[2] +
+			", but no layer of the config declares it and the config does not set it.",
+		Fix: undefinedFix(m[2]),
+	}
 }
 
 func hostPackages(m []string) Cause {
