@@ -39,6 +39,8 @@ LOCALE_WANT=de_DE.UTF-8
 export PATH=/usr/local/go/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 say() { echo "test-boot: $*"; }
+# shellcheck source=test/lib/arm64.sh
+. "$ROOT/test/lib/arm64.sh"
 has_step() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 missing=()
@@ -46,16 +48,8 @@ missing=()
 for t in mmdebstrap qemu-system-aarch64 mcopy mtype sfdisk losetup ssh-keygen truncate; do
 	command -v "$t" >/dev/null || missing+=("$t (see ARM64_PKGS in the Makefile)")
 done
-if [ ! -e /proc/sys/fs/binfmt_misc/status ]; then
-	missing+=("binfmt_misc is not mounted: mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc")
-elif ! grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64; then
-	missing+=("qemu-user-static's arm64 binfmt entry is not enabled: update-binfmts --enable qemu-aarch64")
-fi
-if [ ${#missing[@]} -gt 0 ]; then
-	say "cannot run; missing:"
-	for m in "${missing[@]}"; do echo "  - $m"; done
-	exit 2
-fi
+need_arm64_binfmt
+stop_if_missing
 mkdir -p "$CACHE"
 TIMES=$CACHE/times.txt
 PIST=${PISTUDIO:-$CACHE/pistudio}
@@ -110,22 +104,6 @@ fi
 
 BOOT=$CACHE/run
 rm -rf "$BOOT" && mkdir -p "$BOOT"
-
-# fat_of FILE: the mtools image spec of FILE's first partition.
-fat_of() {
-	local start
-	start=$(sfdisk -d "$1" | sed -n 's/.*start= *\([0-9]*\).*/\1/p' | head -n1)
-	[ -n "$start" ] || { say "no partition table in $1"; return 1; }
-	echo "$1@@$((start * 512))"
-}
-
-# fat_bytes FILE: every byte of FILE's first partition, free space too.
-fat_bytes() {
-	local start psize
-	start=$(sfdisk -d "$1" | sed -n 's/.*start= *\([0-9]*\).*/\1/p' | head -n1)
-	psize=$(sfdisk -d "$1" | sed -n 's/.*size= *\([0-9]*\).*/\1/p' | head -n1)
-	dd if="$1" bs=512 skip="$start" count="$psize" status=none
-}
 
 # boot NAME CARD EXPECT...: boot CARD with the kernel, initramfs and
 # cmdline.txt on its FAT until the guest powers off (the report unit does)

@@ -39,6 +39,8 @@ export PATH=/usr/local/go/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export GENIMAGE_VER=19 IG_OFFLINE=y PIP_NO_DEPS=1
 
 say() { echo "test-real: $*"; }
+# shellcheck source=test/lib/arm64.sh
+. "$ROOT/test/lib/arm64.sh"
 has_step() { case " $STEPS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # 1. Preconditions: collect everything missing, then stop once.
@@ -71,16 +73,8 @@ for p in $pkgs; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || nopkg="$nopkg $p"
 done
 [ -z "$nopkg" ] || missing+=("Debian packages missing: apt-get install$nopkg")
-if [ ! -e /proc/sys/fs/binfmt_misc/status ]; then
-	missing+=("binfmt_misc is not mounted: mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc")
-elif ! grep -qs '^enabled' /proc/sys/fs/binfmt_misc/qemu-aarch64; then
-	missing+=("qemu-user-static's arm64 binfmt entry is not enabled: update-binfmts --enable qemu-aarch64")
-fi
-if [ ${#missing[@]} -gt 0 ]; then
-	say "cannot run; missing:"
-	for m in "${missing[@]}"; do echo "  - $m"; done
-	exit 2
-fi
+need_arm64_binfmt
+stop_if_missing
 
 mkdir -p "$WORK" "$REAL_WORK/apt-cache" "$REAL_WORK/logs"
 TIMES=$REAL_WORK/times.txt
@@ -125,9 +119,7 @@ rm -rf "$BOOT" && mkdir -p "$BOOT"
 
 # The card's boot partition (first partition): its kernel, initramfs and
 # cmdline.txt, read with mtools from the image file.
-start=$(sfdisk -d "$SET/sdcard.img" | sed -n 's/.*start= *\([0-9]*\).*/\1/p' | head -n1)
-[ -n "$start" ] || { say "no partition table in $SET/sdcard.img"; exit 1; }
-fat="$SET/sdcard.img@@$((start * 512))"
+fat=$(fat_of "$SET/sdcard.img") || exit 1
 for f in vmlinuz initrd.img cmdline.txt; do
 	mcopy -n -i "$fat" "::$f" "$BOOT/$f" || { say "the card's boot partition has no $f (qemu-virt layer)"; exit 1; }
 done
