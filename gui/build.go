@@ -377,6 +377,10 @@ func (b *buildView) stageFinished(ev runner.Event) {
 		r.icon.SetResource(theme.ErrorIcon())
 		r.state.SetText("failed")
 		r.state.Importance = widget.DangerImportance
+	case ev.Reused:
+		r.icon.SetResource(theme.ConfirmIcon())
+		r.state.SetText("reused")
+		r.state.Importance = widget.SuccessImportance
 	default:
 		r.icon.SetResource(theme.ConfirmIcon())
 		r.state.SetText("done")
@@ -385,6 +389,9 @@ func (b *buildView) stageFinished(ev runner.Event) {
 	r.state.TextStyle.Italic = false
 	r.state.Refresh()
 	r.dur.SetText(humanDuration(ev.Duration))
+	if ev.Reused {
+		r.dur.SetText("")
+	}
 }
 
 // outcomeImportance colours the status line of a finished build.

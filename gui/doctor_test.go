@@ -194,3 +194,43 @@ func TestFlashWithoutAgentShowsSudoCommand(t *testing.T) {
 		t.Errorf("command %q, want %q", got, cmd)
 	}
 }
+
+// TestReuseSetting: reusing an unchanged filesystem is on by default, the
+// check turns it off for the runner and is saved, and it follows the
+// cache switch.
+func TestReuseSetting(t *testing.T) {
+	h := newHarness(t)
+	d := h.g.doctor
+	if !h.g.set.Cache.Reuse || !d.reuse.Checked || d.reuse.Disabled() || h.g.set.Cache.Runner().NoReuse {
+		t.Fatalf("default: setting %v, check %v (disabled %v), runner NoReuse %v",
+			h.g.set.Cache.Reuse, d.reuse.Checked, d.reuse.Disabled(), h.g.set.Cache.Runner().NoReuse)
+	}
+	d.reuse.SetChecked(false)
+	if h.g.set.Cache.Reuse || !h.g.set.Cache.Runner().NoReuse {
+		t.Error("unchecked reuse does not reach the runner")
+	}
+	if LoadSettings(h.a.Preferences()).Cache.Reuse {
+		t.Error("the reuse setting is not saved")
+	}
+	d.cacheOn.SetChecked(false)
+	if !d.reuse.Disabled() {
+		t.Error("reuse can be changed while the cache is off")
+	}
+}
+
+// TestReusedStageShown: a stage an earlier build's filesystem stood in for
+// says "reused", not a duration.
+func TestReusedStageShown(t *testing.T) {
+	h := newHarness(t)
+	h.open("raid-config.yaml")
+	h.g.Show(SectionBuild)
+	h.g.build.start(runner.StageFull)
+	h.waitFor("run", func() bool { return h.g.build.run != nil })
+	run := h.be.Runner.Last()
+	run.Send(runner.Event{Kind: runner.EventStageStarted, Stage: "generate_filesystem"})
+	run.Send(runner.Event{Kind: runner.EventStageFinished, Stage: "generate_filesystem", OK: true, Reused: true})
+	h.waitFor("the stage", func() bool {
+		r := h.g.build.stage("generate_filesystem")
+		return r.done && r.state.Text == "reused" && r.dur.Text == ""
+	})
+}

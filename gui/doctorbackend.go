@@ -90,6 +90,7 @@ const (
 	prefCacheOn      = "cache.on"
 	prefCacheDir     = "cache.dir"
 	prefCacheOffline = "cache.offline"
+	prefCacheReuse   = "cache.reuse"
 )
 
 // CacheSettings are the per-user cache and offline mode builds use.
@@ -100,6 +101,9 @@ type CacheSettings struct {
 	Dir string
 	// Offline is runner.OfflineAuto, OfflineOn or OfflineOff.
 	Offline string
+	// Reuse lets a build reuse the root filesystem an earlier build of
+	// the same config, layers, tree and archive left (default true).
+	Reuse bool
 }
 
 // loadCacheSettings reads the cache settings with their defaults: on, in
@@ -109,6 +113,7 @@ func loadCacheSettings(p fyne.Preferences) CacheSettings {
 		On:      p.BoolWithFallback(prefCacheOn, true),
 		Dir:     p.StringWithFallback(prefCacheDir, ""),
 		Offline: p.StringWithFallback(prefCacheOffline, runner.OfflineAuto),
+		Reuse:   p.BoolWithFallback(prefCacheReuse, true),
 	}
 }
 
@@ -117,6 +122,7 @@ func (c CacheSettings) save(p fyne.Preferences) {
 	p.SetBool(prefCacheOn, c.On)
 	p.SetString(prefCacheDir, c.Dir)
 	p.SetString(prefCacheOffline, c.Offline)
+	p.SetBool(prefCacheReuse, c.Reuse)
 }
 
 // Runner returns the cache as builds and the doctor use it; the zero
@@ -137,7 +143,7 @@ func (c CacheSettings) Runner() runner.Cache {
 	if off == "" {
 		off = runner.OfflineAuto
 	}
-	return runner.Cache{Dir: dir, Offline: off}
+	return runner.Cache{Dir: dir, Offline: off, NoReuse: !c.Reuse}
 }
 
 // cacheUser is a StageRunner that takes the cache builds use.

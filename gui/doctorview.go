@@ -45,6 +45,7 @@ type doctorView struct {
 	cacheOn  *formCheck
 	cacheDir *formEntry
 	offline  *formSelect
+	reuse    *formCheck
 
 	// gating is set while the check before a build runs.
 	gating bool
@@ -133,6 +134,11 @@ func (d *doctorView) newCache() {
 		d.cacheChanged()
 	})
 	d.offline.SetSelected(sel)
+	d.reuse = newFormCheck("Reuse the root filesystem when nothing it is built from changed", func(on bool) {
+		d.g.set.Cache.Reuse = on
+		d.cacheChanged()
+	})
+	d.reuse.SetChecked(cs.Reuse)
 	d.enableCache()
 }
 
@@ -143,8 +149,11 @@ func (d *doctorView) cacheForm() fyne.CanvasObject {
 		container.New(layout.NewFormLayout(),
 			widget.NewLabel("Cache folder"), d.cacheDir,
 			widget.NewLabel("Offline mode"), d.offline),
+		d.reuse,
 		hintLabel("The cache holds the host tools rpi-image-gen downloads (bdebstrap, genimage…) and the APT packages. "+
-			"Check this computer to see what it holds."))
+			"Check this computer to see what it holds. "+
+			"A build whose config, layers, rpi-image-gen tree and package archive are unchanged since the last filesystem build "+
+			"in its work folder reuses that filesystem and only makes the image; turn reusing off to build it again."))
 }
 
 // cacheChanged stores the cache settings and hands them to the runner.
@@ -155,15 +164,17 @@ func (d *doctorView) cacheChanged() {
 }
 
 func (d *doctorView) enableCache() {
-	if d.cacheDir == nil || d.offline == nil {
+	if d.cacheDir == nil || d.offline == nil || d.reuse == nil {
 		return
 	}
 	if d.g.set.Cache.On {
 		d.cacheDir.Enable()
 		d.offline.Enable()
+		d.reuse.Enable()
 	} else {
 		d.cacheDir.Disable()
 		d.offline.Disable()
+		d.reuse.Disable()
 	}
 }
 

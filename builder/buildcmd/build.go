@@ -21,7 +21,7 @@ import (
 )
 
 const (
-	buildUsage   = "-c FILE [-c FILE]... [-f|-i] [--rpi-image-gen DIR] [-S DIR]... [-B DIR] [--engine auto|native|rpi-image-gen] [--skip-check NAME]... [--cache DIR|--no-cache] [--offline auto|on|off] [-- KEY=VALUE...]"
+	buildUsage   = "-c FILE [-c FILE]... [-f|-i] [--rpi-image-gen DIR] [-S DIR]... [-B DIR] [--engine auto|native|rpi-image-gen] [--skip-check NAME]... [--cache DIR|--no-cache] [--offline auto|on|off] [--rebuild] [-- KEY=VALUE...]"
 	historyUsage = "[-B DIR] [--json]"
 	cleanUsage   = "-c FILE [-B DIR] [--yes] [--rpi-image-gen DIR] [-S DIR]..."
 )
@@ -60,6 +60,7 @@ type buildFlags struct {
 	cacheDir string
 	noCache  bool
 	offline  string
+	rebuild  bool
 }
 
 // jobFor builds the runner job of one config through buildjob.New, the
@@ -77,8 +78,6 @@ func jobFor(env *cli.Env, f *buildFlags, cfgPath string, stage runner.Stage, ove
 	switch {
 	case err == nil:
 		return job, nil
-	case errors.Is(err, runner.ErrToolNotFound):
-		return runner.Job{}, cli.Exit(1, err)
 	case errors.Is(err, runner.ErrToolNotFound):
 		return runner.Job{}, cli.Exit(1, fmt.Errorf("%w\nor let pistudio get it (%s into ~/rpi-image-gen) and check this machine: pistudio doctor --get-tool", err, doctor.UpstreamRelease))
 	}
@@ -99,7 +98,7 @@ func (f *buildFlags) options(env *cli.Env) runner.Options {
 // addCacheFlags declares the cache options build and doctor share.
 func (f *buildFlags) addCacheFlags(fs *flag.FlagSet) {
 	fs.StringVar(&f.cacheDir, "cache", "", "per-user cache `DIR` of host tools and apt packages, shared by every work dir (default $XDG_CACHE_HOME/pistudio)")
-	fs.BoolVar(&f.noCache, "no-cache", false, "use no cache: each work dir downloads the host tools itself")
+	fs.BoolVar(&f.noCache, "no-cache", false, "use no cache: each work dir downloads the host tools itself, and every build builds its filesystem")
 	fs.StringVar(&f.offline, "offline", runner.OfflineAuto, "IG_OFFLINE `MODE`: auto (on when the cache holds every host tool), on or off")
 }
 
@@ -112,7 +111,7 @@ func (f *buildFlags) cache(env *cli.Env) runner.Cache {
 	if dir == "" {
 		dir = defaultCacheDir(env)
 	}
-	return runner.Cache{Dir: dir, Offline: f.offline}
+	return runner.Cache{Dir: dir, Offline: f.offline, NoReuse: f.rebuild}
 }
 
 // defaultCacheDir is $XDG_CACHE_HOME/pistudio, else ~/.cache/pistudio,
@@ -141,6 +140,7 @@ func parseBuild(env *cli.Env, args []string) (*buildFlags, runner.Stage, []strin
 	fs.DurationVar(&f.grace, "kill-grace", 10*time.Second, "time between SIGTERM and SIGKILL when cancelled")
 	fs.StringVar(&f.engine, "engine", "auto", "image `ENGINE`: auto (native for raid, rpi-image-gen otherwise), native or rpi-image-gen")
 	f.addCacheFlags(fs)
+	fs.BoolVar(&f.rebuild, "rebuild", false, "build the filesystem even when the work dir holds one built from the same config, layers, tree and archive")
 	if err := cli.Parse(fs, env, buildUsage, args); err != nil {
 		return nil, 0, nil, err
 	}
@@ -376,6 +376,9 @@ func runHistory(ctx context.Context, env *cli.Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "%59s%s\n", "", filepath.Join(runner.LogDir(*work), r.Log))
 		if r.State == runner.Failed && r.Cause != nil {
 			fmt.Fprintf(env.Stdout, "%59scause: %s\n", "", r.Cause.Summary)
+		}
+		if r.Reused != "" {
+			fmt.Fprintf(env.Stdout, "%59sfilesystem reused from %s\n", "", r.Reused)
 		}
 	}
 	return nil

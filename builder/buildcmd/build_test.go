@@ -229,3 +229,28 @@ func TestClean(t *testing.T) {
 		t.Errorf("clean logs %v", logs)
 	}
 }
+
+// A second build of an unchanged config reuses the first one's filesystem
+// and says so; history shows it; --rebuild builds it again.
+func TestBuildReusesFilesystem(t *testing.T) {
+	dir := t.TempDir()
+	work := filepath.Join(dir, "work")
+	cfg := writeCfg(t, dir, "deb", "")
+	args := buildArgs(t, work, "--cache", filepath.Join(dir, "cache"), "-c", cfg)
+	if code, out, errs := runCmd(t, context.Background(), "", args...); code != 0 || !strings.Contains(out, "filesystem: stamped chroot-") {
+		t.Fatalf("first build: exit %d\n%s\n%s", code, tail(out), errs)
+	}
+	code, out, errs := runCmd(t, context.Background(), "", args...)
+	if code != 0 || !strings.Contains(out, "filesystem: reusing chroot-") || strings.Contains(out, "==> generate_filesystem") ||
+		!strings.Contains(out, "==> generate_images") {
+		t.Fatalf("second build: exit %d\n%s\n%s", code, tail(out), errs)
+	}
+	_, out, _ = runCmd(t, context.Background(), "", "history", "-B", work)
+	if strings.Count(out, "filesystem reused from ") != 1 {
+		t.Errorf("history:\n%s", out)
+	}
+	code, out, _ = runCmd(t, context.Background(), "", append(args, "--rebuild")...)
+	if code != 0 || strings.Contains(out, "filesystem: reusing") || !strings.Contains(out, "==> generate_filesystem") {
+		t.Errorf("--rebuild: exit %d\n%s", code, tail(out))
+	}
+}

@@ -35,6 +35,9 @@ type Cache struct {
 	Offline string
 	// NoAptCache leaves the tool's apt cache setting alone.
 	NoAptCache bool
+	// NoReuse builds every filesystem, even when an earlier build of the
+	// same inputs left one in the work dir (see FilesystemStamp).
+	NoReuse bool
 }
 
 // DefaultCacheDir is the per-user cache folder: $XDG_CACHE_HOME/pistudio

@@ -69,6 +69,9 @@ type Event struct {
 	// Cancelled is set on an EventStageFinished whose stage was stopped
 	// by a cancel (OK is false then; the stage did not fail by itself).
 	Cancelled bool
+	// Reused is set on an EventStageFinished whose stage an earlier
+	// build's output stood in for (see StageTiming.Reused).
+	Reused bool
 	// Dropped counts discarded log lines (EventDropped).
 	Dropped int
 	// Result is set for EventFinished.

@@ -24,6 +24,9 @@ type StageTiming struct {
 	OK       bool          `json:"ok"`
 	// Cancelled is true when a cancel stopped the stage.
 	Cancelled bool `json:"cancelled,omitempty"`
+	// Reused is true when an earlier build's output stood in for the
+	// stage (an unchanged filesystem).
+	Reused bool `json:"reused,omitempty"`
 }
 
 // Record is the JSON file written beside each run's log.
@@ -55,7 +58,10 @@ type Record struct {
 	Error      string    `json:"error,omitempty"`
 	Hints      []string  `json:"hints,omitempty"`
 	// Cause is the one reason a failed run failed.
-	Cause     *cause.Cause  `json:"cause,omitempty"`
+	Cause *cause.Cause `json:"cause,omitempty"`
+	// Reused is the log of the earlier run whose filesystem this run
+	// reused instead of building one.
+	Reused    string        `json:"reused_filesystem_of,omitempty"`
 	Stages    []StageTiming `json:"stages"`
 	Artifacts []Artifact    `json:"artifacts"`
 	Log       string        `json:"log"`

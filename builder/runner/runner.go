@@ -184,6 +184,9 @@ type Result struct {
 	Cause *cause.Cause
 	// Err says why a run did not succeed.
 	Err error
+	// Reused is the log of the earlier run whose filesystem this run
+	// reused instead of building one; "" when it built its own or none.
+	Reused string
 }
 
 // Run is a started job.
@@ -203,6 +206,13 @@ type Run struct {
 	events *Subscription
 
 	cacheNote []string
+	srcDir    string
+	// fsIn are the digests of what the run's filesystem build reads (nil
+	// when the run builds none); reused is the stamp of the filesystem it
+	// reuses instead.
+	fsIn      *FilesystemInputs
+	reused    *FilesystemStamp
+	reuseNote []string
 
 	mu        sync.Mutex // guards log writing and stage state
 	finder    cause.Finder
@@ -271,6 +281,10 @@ func Start(ctx context.Context, job Job, opts Options) (*Run, error) {
 		if err := r.prepareTool(); err != nil {
 			return nil, err
 		}
+		if err := r.planFilesystem(ctx); err != nil {
+			return nil, err
+		}
+		needTool = r.argv != nil
 	}
 	logPath, recPath, err := newLogPaths(job.WorkDir, job.Stage.String(), start)
 	if err != nil {
@@ -295,6 +309,12 @@ func Start(ctx context.Context, job Job, opts Options) (*Run, error) {
 
 	for _, n := range r.cacheNote {
 		r.internal(n)
+	}
+	for _, n := range r.reuseNote {
+		r.internal(n)
+	}
+	if r.reused != nil {
+		r.reusedStage(start)
 	}
 	for _, c := range checks {
 		if c.Warning {
@@ -348,6 +368,7 @@ func (r *Run) prepareTool() error {
 	if err != nil {
 		return err
 	}
+	r.srcDir = src
 	if r.argv, err = Argv(r.job, src, r.ver); err != nil {
 		return err
 	}
@@ -518,7 +539,7 @@ func (r *Run) endStageLocked(now time.Time, ok, cancelled bool) {
 	st.End, st.Duration, st.OK, st.Cancelled = now, now.Sub(st.Start), ok, cancelled && !ok
 	r.stages = append(r.stages, st)
 	r.cur = nil
-	r.hub.publish(Event{Kind: EventStageFinished, Time: now, Stage: st.Name, Duration: st.Duration, OK: ok, Cancelled: st.Cancelled})
+	r.hub.publish(Event{Kind: EventStageFinished, Time: now, Stage: st.Name, Duration: st.Duration, OK: ok, Cancelled: st.Cancelled, Reused: st.Reused})
 }
 
 func (r *Run) closeLog() {
@@ -558,6 +579,9 @@ func (r *Run) run(cmd *exec.Cmd, outR, errR *os.File) {
 	}
 	if cmd != nil {
 		r.keepHostTools()
+		if runErr == nil && !r.isCancelled() {
+			r.stampFilesystem()
+		}
 	}
 	var artifacts []Artifact
 	if runErr == nil && !r.isCancelled() && r.job.NativeImage != nil &&

@@ -5,8 +5,11 @@
 #
 #   1. checks what a build without network needs (see README, "Real builds")
 #   2. builds test/real/configs/raid-virt.yaml (our raid layout on Debian
-#      trixie arm64 with the qemu-virt test device): a full build, then -f
-#      again (with the caches of the first), then -i
+#      trixie arm64 with the qemu-virt test device): a full build (with
+#      --rebuild: it builds its filesystem whatever the work folder holds),
+#      the same full build again (it must reuse that filesystem: nothing it
+#      reads changed), -f --rebuild (stage 1 again with the caches of the
+#      first), then -i
 #   3. builds test/real/configs/debian-virt.yaml (image-rpios, Debian only)
 #      with a full build (REAL_SKIP_DEBIAN=1 skips it)
 #   4. boots the RAID set twice on copies of its images: both members on
@@ -18,7 +21,7 @@
 #   PISTUDIO_UPSTREAM_TREE  rpi-image-gen checkout at v2.8.0 (required)
 #   REAL_WORK               work folder (default .cache/real); its work/cache
 #                           holds the host-tool tarballs, apt-cache the .debs
-#   REAL_STEPS              steps to run (default "full f i debian boot")
+#   REAL_STEPS              steps to run (default "full again f i debian boot")
 #   REAL_BOOT_TIMEOUT       seconds per boot (default 1500)
 #   PISTUDIO                a pistudio binary to use instead of building one
 #
@@ -30,7 +33,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$ROOT/test/real
 REAL_WORK=${REAL_WORK:-$ROOT/.cache/real}
 WORK=$REAL_WORK/work
-STEPS=${REAL_STEPS:-full f i debian boot}
+STEPS=${REAL_STEPS:-full again f i debian boot}
 [ -n "${REAL_SKIP_DEBIAN:-}" ] && STEPS=${STEPS/debian/}
 BOOT_TIMEOUT=${REAL_BOOT_TIMEOUT:-1500}
 TREE=${PISTUDIO_UPSTREAM_TREE:-}
@@ -103,8 +106,19 @@ build() {
 }
 
 # 2./3. The builds.
-has_step full && build raid-full "$HERE/configs/raid-virt.yaml"
-has_step f && build raid-f "$HERE/configs/raid-virt.yaml" -f
+has_step full && build raid-full "$HERE/configs/raid-virt.yaml" --rebuild
+if has_step again; then
+	build raid-again "$HERE/configs/raid-virt.yaml"
+	# Nothing the filesystem build reads changed: the build must have
+	# reused the filesystem (and said so), else the log says why not.
+	if ! grep -q 'filesystem: reusing chroot-' "$REAL_WORK/logs/raid-again.log"; then
+		say "the second build did not reuse the filesystem of the first:"
+		grep 'filesystem: ' "$REAL_WORK/logs/raid-again.log" || true
+		exit 1
+	fi
+	grep 'filesystem: ' "$REAL_WORK/logs/raid-again.log" | sed 's/^/  /'
+fi
+has_step f && build raid-f "$HERE/configs/raid-virt.yaml" -f --rebuild
 has_step i && build raid-i "$HERE/configs/raid-virt.yaml" -i
 has_step debian && build debian-full "$HERE/configs/debian-virt.yaml"
 has_step boot || exit 0

@@ -1,0 +1,361 @@
+package runner
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// archive serves one InRelease that a test can change or take down.
+type archive struct {
+	mu      sync.Mutex
+	release string
+	down    bool
+	hits    int
+	srv     *httptest.Server
+}
+
+func newArchive(t *testing.T) *archive {
+	a := &archive{release: "Origin: Debian\nDate: Mon, 07 Dec 2026 08:00:00 UTC\n"}
+	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		a.hits++
+		if a.down || r.URL.Path != "/debian/dists/trixie/InRelease" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte(a.release))
+	}))
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+func (a *archive) set(release string, down bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.release, a.down = release, down
+}
+
+// reuseSetup is a job, options and an archive whose InRelease the stand-in
+// copies into the filesystem's apt lists, as apt does.
+type reuseSetup struct {
+	job   Job
+	opts  Options
+	arch  *archive
+	lists string
+}
+
+// aptFetches puts the archive's InRelease where the stand-in takes apt's
+// copy from, as apt would download it in the next filesystem build.
+func (s *reuseSetup) aptFetches(t *testing.T) {
+	t.Helper()
+	s.arch.mu.Lock()
+	defer s.arch.mu.Unlock()
+	if err := os.WriteFile(filepath.Join(s.lists, listsName(s.arch.srv.URL+"/debian/dists/trixie/InRelease")), []byte(s.arch.release), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newReuseSetup(t *testing.T, stage Stage, extraEnv ...string) *reuseSetup {
+	t.Helper()
+	a := newArchive(t)
+	dir := t.TempDir()
+	uri := a.srv.URL + "/debian"
+	sources := filepath.Join(dir, "sources.list")
+	if err := os.WriteFile(sources, []byte("# the archive\ndeb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "+uri+" trixie main\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lists := filepath.Join(dir, "lists")
+	if err := os.MkdirAll(lists, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(lists, listsName(uri+"/dists/trixie/InRelease")), []byte(a.release), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := append([]string{"STANDIN_SOURCES=" + sources, "STANDIN_LISTS=" + lists}, extraEnv...)
+	opts := testOpts(env...)
+	opts.Cache = Cache{Dir: filepath.Join(dir, "cache")}
+	return &reuseSetup{job: newJob(t, stage, ""), opts: opts, arch: a, lists: lists}
+}
+
+func (s *reuseSetup) run(t *testing.T) (Result, []Event, string) {
+	t.Helper()
+	r := mustStart(t, context.Background(), s.job, s.opts)
+	evs := collect(r)
+	res := r.Wait()
+	return res, evs, strings.Join(lines(t, res.LogPath), "\n")
+}
+
+// toolRuns counts the stand-in's invocations in the job's work dir.
+func toolRuns(t *testing.T, workDir string) int {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(workDir, ".standin", "*.argv"))
+	return len(m)
+}
+
+func reusedEvent(evs []Event) bool {
+	for _, e := range evs {
+		if e.Kind == EventStageFinished && e.Stage == filesystemStage && e.Reused && e.OK {
+			return true
+		}
+	}
+	return false
+}
+
+// A second full build of unchanged inputs runs only the image stage; a
+// newer InRelease in the archive, a changed config, a failed filesystem
+// build and --rebuild each make the next build build the filesystem.
+func TestFullBuildReusesUnchangedFilesystem(t *testing.T) {
+	s := newReuseSetup(t, StageFull)
+	first, _, log := s.run(t)
+	if first.State != Succeeded || first.Reused != "" || contains(first.Argv, "-i") {
+		t.Fatalf("first build: %v %v reused=%q argv=%q", first.State, first.Err, first.Reused, first.Argv)
+	}
+	if !strings.Contains(log, "filesystem: stamped chroot-") {
+		t.Errorf("first build did not stamp its filesystem:\n%s", log)
+	}
+	ver := strings.TrimPrefix(filepath.Base(filepath.Dir(filesystemDirOf(t, s.job.WorkDir))), "chroot-")
+	if st, ok := ReadFilesystemStamp(s.job.WorkDir, ver); !ok || len(st.Releases) != 1 || st.Releases[0].SHA256 != digest([]byte(s.arch.release)) {
+		t.Fatalf("stamp = %+v %v", st, ok)
+	}
+
+	second, evs, log := s.run(t)
+	if second.State != Succeeded || !contains(second.Argv, "-i") || second.Reused != filepath.Base(first.LogPath) {
+		t.Fatalf("second build: %v %v argv=%q reused=%q", second.State, second.Err, second.Argv, second.Reused)
+	}
+	if !reusedEvent(evs) || len(second.Artifacts) == 0 {
+		t.Errorf("second build: reused stage event %v, artifacts %+v", reusedEvent(evs), second.Artifacts)
+	}
+	for _, want := range []string{"filesystem: reusing chroot-" + ver, "the archive is unchanged (1 InRelease"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if h, _ := History(s.job.WorkDir); len(h) != 2 || h[1].Reused != filepath.Base(first.LogPath) {
+		t.Errorf("record of the second build: %+v", h)
+	}
+
+	// the archive moves on: build again (and apt fetches the new InRelease)
+	s.arch.set("Origin: Debian\nDate: Tue, 08 Dec 2026 08:00:00 UTC\n", false)
+	s.aptFetches(t)
+	third, _, log := s.run(t)
+	if third.State != Succeeded || contains(third.Argv, "-i") || third.Reused != "" {
+		t.Fatalf("after an archive update: %v argv=%q reused=%q", third.State, third.Argv, third.Reused)
+	}
+	if !strings.Contains(log, "the archive changed ("+s.arch.srv.URL+"/debian/dists/trixie/InRelease is newer)") {
+		t.Errorf("log does not say the archive changed:\n%s", log)
+	}
+
+	// the config changes: build again, saying what changed
+	if err := os.WriteFile(s.job.Config, append(mustRead(t, s.job.Config), []byte("# a comment\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fourth, _, log := s.run(t)
+	if contains(fourth.Argv, "-i") || !strings.Contains(log, "the config changed since the build of") {
+		t.Errorf("after a config change: argv=%q\n%s", fourth.Argv, log)
+	}
+
+	// a filesystem build that fails leaves nothing to reuse
+	failing := *s
+	failing.opts.Cache.NoReuse = true
+	failing.opts.Environ = append(append([]string(nil), s.opts.Environ...), "STANDIN_FAIL=generate_filesystem")
+	if res, _, _ := failing.run(t); res.State != Failed {
+		t.Fatalf("failing build: %v", res.State)
+	}
+	if _, ok := ReadFilesystemStamp(s.job.WorkDir, ver); ok {
+		t.Error("a failed filesystem build left its filesystem stamped")
+	}
+	if res, _, _ := s.run(t); contains(res.Argv, "-i") || res.Reused != "" {
+		t.Errorf("build after a failed one reused the filesystem: %q", res.Argv)
+	}
+
+	// rebuild on request, and stamp again
+	rebuild := *s
+	rebuild.opts.Cache.NoReuse = true
+	if res, _, log := rebuild.run(t); contains(res.Argv, "-i") || !strings.Contains(log, "filesystem: stamped") {
+		t.Errorf("--rebuild: argv=%q\n%s", res.Argv, log)
+	}
+	if res, _, _ := s.run(t); !contains(res.Argv, "-i") {
+		t.Errorf("build after a rebuild did not reuse it: %q", res.Argv)
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// filesystemDirOf is the one chroot-*/filesystem of a work dir.
+func filesystemDirOf(t *testing.T, workDir string) string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(workDir, "chroot-*", "filesystem"))
+	if len(m) != 1 {
+		t.Fatalf("chroot folders: %q", m)
+	}
+	return m[0]
+}
+
+// A filesystem-only build of unchanged inputs runs no tool at all, and a
+// full build with a native image hook runs only the hook.
+func TestFilesystemAndNativeReuse(t *testing.T) {
+	s := newReuseSetup(t, StageFilesystem)
+	if res, _, _ := s.run(t); res.State != Succeeded {
+		t.Fatal(res.Err)
+	}
+	runs := toolRuns(t, s.job.WorkDir)
+	res, evs, log := s.run(t)
+	if res.State != Succeeded || res.Argv != nil || toolRuns(t, s.job.WorkDir) != runs || !reusedEvent(evs) {
+		t.Fatalf("second -f: %v argv=%q tool runs %d→%d\n%s", res.State, res.Argv, runs, toolRuns(t, s.job.WorkDir), log)
+	}
+
+	s.job.Stage = StageFull
+	hook := 0
+	s.job.NativeImage = func(ctx context.Context, dirs NativeDirs, logf func(string)) ([]Artifact, error) {
+		hook++
+		if _, err := os.Stat(filepath.Join(dirs.Filesystem, "etc/hostname")); err != nil {
+			t.Errorf("hook cannot read the reused filesystem: %v", err)
+		}
+		return nil, nil
+	}
+	res, _, _ = s.run(t)
+	if res.State != Succeeded || res.Argv != nil || hook != 1 || toolRuns(t, s.job.WorkDir) != runs {
+		t.Fatalf("full with hook: %v argv=%q hook=%d", res.State, res.Argv, hook)
+	}
+}
+
+// The filesystem changed after its build (packages installed by hand, or
+// another build into the same folder): it is built again.
+func TestChangedFilesystemIsRebuilt(t *testing.T) {
+	s := newReuseSetup(t, StageFilesystem)
+	if res, _, _ := s.run(t); res.State != Succeeded {
+		t.Fatal(res.Err)
+	}
+	status := filepath.Join(filesystemDirOf(t, s.job.WorkDir), "var/lib/dpkg/status")
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(status, later, later); err != nil {
+		t.Fatal(err)
+	}
+	res, _, log := s.run(t)
+	if res.Argv == nil || !strings.Contains(log, "its packages changed after it was built") {
+		t.Errorf("changed filesystem reused: argv=%q\n%s", res.Argv, log)
+	}
+	// gone altogether
+	if err := os.RemoveAll(filepath.Dir(filesystemDirOf(t, s.job.WorkDir))); err != nil {
+		t.Fatal(err)
+	}
+	res, _, log = s.run(t)
+	if res.Argv == nil || !strings.Contains(log, "the earlier filesystem is gone") {
+		t.Errorf("missing filesystem reused: argv=%q\n%s", res.Argv, log)
+	}
+}
+
+// An archive that cannot be reached does not stop the reuse; the log says
+// the archive could not be checked.
+func TestReuseWithUnreachableArchive(t *testing.T) {
+	u := newReuseSetup(t, StageFilesystem)
+	if res, _, _ := u.run(t); res.State != Succeeded {
+		t.Fatal(res.Err)
+	}
+	u.arch.set("", true)
+	res, _, log := u.run(t)
+	if res.Argv != nil || !strings.Contains(log, "warning: could not check "+u.arch.srv.URL) {
+		t.Errorf("unreachable archive: argv=%q\n%s", res.Argv, log)
+	}
+}
+
+// Without the cache (--no-cache), every build builds its filesystem but
+// still stamps it.
+func TestNoCacheBuildsEveryTime(t *testing.T) {
+	s := newReuseSetup(t, StageFilesystem)
+	s.opts.Cache = Cache{}
+	for i := 0; i < 2; i++ {
+		res, _, log := s.run(t)
+		if res.Argv == nil || strings.Contains(log, "reusing") {
+			t.Fatalf("build %d without cache: argv=%q\n%s", i, res.Argv, log)
+		}
+	}
+}
+
+// Python byte code the tool leaves in its tree, the work dir inside it,
+// the apt cache folder and the host-tool variables do not count as
+// changes; each real change is named.
+func TestFilesystemInputs(t *testing.T) {
+	tree, src, cfgDir := t.TempDir(), t.TempDir(), t.TempDir()
+	write := func(p, s string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(tree, "rpi-image-gen"), "#!/bin/sh\n")
+	write(filepath.Join(tree, "site", "x.py"), "")
+	write(filepath.Join(tree, "lib", "x.sh"), "")
+	write(filepath.Join(cfgDir, "base.yaml"), "device:\n  layer: rpi5\n")
+	write(filepath.Join(src, "layer", "x.yaml"), "# x\n")
+	cfg := filepath.Join(cfgDir, "my.yaml")
+	write(cfg, "include:\n  file: base.yaml\nimage:\n  name: my\n")
+	job := Job{Config: cfg, ToolDir: tree, WorkDir: filepath.Join(tree, "work")}
+	argv := []string{"rpi-image-gen", "build", "--", "IGconf_artefact_version=v1", AptCacheKey + "=/a"}
+	env := []string{"IG_OFFLINE=y", "PATH=/bin"}
+	base, err := filesystemInputs(job, argv, env, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(name string, want ...string) {
+		t.Helper()
+		in, err := filesystemInputs(job, argv, env, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ch := in.changed(base); strings.Join(ch, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: changed %v, want %v", name, ch, want)
+		}
+		base = in
+	}
+	write(filepath.Join(tree, "site", "__pycache__", "x.cpython-311.pyc"), "bytes")
+	write(filepath.Join(tree, "lib", "y.pyc"), "bytes")
+	write(filepath.Join(tree, "work", "chroot-v1", "filesystem", "etc", "hostname"), "pi")
+	argv[4] = AptCacheKey + "=/elsewhere"
+	env = []string{"IG_OFFLINE=n", "GENIMAGE_VER=19", "PIP_NO_DEPS=1", "PATH=/usr/bin"}
+	check("byte code, work dir, apt cache, host-tool variables")
+
+	write(filepath.Join(cfgDir, "base.yaml"), "device:\n  layer: rpi4\n")
+	check("included config", "the config")
+	write(filepath.Join(cfgDir, "other.yaml"), "image:\n  name: other\n")
+	check("a config beside it that is not included")
+	write(filepath.Join(tree, "layer", "base.yaml"), "# changed\n")
+	check("tree", "the rpi-image-gen tree")
+	if err := os.Chmod(filepath.Join(src, "layer", "x.yaml"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	check("layer mode", "the layers")
+	argv[3] = "IGconf_artefact_version=v2"
+	check("version", "the overrides")
+	env = append(env, "IG_SOMETHING=1")
+	check("environment", "the environment")
+}
+
+func TestApplyOnlyImage(t *testing.T) {
+	for _, c := range []struct{ in, want []string }{
+		{[]string{"t", "build", "-c", "x", "--", "A=1"}, []string{"t", "build", "-c", "x", "-i", "--", "A=1"}},
+		{[]string{"t", "build", "-c", "x"}, []string{"t", "build", "-c", "x", "-i"}},
+	} {
+		if got := onlyImage(c.in); strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("onlyImage(%q) = %q", c.in, got)
+		}
+	}
+}
