@@ -396,7 +396,27 @@ func checkCache(o Options) (Check, bool) {
 	} else {
 		c.Detail += "; builds run offline (IG_OFFLINE=y)"
 	}
+	if fs := stampedFilesystems(o); fs != "" {
+		c.Detail += "; " + fs
+	}
 	return c, st.Complete()
+}
+
+// stampedFilesystems names the filesystems of the work folder that a
+// build of unchanged inputs reuses ("" when none or reuse is off).
+func stampedFilesystems(o Options) string {
+	if o.WorkDir == "" || o.Cache.NoReuse {
+		return ""
+	}
+	sts := runner.FilesystemStamps(o.WorkDir)
+	if len(sts) == 0 {
+		return ""
+	}
+	var names []string
+	for _, st := range sts {
+		names = append(names, "chroot-"+st.Version+" (built "+st.Built.Local().Format("2006-01-02 15:04")+")")
+	}
+	return "reusable when nothing changed: " + strings.Join(names, ", ")
 }
 
 func dirSize(dir string) int64 {

@@ -394,3 +394,23 @@ func TestRunToolsInWorkFolder(t *testing.T) {
 		})
 	}
 }
+
+// The cache check names the work folder's filesystems that a build of
+// unchanged inputs reuses, unless reusing is off.
+func TestCacheNamesReusableFilesystems(t *testing.T) {
+	tree, _ := filepath.Abs(filepath.Join("testdata", "tree"))
+	work := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(work, ".pistudio"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stamp := `{"artefact_version": "2026-12-07-raid", "built": "2026-12-07T10:00:00Z"}`
+	if err := os.WriteFile(runner.FilesystemStampFile(work, "2026-12-07-raid"), []byte(stamp), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, noReuse := range []bool{false, true} {
+		c, _ := checkCache(Options{ToolDir: tree, WorkDir: work, Cache: runner.Cache{Dir: t.TempDir(), NoReuse: noReuse}})
+		if got := strings.Contains(c.Detail, "reusable when nothing changed: chroot-2026-12-07-raid (built 2026-12-07"); got == noReuse {
+			t.Errorf("NoReuse %v: detail %q", noReuse, c.Detail)
+		}
+	}
+}

@@ -110,6 +110,21 @@ func ReadFilesystemStamp(workDir, version string) (FilesystemStamp, bool) {
 	return s, true
 }
 
+// FilesystemStamps returns the stamps of the work dir's filesystems, by
+// version.
+func FilesystemStamps(workDir string) []FilesystemStamp {
+	m, _ := filepath.Glob(filepath.Join(stateDir(workDir), "filesystem-*.json"))
+	sort.Strings(m)
+	var out []FilesystemStamp
+	for _, p := range m {
+		v := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "filesystem-"), ".json")
+		if st, ok := ReadFilesystemStamp(workDir, v); ok {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
 // RemoveFilesystemStamp forgets what built chroot-<ver>.
 func RemoveFilesystemStamp(workDir, version string) error {
 	err := os.Remove(FilesystemStampFile(workDir, version))

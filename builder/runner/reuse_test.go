@@ -359,3 +359,34 @@ func TestApplyOnlyImage(t *testing.T) {
 		}
 	}
 }
+
+// A filesystem build that is interrupted (cancelled here; kill -9 of the
+// app does the same, as the record is gone before the tool starts) leaves
+// no record behind: going back to the inputs of the filesystem it was
+// replacing does not reuse the half-built one.
+func TestInterruptedBuildLeavesNothingToReuse(t *testing.T) {
+	s := newReuseSetup(t, StageFilesystem)
+	if res, _, _ := s.run(t); res.State != Succeeded {
+		t.Fatal(res.Err)
+	}
+	orig := mustRead(t, s.job.Config)
+	if err := os.WriteFile(s.job.Config, append(append([]byte(nil), orig...), "standin_sleep: 30\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := mustStart(t, context.Background(), s.job, s.opts)
+	ver := r.ArtefactVersion()
+	if _, ok := ReadFilesystemStamp(s.job.WorkDir, ver); ok {
+		t.Error("the record is still there while the filesystem is being rebuilt")
+	}
+	r.Cancel()
+	if res := r.Wait(); res.State != Cancelled {
+		t.Fatalf("state %v", res.State)
+	}
+	if err := os.WriteFile(s.job.Config, orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, _, log := s.run(t)
+	if res.Argv == nil || res.Reused != "" || !strings.Contains(log, "no earlier filesystem build") {
+		t.Errorf("reused after an interrupted build: argv=%q\n%s", res.Argv, log)
+	}
+}
