@@ -234,6 +234,25 @@ func TestClean(t *testing.T) {
 // and says so; history shows it; --rebuild builds it again.
 func TestBuildReusesFilesystem(t *testing.T) {
 	dir := t.TempDir()
+	// a local apt repository the stand-in's filesystem names, with the
+	// InRelease apt would have fetched from it
+	repo, lists := filepath.Join(dir, "repo"), filepath.Join(dir, "lists")
+	for _, d := range []string{repo, lists} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{filepath.Join(repo, "InRelease"), filepath.Join(lists, strings.ReplaceAll(repo, "/", "_")+"_._InRelease")} {
+		if err := os.WriteFile(f, []byte("Origin: local\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sources := filepath.Join(dir, "sources.list")
+	if err := os.WriteFile(sources, []byte("deb [trusted=yes] file:"+repo+" ./\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("STANDIN_SOURCES", sources)
+	t.Setenv("STANDIN_LISTS", lists)
 	work := filepath.Join(dir, "work")
 	cfg := writeCfg(t, dir, "deb", "")
 	args := buildArgs(t, work, "--cache", filepath.Join(dir, "cache"), "-c", cfg)

@@ -408,13 +408,15 @@ func stampedFilesystems(o Options) string {
 	if o.WorkDir == "" || o.Cache.NoReuse {
 		return ""
 	}
-	sts := runner.FilesystemStamps(o.WorkDir)
-	if len(sts) == 0 {
-		return ""
-	}
 	var names []string
+	sts := runner.FilesystemStamps(o.WorkDir)
 	for _, st := range sts {
-		names = append(names, "chroot-"+st.Version+" (built "+st.Built.Local().Format("2006-01-02 15:04")+")")
+		if st.Intact(o.WorkDir) {
+			names = append(names, "chroot-"+st.Version+" (built "+st.Built.Local().Format("2006-01-02 15:04")+")")
+		}
+	}
+	if len(names) == 0 {
+		return ""
 	}
 	return "reusable when nothing changed: " + strings.Join(names, ", ")
 }

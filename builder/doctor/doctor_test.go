@@ -3,12 +3,14 @@ package doctor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pistudio/pistudio/builder/layers"
 	"github.com/pistudio/pistudio/builder/runner"
@@ -403,8 +405,24 @@ func TestCacheNamesReusableFilesystems(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(work, ".pistudio"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	stamp := `{"artefact_version": "2026-12-07-raid", "built": "2026-12-07T10:00:00Z"}`
+	status := filepath.Join(work, "chroot-2026-12-07-raid", "filesystem", "var", "lib", "dpkg", "status")
+	stamp := fmt.Sprintf(`{"artefact_version": "2026-12-07-raid", "built": "2026-12-07T10:00:00Z", "dpkg_status": {"size": 4, "mtime": %q}}`,
+		"2026-12-07T09:59:00Z")
 	if err := os.WriteFile(runner.FilesystemStampFile(work, "2026-12-07-raid"), []byte(stamp), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// a stamp whose filesystem is gone (cleaned) is not reusable
+	if c, _ := checkCache(Options{ToolDir: tree, WorkDir: work, Cache: runner.Cache{Dir: t.TempDir()}}); strings.Contains(c.Detail, "reusable") {
+		t.Errorf("filesystem gone: %q", c.Detail)
+	}
+	if err := os.MkdirAll(filepath.Dir(status), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(status, []byte("pkgs"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mt := time.Date(2026, 12, 7, 9, 59, 0, 0, time.UTC)
+	if err := os.Chtimes(status, mt, mt); err != nil {
 		t.Fatal(err)
 	}
 	for _, noReuse := range []bool{false, true} {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,24 +20,78 @@ import (
 )
 
 // Release is the InRelease file of one apt source a root filesystem was
-// built from, as apt kept it in the filesystem (or as fetched right after
-// the build when apt's lists were cleaned).
+// built from, as apt fetched it during the build.
 type Release struct {
 	// URL is where apt fetches the source's InRelease.
 	URL string `json:"url"`
-	// SHA256 is the digest of that file; "" when it was not known.
-	SHA256 string `json:"sha256,omitempty"`
+	// SHA256 is the digest of the file apt used.
+	SHA256 string `json:"sha256"`
 }
 
 // maxRelease bounds the InRelease bytes read from a mirror or a file
 // (Debian's main InRelease is about 200 KB).
 const maxRelease = 32 << 20
 
-// AptReleases lists the InRelease URL of every apt source the root
-// filesystem at fs names (etc/apt/sources.list, sources.list.d/*.list
-// and *.sources), with the digest of apt's copy in var/lib/apt/lists
-// when apt kept one. The result is sorted by URL, without duplicates.
-func AptReleases(fs string) ([]Release, error) {
+// ReleasesDir is where our bdebstrap cleanup hook
+// (assets/layers/bdebstrap/cleanup00-pistudio-apt-releases.sh) keeps the
+// InRelease files of a filesystem build before rpi-image-gen's cleanup
+// removes apt's lists: <work>/chroot-<ver>/apt-releases.
+func ReleasesDir(workDir, version string) string {
+	return filepath.Join(workDir, "chroot-"+version, "apt-releases")
+}
+
+// KeptReleases returns the InRelease files apt fetched while building the
+// filesystem fs, from dir (ReleasesDir) and from apt's own lists when
+// the build kept them, sorted by URL. Each file's URL is that of the apt
+// source (in the filesystem's sources) whose lists name it has, else the
+// one its name spells (apt's names are reversible but for the scheme;
+// http is assumed).
+func KeptReleases(dir, fs string) ([]Release, error) {
+	byName := map[string][]byte{}
+	for _, d := range []string{filepath.Join(fs, "var/lib/apt/lists"), dir} {
+		ents, err := os.ReadDir(d)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("reading the kept InRelease files: %w", err)
+		}
+		for _, e := range ents {
+			n := e.Name()
+			if !e.Type().IsRegular() || !(strings.HasSuffix(n, "_InRelease") || strings.HasSuffix(n, "_Release")) {
+				continue
+			}
+			b, err := readLimited(filepath.Join(d, n))
+			if err != nil {
+				return nil, fmt.Errorf("reading the kept InRelease files: %w", err)
+			}
+			byName[n] = b
+		}
+	}
+	srcs, err := aptSources(fs)
+	if err != nil {
+		return nil, err
+	}
+	known := map[string]string{}
+	for _, s := range srcs {
+		for _, u := range []string{s.releaseURL(), s.releaseURL("Release")} {
+			if u != "" {
+				known[listsName(u)] = u
+			}
+		}
+	}
+	out := make([]Release, 0, len(byName))
+	for n, b := range byName {
+		u, ok := known[n]
+		if !ok {
+			u = urlOfListsName(n)
+		}
+		out = append(out, Release{URL: u, SHA256: digest(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].URL < out[j].URL })
+	return out, nil
+}
+
+// aptSources reads the filesystem's apt sources: etc/apt/sources.list,
+// sources.list.d/*.list and *.sources.
+func aptSources(fs string) ([]aptSource, error) {
 	var srcs []aptSource
 	one, err := os.ReadFile(filepath.Join(fs, "etc/apt/sources.list"))
 	if err == nil {
@@ -61,42 +116,43 @@ func AptReleases(fs string) ([]Release, error) {
 			srcs = append(srcs, parseDeb822Sources(b)...)
 		}
 	}
-	seen := map[string]bool{}
-	var out []Release
-	for _, s := range srcs {
-		u := s.releaseURL()
-		if u == "" || seen[u] {
-			continue
-		}
-		seen[u] = true
-		rel := Release{URL: u}
-		if b, err := readLimited(filepath.Join(fs, "var/lib/apt/lists", listsName(u))); err == nil {
-			rel.SHA256 = digest(b)
-		}
-		out = append(out, rel)
+	return srcs, nil
+}
+
+// urlOfListsName turns an apt lists file name back into its URL: "_" is
+// "/" (apt quotes a real "_" as %5f), %xx is a byte; a name starting with
+// "_" is a file: path, any other an http URL.
+func urlOfListsName(n string) string {
+	p := strings.ReplaceAll(n, "_", "/")
+	if u, err := url.PathUnescape(p); err == nil {
+		p = u
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].URL < out[j].URL })
-	return out, nil
+	if strings.HasPrefix(p, "/") {
+		return "file:" + p
+	}
+	return "http://" + p
 }
 
 // aptSource is one URI and suite of an apt source.
 type aptSource struct{ uri, suite string }
 
-// releaseURL is where apt fetches the source's InRelease: URI/dists/SUITE/
-// for a suite, URI/SUITE for a flat repository (a suite ending in "/").
-func (s aptSource) releaseURL() string {
+// releaseURL is where apt fetches the source's InRelease (or the file
+// named, e.g. "Release"), as apt's MetaIndexURI makes it: URI/dists/SUITE/
+// for a suite, URI/SUITE for a flat repository (a suite ending in "/",
+// "./" kept as apt keeps it).
+func (s aptSource) releaseURL(file ...string) string {
 	if s.uri == "" || s.suite == "" {
 		return ""
 	}
-	uri := strings.TrimSuffix(s.uri, "/")
-	if strings.HasSuffix(s.suite, "/") {
-		p := strings.TrimPrefix(s.suite, "./")
-		if p == "" || p == "/" {
-			return uri + "/InRelease"
-		}
-		return uri + "/" + strings.TrimPrefix(p, "/") + "InRelease"
+	name := "InRelease"
+	if len(file) > 0 {
+		name = file[0]
 	}
-	return uri + "/dists/" + s.suite + "/InRelease"
+	uri := strings.TrimSuffix(s.uri, "/") + "/"
+	if strings.HasSuffix(s.suite, "/") {
+		return uri + strings.TrimPrefix(s.suite, "/") + name
+	}
+	return uri + "dists/" + s.suite + "/" + name
 }
 
 // parseOneLineSources reads "deb [options] URI SUITE [COMPONENT...]"
@@ -133,7 +189,7 @@ func parseOneLineSources(b []byte) []aptSource {
 // Enabled); a stanza of several URIs and suites names each pair.
 func parseDeb822Sources(b []byte) []aptSource {
 	var out []aptSource
-	for _, st := range strings.Split(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n\n") {
+	for _, st := range deb822Stanzas(string(b)) {
 		fields := map[string]string{}
 		key := ""
 		for _, line := range strings.Split(st, "\n") {
@@ -163,6 +219,27 @@ func parseDeb822Sources(b []byte) []aptSource {
 	return out
 }
 
+// deb822Stanzas splits a deb822 file at its empty (or blank) lines.
+func deb822Stanzas(s string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n") {
+		if strings.TrimSpace(line) == "" {
+			if cur.Len() > 0 {
+				out = append(out, cur.String())
+				cur.Reset()
+			}
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+	}
+	if cur.Len() > 0 {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
 func containsWord(s, w string) bool {
 	for _, f := range strings.Fields(s) {
 		if f == w {
@@ -173,19 +250,24 @@ func containsWord(s, w string) bool {
 }
 
 // listsName is the file name apt gives a downloaded URL in
-// /var/lib/apt/lists (URItoFileName): no scheme and no user or password,
-// a few characters %-quoted, and "/" turned into "_".
+// /var/lib/apt/lists (URItoFileName): no scheme, no user or password, no
+// brackets around an IPv6 host, a few characters %-quoted, and "/" turned
+// into "_" (a file: path keeps its leading one).
 func listsName(u string) string {
 	if i := strings.Index(u, "://"); i >= 0 {
 		u = u[i+3:]
-	} else if i := strings.Index(u, ":"); i >= 0 {
-		u = u[i+1:]
-	}
-	if host, rest, ok := strings.Cut(u, "/"); ok {
+		host, rest, _ := strings.Cut(u, "/")
 		if at := strings.LastIndex(host, "@"); at >= 0 {
 			host = host[at+1:]
 		}
+		if strings.HasPrefix(host, "[") {
+			if end := strings.Index(host, "]"); end > 0 {
+				host = host[1:end] + host[end+1:]
+			}
+		}
 		u = host + "/" + rest
+	} else if i := strings.Index(u, ":"); i >= 0 {
+		u = u[i+1:]
 	}
 	var b strings.Builder
 	for i := 0; i < len(u); i++ {
@@ -199,7 +281,7 @@ func listsName(u string) string {
 			b.WriteByte(c)
 		}
 	}
-	return strings.TrimLeft(b.String(), "_")
+	return b.String()
 }
 
 func readLimited(path string) ([]byte, error) {

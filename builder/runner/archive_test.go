@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -19,6 +20,8 @@ func TestListsName(t *testing.T) {
 		{"http://user:secret@mirror.example/debian/dists/x/InRelease", "mirror.example_debian_dists_x_InRelease"},
 		{"http://mirror.example/my_repo~1/./InRelease", "mirror.example_my%5frepo%7e1_._InRelease"},
 		{"http://127.0.0.1:3142/debian/dists/trixie/InRelease", "127.0.0.1:3142_debian_dists_trixie_InRelease"},
+		{"http://[::1]:3142/debian/dists/trixie/InRelease", "::1:3142_debian_dists_trixie_InRelease"},
+		{"file:/srv/repo/./InRelease", "_srv_repo_._InRelease"},
 	} {
 		if got := listsName(c.url); got != c.want {
 			t.Errorf("listsName(%q) = %q, want %q", c.url, got, c.want)
@@ -44,7 +47,7 @@ deb [unterminated http://x y
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("one-line = %+v", got)
 	}
-	deb822 := "Types: deb deb-src\nURIs: http://deb.debian.org/debian\nSuites: trixie trixie-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n" +
+	deb822 := "Types: deb deb-src\nURIs: http://deb.debian.org/debian\nSuites: trixie trixie-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n \t\n" +
 		"Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: trixie-security\nComponents: main\n\n" +
 		"# disabled\nTypes: deb\nURIs: http://off.example/\nSuites: x\nEnabled: no\n\n" +
 		"Types: deb-src\nURIs: http://src.example/\nSuites: y\n\n" +
@@ -65,7 +68,7 @@ deb [unterminated http://x y
 		want string
 	}{
 		{aptSource{"http://deb.debian.org/debian/", "trixie"}, "http://deb.debian.org/debian/dists/trixie/InRelease"},
-		{aptSource{"file:/srv/repo", "./"}, "file:/srv/repo/InRelease"},
+		{aptSource{"file:/srv/repo", "./"}, "file:/srv/repo/./InRelease"},
 		{aptSource{"http://x/repo", "sub/"}, "http://x/repo/sub/InRelease"},
 		{aptSource{"http://x/repo", ""}, ""},
 	} {
@@ -75,11 +78,11 @@ deb [unterminated http://x y
 	}
 }
 
-// AptReleases reads a filesystem's sources and apt's copies; a file:
-// source is checked by reading it.
-func TestAptReleasesAndCheck(t *testing.T) {
-	fs := t.TempDir()
-	repo := t.TempDir()
+// KeptReleases pairs each kept InRelease file with its source's URL (or
+// the URL its apt name spells) and digests it; a file: source is checked
+// by reading it, a changed one is seen.
+func TestKeptReleasesAndCheck(t *testing.T) {
+	fs, kept, repo := t.TempDir(), t.TempDir(), t.TempDir()
 	mk := func(p, s string) {
 		t.Helper()
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -91,16 +94,25 @@ func TestAptReleasesAndCheck(t *testing.T) {
 	}
 	mk(filepath.Join(repo, "InRelease"), "local v1")
 	mk(filepath.Join(fs, "etc/apt/sources.list"), "deb file:"+repo+" ./\n")
-	mk(filepath.Join(fs, "etc/apt/sources.list.d/debian.sources"), "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: trixie\n")
-	mk(filepath.Join(fs, "etc/apt/sources.list.d/dup.list"), "deb file:"+repo+" ./\n")
-	mk(filepath.Join(fs, "var/lib/apt/lists", listsName("file:"+repo+"/InRelease")), "local v1")
-	rels, err := AptReleases(fs)
+	mk(filepath.Join(fs, "etc/apt/sources.list.d/debian.sources"), "Types: deb\nURIs: https://deb.debian.org/debian\nSuites: trixie\n")
+	// apt's own names, written out
+	localName := strings.ReplaceAll(repo, "/", "_") + "_._InRelease"
+	mk(filepath.Join(kept, localName), "local v1")
+	mk(filepath.Join(kept, "deb.debian.org_debian_dists_trixie_InRelease"), "debian")
+	// a source the layers replaced after the install: only its name tells
+	mk(filepath.Join(kept, "snapshot.debian.org_archive_debian_20261201T000000Z_dists_trixie_InRelease"), "snapshot")
+	mk(filepath.Join(kept, "deb.debian.org_debian_dists_trixie_main_binary-arm64_Packages"), "not a release file")
+	rels, err := KeptReleases(kept, fs)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rels) != 2 || rels[0].URL != "file:"+repo+"/InRelease" || rels[0].SHA256 != digest([]byte("local v1")) ||
-		rels[1].URL != "http://deb.debian.org/debian/dists/trixie/InRelease" || rels[1].SHA256 != "" {
-		t.Fatalf("releases = %+v", rels)
+	want := []Release{
+		{URL: "file:" + repo + "/./InRelease", SHA256: digest([]byte("local v1"))},
+		{URL: "http://snapshot.debian.org/archive/debian/20261201T000000Z/dists/trixie/InRelease", SHA256: digest([]byte("snapshot"))},
+		{URL: "https://deb.debian.org/debian/dists/trixie/InRelease", SHA256: digest([]byte("debian"))},
+	}
+	if !reflect.DeepEqual(rels, want) {
+		t.Fatalf("releases = %+v\nwant %+v", rels, want)
 	}
 	checks := CheckReleases(context.Background(), rels[:1], nil)
 	if checks[0].Err != nil || checks[0].Changed() {
@@ -118,8 +130,8 @@ func TestAptReleasesAndCheck(t *testing.T) {
 	if c := CheckReleases(context.Background(), []Release{{URL: "ftp://x/InRelease"}}, nil)[0]; c.Err == nil {
 		t.Error("ftp source checked")
 	}
-	if rels, err := AptReleases(t.TempDir()); err != nil || len(rels) != 0 {
-		t.Errorf("no sources: %+v %v", rels, err)
+	if rels, err := KeptReleases(t.TempDir(), t.TempDir()); err != nil || len(rels) != 0 {
+		t.Errorf("nothing kept: %+v %v", rels, err)
 	}
 }
 
@@ -134,4 +146,18 @@ func FuzzAptSources(f *testing.F) {
 			_ = listsName(s.releaseURL())
 		}
 	})
+}
+
+// A lists name read back gives the URL it was made from (http assumed).
+func TestURLOfListsName(t *testing.T) {
+	for _, u := range []string{
+		"http://deb.debian.org/debian/dists/trixie/InRelease",
+		"http://mirror.example/my_repo~1/./InRelease",
+		"http://127.0.0.1:3142/debian/dists/trixie/InRelease",
+		"file:/srv/repo/./InRelease",
+	} {
+		if got := urlOfListsName(listsName(u)); got != u {
+			t.Errorf("%s → %s → %s", u, listsName(u), got)
+		}
+	}
 }

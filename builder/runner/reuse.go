@@ -2,13 +2,9 @@ package runner
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -17,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pistudio/pistudio/builder/config"
 	"github.com/pistudio/pistudio/internal/atomicfile"
 )
 
@@ -25,56 +20,19 @@ import (
 // emulation, the initramfs, the layers' hooks) takes most of a build's
 // time and gives the same root filesystem again when nothing it reads has
 // changed. The runner therefore keeps, beside each chroot-<ver>, a stamp
-// of what built it: the digests of the config (with its includes), the
-// rpi-image-gen tree, the merged layers, the overrides and the tool's
-// environment, the InRelease of every apt source the filesystem names,
-// and the size and time of its dpkg status. A later Full or Filesystem
-// build of the same inputs reuses the filesystem (Full runs only the
-// image stage) unless an apt source now serves another InRelease, the
-// filesystem was changed, or the job asks for a rebuild. The stamp is
-// removed before the tool starts stage 1 and written only after it
-// succeeded, so an interrupted or failed build is never reused.
+// of what built it: the digests of its inputs (FilesystemInputs), the
+// InRelease files apt used (kept by our bdebstrap cleanup hook before the
+// tool's cleanup removes them) and the size and time of its dpkg status.
+// A later Full or Filesystem build of the same inputs reuses the
+// filesystem (Full runs only the image stage) unless an apt source now
+// serves another InRelease, the filesystem changed, or the job asks for
+// a rebuild. The stamp is removed before the tool starts stage 1 and
+// written only after it succeeded (and only if the inputs did not change
+// meanwhile), so an interrupted or failed build is never reused; an
+// image-only run with other inputs removes it too.
 
-// FilesystemInputs are the digests of what a filesystem build reads.
-type FilesystemInputs struct {
-	// Config covers the config file and the files it includes.
-	Config string `json:"config"`
-	// Tree covers every file of the rpi-image-gen tree but .git and
-	// Python byte code.
-	Tree string `json:"tree"`
-	// Layers covers the merged source dir (our layers and -S dirs).
-	Layers string `json:"layers"`
-	// Args covers the overrides after "--" (the artefact version among
-	// them), without the apt cache folder, which changes no file.
-	Args string `json:"args"`
-	// Env covers the environment variables the tool reads (Record.Env)
-	// but IG_OFFLINE, PIP_NO_DEPS and GENIMAGE_VER, which only choose
-	// where host tools come from.
-	Env string `json:"env"`
-}
-
-// changed names the inputs that differ from old.
-func (in FilesystemInputs) changed(old FilesystemInputs) []string {
-	var out []string
-	for _, c := range []struct {
-		name     string
-		now, was string
-	}{
-		{"the config", in.Config, old.Config},
-		{"the rpi-image-gen tree", in.Tree, old.Tree},
-		{"the layers", in.Layers, old.Layers},
-		{"the overrides", in.Args, old.Args},
-		{"the environment", in.Env, old.Env},
-	} {
-		if c.now != c.was {
-			out = append(out, c.name)
-		}
-	}
-	return out
-}
-
-// fileStamp is a file's size and modification time.
-type fileStamp struct {
+// FileStamp is a file's size and modification time.
+type FileStamp struct {
 	Size    int64     `json:"size"`
 	ModTime time.Time `json:"mtime"`
 }
@@ -89,7 +47,7 @@ type FilesystemStamp struct {
 	Releases []Release `json:"releases"`
 	// Dpkg is the filesystem's var/lib/dpkg/status (or, without one, the
 	// filesystem folder itself).
-	Dpkg fileStamp `json:"dpkg_status"`
+	Dpkg FileStamp `json:"dpkg_status"`
 	// Built is when the filesystem build ended; Log is that run's log.
 	Built time.Time `json:"built"`
 	Log   string    `json:"log"`
@@ -125,6 +83,13 @@ func FilesystemStamps(workDir string) []FilesystemStamp {
 	return out
 }
 
+// Intact reports whether the stamped filesystem is still in workDir as
+// its build left it (its dpkg status unchanged).
+func (st FilesystemStamp) Intact(workDir string) bool {
+	now, err := dpkgStamp(filesystemDir(workDir, st.Version))
+	return err == nil && now.Size == st.Dpkg.Size && now.ModTime.Equal(st.Dpkg.ModTime)
+}
+
 // RemoveFilesystemStamp forgets what built chroot-<ver>.
 func RemoveFilesystemStamp(workDir, version string) error {
 	err := os.Remove(FilesystemStampFile(workDir, version))
@@ -140,232 +105,104 @@ func filesystemDir(workDir, version string) string {
 }
 
 // dpkgStamp stamps the filesystem's dpkg status, or the folder itself.
-func dpkgStamp(fsDir string) (fileStamp, error) {
+func dpkgStamp(fsDir string) (FileStamp, error) {
 	fi, err := os.Stat(filepath.Join(fsDir, "var/lib/dpkg/status"))
 	if errors.Is(err, fs.ErrNotExist) {
 		fi, err = os.Stat(fsDir)
 	}
 	if err != nil {
-		return fileStamp{}, err
+		return FileStamp{}, err
 	}
-	return fileStamp{Size: fi.Size(), ModTime: fi.ModTime().UTC()}, nil
+	return FileStamp{Size: fi.Size(), ModTime: fi.ModTime().UTC()}, nil
 }
 
-// filesystemInputs digests what a filesystem build of job reads: argv is
-// the tool's command line, env its environment, srcDir the merged layers.
-func filesystemInputs(job Job, argv, env []string, srcDir string) (FilesystemInputs, error) {
-	var in FilesystemInputs
-	var err error
-	if in.Config, err = configDigest(job.Config, srcDir, job.ToolDir); err != nil {
-		return in, err
-	}
-	if in.Tree, err = treeDigest(job.ToolDir, job.WorkDir); err != nil {
-		return in, err
-	}
-	if in.Layers, err = treeDigest(srcDir, ""); err != nil {
-		return in, err
-	}
-	h := sha256.New()
-	after := false
-	for _, a := range argv {
-		if a == "--" {
-			after = true
-			continue
-		}
-		if after && !strings.HasPrefix(a, AptCacheKey+"=") {
-			fmt.Fprintf(h, "%q\n", a)
-		}
-	}
-	in.Args = hex.EncodeToString(h.Sum(nil))
-	h.Reset()
-	rec := RecordedEnv(env)
-	keys := make([]string, 0, len(rec))
-	for k := range rec {
-		switch k {
-		case "IG_OFFLINE", "PIP_NO_DEPS", "GENIMAGE_VER":
-		default:
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(h, "%q=%q\n", k, rec[k])
-	}
-	in.Env = hex.EncodeToString(h.Sum(nil))
-	return in, nil
-}
-
-// configDigest digests the config and, depth first, the files it
-// includes (looked up as rpi-image-gen does: beside the including file,
-// then in the config/ dirs of the layers and of the tree).
-func configDigest(path, srcDir, toolDir string) (string, error) {
-	h := sha256.New()
-	seen := map[string]bool{}
-	var walk func(p string, depth int) error
-	walk = func(p string, depth int) error {
-		if seen[p] || depth > 16 {
-			return nil
-		}
-		seen[p] = true
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return fmt.Errorf("reading config %s: %w", p, err)
-		}
-		fmt.Fprintf(h, "%s %d\n", p, len(b))
-		h.Write(b)
-		c, err := config.ParseConfig(p, b)
-		if err != nil {
-			return nil // the tool will say what is wrong; the bytes are digested
-		}
-		c.IncludePath = []string{filepath.Join(srcDir, "config"), filepath.Join(toolDir, "config")}
-		incs, err := c.Includes()
-		if err != nil {
-			return nil
-		}
-		for _, inc := range incs {
-			if _, err := os.Stat(inc); err != nil {
-				fmt.Fprintf(h, "missing %s\n", inc)
-				continue
-			}
-			if err := walk(inc, depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if err := walk(path, 0); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// treeDigest digests every file under root (path, mode, link target or
-// content) but .git, __pycache__, *.pyc and the folder skip.
-func treeDigest(root, skip string) (string, error) {
-	h := sha256.New()
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && p != root && (d.Name() == ".git" || d.Name() == "__pycache__" || p == skip) {
-			return filepath.SkipDir
-		}
-		if strings.HasSuffix(p, ".pyc") {
-			return nil
-		}
-		rel, _ := filepath.Rel(root, p)
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "%q %o\n", rel, fi.Mode())
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			t, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(h, "-> %q\n", t)
-		case fi.Mode().IsRegular():
-			return hashFile(h, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("digesting %s: %w", root, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func hashFile(h hash.Hash, p string) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(h, f)
-	return err
-}
-
-// Reuse is the decision whether a build reuses its filesystem.
-type Reuse struct {
-	// OK is true when the filesystem is reused.
-	OK bool
-	// Stamp is the filesystem's stamp when one was found.
-	Stamp FilesystemStamp
-	// Notes say why, one line each, for the log.
-	Notes []string
+// reuseDecision is whether a build reuses its filesystem.
+type reuseDecision struct {
+	// ok is true when the filesystem is reused.
+	ok bool
+	// stamp is the filesystem's stamp when one was found.
+	stamp FilesystemStamp
+	// notes say why, one line each, for the log.
+	notes []string
 }
 
 // decideReuse decides whether the filesystem chroot-<ver> of workDir,
-// built from the stamp's inputs, can stand for a new build of in. The
-// archive is always asked: IG_OFFLINE only keeps the host tools from
-// GitHub, apt still fetches packages.
-func decideReuse(ctx context.Context, workDir, version string, in FilesystemInputs, client *http.Client) Reuse {
+// built from the stamp's inputs, can stand for a new build of in. Every
+// apt source is asked for its InRelease (IG_OFFLINE only keeps the host
+// tools from GitHub; apt still fetches): a newer one means a real build,
+// one that cannot be reached is reported and does not stop the reuse (a
+// build could not reach it either). It fails only when ctx ends.
+func decideReuse(ctx context.Context, workDir, version string, in FilesystemInputs, client *http.Client) (reuseDecision, error) {
+	building := "filesystem: building chroot-" + version
 	st, ok := ReadFilesystemStamp(workDir, version)
 	if !ok {
-		return Reuse{Notes: []string{"filesystem: building chroot-" + version + " (no earlier filesystem build of these inputs)"}}
+		return reuseDecision{notes: []string{building + " (no earlier filesystem build of these inputs)"}}, nil
 	}
-	r := Reuse{Stamp: st}
-	if ch := in.changed(st.Inputs); len(ch) > 0 {
-		r.Notes = append(r.Notes, "filesystem: building chroot-"+version+": "+strings.Join(ch, ", ")+" changed since the build of "+st.Built.Local().Format("2006-01-02 15:04"))
-		return r
+	d := reuseDecision{stamp: st}
+	since := " since the build of " + st.Built.Local().Format("2006-01-02 15:04")
+	if ch := in.changed(st.Inputs, true); len(ch) > 0 {
+		d.notes = append(d.notes, building+": "+strings.Join(ch, ", ")+" changed"+since)
+		return d, nil
 	}
-	now, err := dpkgStamp(filesystemDir(workDir, version))
-	if err != nil {
-		r.Notes = append(r.Notes, "filesystem: building chroot-"+version+": the earlier filesystem is gone")
-		return r
+	if _, err := dpkgStamp(filesystemDir(workDir, version)); err != nil {
+		d.notes = append(d.notes, building+": the earlier filesystem is gone")
+		return d, nil
 	}
-	if now.Size != st.Dpkg.Size || !now.ModTime.Equal(st.Dpkg.ModTime) {
-		r.Notes = append(r.Notes, "filesystem: building chroot-"+version+": its packages changed after it was built (var/lib/dpkg/status)")
-		return r
+	if !st.Intact(workDir) {
+		d.notes = append(d.notes, building+": its packages changed after it was built (var/lib/dpkg/status)")
+		return d, nil
+	}
+	if len(st.Releases) == 0 {
+		d.notes = append(d.notes, building+": the earlier build kept no apt InRelease file to compare the archive with")
+		return d, nil
 	}
 	var unchecked []string
 	for _, c := range CheckReleases(ctx, st.Releases, client) {
+		if err := ctx.Err(); err != nil {
+			return reuseDecision{}, err
+		}
 		switch {
 		case c.Changed():
-			r.Notes = append(r.Notes, "filesystem: building chroot-"+version+": the archive changed ("+c.URL+" is newer)")
-			return r
+			d.notes = append(d.notes, building+": the archive changed ("+c.URL+" is newer)")
+			return d, nil
 		case c.Err != nil:
 			unchecked = append(unchecked, c.URL)
-		case c.SHA256 == "":
-			unchecked = append(unchecked, c.URL+" (not kept by the build)")
 		}
 	}
-	r.OK = true
-	r.Notes = append(r.Notes, fmt.Sprintf("filesystem: reusing chroot-%s, built %s (log %s): config, layers, rpi-image-gen tree, overrides and environment unchanged",
+	d.ok = true
+	d.notes = append(d.notes, fmt.Sprintf("filesystem: reusing chroot-%s, built %s (log %s): config, layers, rpi-image-gen tree, overrides and environment unchanged",
 		version, st.Built.Local().Format("2006-01-02 15:04"), st.Log))
-	if len(unchecked) > 0 {
-		r.Notes = append(r.Notes, "filesystem: warning: could not check "+strings.Join(unchecked, ", ")+" for newer packages")
-	}
 	if n := len(st.Releases) - len(unchecked); n > 0 {
-		r.Notes = append(r.Notes, fmt.Sprintf("filesystem: the archive is unchanged (%d InRelease files as at the build)", n))
+		d.notes = append(d.notes, fmt.Sprintf("filesystem: the archive is unchanged (%s as at the build)", plural(n, "InRelease file")))
 	}
-	r.Notes = append(r.Notes, "filesystem: to build it again: pistudio build --rebuild (GUI: Settings, turn off reusing the filesystem)")
-	return r
+	if len(unchecked) > 0 {
+		d.notes = append(d.notes, "filesystem: warning: could not reach "+strings.Join(unchecked, ", ")+" to check for newer packages")
+	}
+	d.notes = append(d.notes, "filesystem: to build it again: pistudio build --rebuild (GUI: Settings, turn off reusing the root filesystem)")
+	return d, nil
 }
 
-// writeFilesystemStamp records what built chroot-<ver>. Sources whose
-// InRelease apt did not keep in the filesystem are fetched now.
-func writeFilesystemStamp(ctx context.Context, workDir, version, cfg, log string, in FilesystemInputs, client *http.Client) error {
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// writeFilesystemStamp records what built chroot-<ver>: in, the InRelease
+// files the build kept, the dpkg status.
+func writeFilesystemStamp(workDir, version, cfg, log string, in FilesystemInputs) error {
 	dir := filesystemDir(workDir, version)
 	dp, err := dpkgStamp(dir)
 	if err != nil {
 		return fmt.Errorf("stamping the filesystem: %w", err)
 	}
-	rels, err := AptReleases(dir)
+	rels, err := KeptReleases(ReleasesDir(workDir, version), dir)
 	if err != nil {
 		return fmt.Errorf("stamping the filesystem: %w", err)
 	}
-	var fetch []Release
-	var idx []int
-	for i, r := range rels {
-		if r.SHA256 == "" {
-			fetch, idx = append(fetch, r), append(idx, i)
-		}
-	}
-	for j, c := range CheckReleases(ctx, fetch, client) {
-		rels[idx[j]].SHA256 = c.Now
+	if len(rels) == 0 {
+		return fmt.Errorf("stamping the filesystem: the build kept no apt InRelease file in %s, so the archive could not be compared later", ReleasesDir(workDir, version))
 	}
 	st := FilesystemStamp{Version: version, Config: cfg, Inputs: in, Releases: rels, Dpkg: dp, Built: time.Now().UTC(), Log: log}
 	b, err := json.MarshalIndent(st, "", "  ")
@@ -388,22 +225,48 @@ func (j Job) buildsFilesystem() bool { return j.Stage == StageFull || j.Stage ==
 // decides whether an earlier filesystem of the same inputs stands in for
 // it. When it does, a Filesystem run runs no tool, a Full run with a
 // native image hook runs only the hook, and a Full run runs the tool with
-// -i. Otherwise the filesystem's stamp is removed before the tool starts.
+// -i. Otherwise the filesystem's stamp and kept InRelease files are
+// removed before the tool starts. An image-only run with other inputs
+// than the filesystem's build removes the stamp too: its hooks may change
+// the filesystem.
 func (r *Run) planFilesystem(ctx context.Context) error {
-	if !r.job.buildsFilesystem() {
+	if r.job.Stage == StageClean {
 		return nil
 	}
-	in, err := filesystemInputs(r.job, r.argv, r.env, r.srcDir)
-	if err != nil {
-		r.reuseNote = append(r.reuseNote, "filesystem: warning: "+err.Error()+"; it is built and not stamped")
-	} else {
-		r.fsIn = &in
+	env := r.env
+	if env == nil { // an image stage that runs no tool
+		env = r.opts.Environ
+		if env == nil {
+			env = os.Environ()
+		}
+		env = ToolEnv(env)
 	}
-	if r.fsIn != nil && r.opts.Cache.reuses() {
-		d := decideReuse(ctx, r.job.WorkDir, r.ver, in, nil)
-		r.reuseNote = append(r.reuseNote, d.Notes...)
-		if d.OK {
-			r.reused = &d.Stamp
+	in, err := filesystemInputs(r.job, r.ver, env, r.srcDir)
+	if err != nil {
+		if r.job.buildsFilesystem() {
+			r.reuseNote = append(r.reuseNote, "filesystem: warning: "+err.Error()+"; it is built and not stamped")
+		}
+		return RemoveFilesystemStamp(r.job.WorkDir, r.ver)
+	}
+	if r.job.Stage == StageImage {
+		if st, ok := ReadFilesystemStamp(r.job.WorkDir, r.ver); ok {
+			if ch := in.changed(st.Inputs, r.argv != nil); len(ch) > 0 {
+				r.reuseNote = append(r.reuseNote, "filesystem: the image stage runs with other inputs than chroot-"+r.ver+" was built from ("+
+					strings.Join(ch, ", ")+"); the next build builds the filesystem again")
+				return RemoveFilesystemStamp(r.job.WorkDir, r.ver)
+			}
+		}
+		return nil
+	}
+	r.fsIn = &in
+	if r.opts.Cache.reuses() {
+		d, err := decideReuse(ctx, r.job.WorkDir, r.ver, in, nil)
+		if err != nil {
+			return err
+		}
+		r.reuseNote = append(r.reuseNote, d.notes...)
+		if d.ok {
+			r.reused = &d.stamp
 			switch {
 			case r.job.Stage == StageFull && r.job.NativeImage == nil:
 				r.argv = onlyImage(r.argv)
@@ -413,7 +276,13 @@ func (r *Run) planFilesystem(ctx context.Context) error {
 			return nil
 		}
 	}
-	return RemoveFilesystemStamp(r.job.WorkDir, r.ver)
+	if err := RemoveFilesystemStamp(r.job.WorkDir, r.ver); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(ReleasesDir(r.job.WorkDir, r.ver)); err != nil {
+		return fmt.Errorf("clearing the kept InRelease files: %w", err)
+	}
+	return nil
 }
 
 // onlyImage turns a full build's command line into the image stage's:
@@ -448,13 +317,21 @@ func (r *Run) reusedStage(now time.Time) {
 const filesystemStage = "generate_filesystem"
 
 // stampFilesystem records what built the run's filesystem after the tool
-// built it.
+// built it, if the inputs did not change while it ran (a tree or layer
+// edited during an hour-long build gives a filesystem of neither).
 func (r *Run) stampFilesystem() {
 	if r.fsIn == nil || r.reused != nil {
 		return
 	}
-	if err := writeFilesystemStamp(r.ctx, r.job.WorkDir, r.ver, r.job.Config, filepath.Base(r.result.LogPath), *r.fsIn, nil); err != nil {
-		r.internal("filesystem: warning: " + err.Error() + " (the next build builds it again)")
+	now, err := filesystemInputs(r.job, r.ver, r.env, r.srcDir)
+	if err == nil && len(now.changed(*r.fsIn, true)) > 0 {
+		err = fmt.Errorf("%s changed during the build", strings.Join(now.changed(*r.fsIn, true), ", "))
+	}
+	if err == nil {
+		err = writeFilesystemStamp(r.job.WorkDir, r.ver, r.job.Config, filepath.Base(r.result.LogPath), now)
+	}
+	if err != nil {
+		r.internal("filesystem: warning: not stamped: " + err.Error() + " (the next build builds it again)")
 		return
 	}
 	r.internal("filesystem: stamped chroot-" + r.ver + "; a build of the same inputs reuses it")

@@ -210,6 +210,14 @@ func filesystemDirOf(t *testing.T, workDir string) string {
 // full build with a native image hook runs only the hook.
 func TestFilesystemAndNativeReuse(t *testing.T) {
 	s := newReuseSetup(t, StageFilesystem)
+	hook := 0
+	s.job.NativeImage = func(ctx context.Context, dirs NativeDirs, logf func(string)) ([]Artifact, error) {
+		hook++
+		if _, err := os.Stat(filepath.Join(dirs.Filesystem, "etc/hostname")); err != nil {
+			t.Errorf("hook cannot read the reused filesystem: %v", err)
+		}
+		return nil, nil
+	}
 	if res, _, _ := s.run(t); res.State != Succeeded {
 		t.Fatal(res.Err)
 	}
@@ -220,14 +228,6 @@ func TestFilesystemAndNativeReuse(t *testing.T) {
 	}
 
 	s.job.Stage = StageFull
-	hook := 0
-	s.job.NativeImage = func(ctx context.Context, dirs NativeDirs, logf func(string)) ([]Artifact, error) {
-		hook++
-		if _, err := os.Stat(filepath.Join(dirs.Filesystem, "etc/hostname")); err != nil {
-			t.Errorf("hook cannot read the reused filesystem: %v", err)
-		}
-		return nil, nil
-	}
 	res, _, _ = s.run(t)
 	if res.State != Succeeded || res.Argv != nil || hook != 1 || toolRuns(t, s.job.WorkDir) != runs {
 		t.Fatalf("full with hook: %v argv=%q hook=%d", res.State, res.Argv, hook)
@@ -269,7 +269,7 @@ func TestReuseWithUnreachableArchive(t *testing.T) {
 	}
 	u.arch.set("", true)
 	res, _, log := u.run(t)
-	if res.Argv != nil || !strings.Contains(log, "warning: could not check "+u.arch.srv.URL) {
+	if res.Argv != nil || !strings.Contains(log, "warning: could not reach "+u.arch.srv.URL) {
 		t.Errorf("unreachable archive: argv=%q\n%s", res.Argv, log)
 	}
 }
@@ -281,17 +281,89 @@ func TestNoCacheBuildsEveryTime(t *testing.T) {
 	s.opts.Cache = Cache{}
 	for i := 0; i < 2; i++ {
 		res, _, log := s.run(t)
-		if res.Argv == nil || strings.Contains(log, "reusing") {
+		if res.Argv == nil || strings.Contains(log, "reusing") || !strings.Contains(log, "filesystem: stamped") {
 			t.Fatalf("build %d without cache: argv=%q\n%s", i, res.Argv, log)
+		}
+	}
+	if len(FilesystemStamps(s.job.WorkDir)) != 1 {
+		t.Error("no stamp without the cache")
+	}
+}
+
+// A build that kept no InRelease file (no apt source, or a tool that does
+// not run the source dir's hooks) is not stamped: the archive could not be
+// compared later.
+func TestNoKeptReleaseNoStamp(t *testing.T) {
+	s := newReuseSetup(t, StageFilesystem)
+	var env []string
+	for _, kv := range s.opts.Environ {
+		if !strings.HasPrefix(kv, "STANDIN_LISTS=") {
+			env = append(env, kv)
+		}
+	}
+	s.opts.Environ = env
+	for i := 0; i < 2; i++ {
+		res, _, log := s.run(t)
+		if res.State != Succeeded || res.Argv == nil || !strings.Contains(log, "filesystem: warning: not stamped: stamping the filesystem: the build kept no apt InRelease file") {
+			t.Fatalf("build %d: %v argv=%q\n%s", i, res.State, res.Argv, log)
 		}
 	}
 }
 
-// Python byte code the tool leaves in its tree, the work dir inside it,
+// An image stage run with other inputs than the filesystem's build (its
+// hooks may change the filesystem) removes the stamp; one with the same
+// inputs keeps it; clean removes it.
+func TestImageStageAndCleanDropStamp(t *testing.T) {
+	s := newReuseSetup(t, StageFilesystem)
+	if res, _, _ := s.run(t); res.State != Succeeded {
+		t.Fatal(res.Err)
+	}
+	img := *s
+	img.job.Stage = StageImage
+	if res, _, log := img.run(t); res.State != Succeeded || len(FilesystemStamps(s.job.WorkDir)) != 1 {
+		t.Fatalf("-i with the same inputs: %v stamps %d\n%s", res.State, len(FilesystemStamps(s.job.WorkDir)), log)
+	}
+	img.job.Overrides = []string{"IGconf_device_hostname=other"}
+	res, _, log := img.run(t)
+	if res.State != Succeeded || len(FilesystemStamps(s.job.WorkDir)) != 0 || !strings.Contains(log, "the image stage runs with other inputs than chroot-") {
+		t.Fatalf("-i with other overrides: %v stamps %d\n%s", res.State, len(FilesystemStamps(s.job.WorkDir)), log)
+	}
+	if res, _, _ := s.run(t); res.Argv == nil {
+		t.Fatal("reused a filesystem an image stage of other inputs ran on")
+	}
+	if len(FilesystemStamps(s.job.WorkDir)) != 1 {
+		t.Fatal("not stamped again")
+	}
+	cl := *s
+	cl.job.Stage = StageClean
+	cl.job.Stdin = strings.NewReader("y\ny\ny\n")
+	if res, _, _ := cl.run(t); res.State != Succeeded || len(FilesystemStamps(s.job.WorkDir)) != 0 {
+		t.Errorf("clean: %v, stamps left %d", res.State, len(FilesystemStamps(s.job.WorkDir)))
+	}
+}
+
+// A start that is cancelled while the archive is being asked does not
+// start a reused build.
+func TestCancelledStartDoesNotReuse(t *testing.T) {
+	s := newReuseSetup(t, StageFilesystem)
+	if res, _, _ := s.run(t); res.State != Succeeded {
+		t.Fatal(res.Err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if r, err := Start(ctx, s.job, s.opts); err == nil {
+		res := r.Wait()
+		t.Fatalf("started: %v reused %q", res.State, res.Reused)
+	}
+}
+
+// Python byte code the tool leaves in its tree, work folders inside it,
 // the apt cache folder and the host-tool variables do not count as
-// changes; each real change is named.
+// changes; each real change is named: an included config reached through
+// a symlink, a host file a config value names, a variable the config
+// expands, the tree, a layer, the version, the image engine.
 func TestFilesystemInputs(t *testing.T) {
-	tree, src, cfgDir := t.TempDir(), t.TempDir(), t.TempDir()
+	tree, src, cfgDir, home := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
 	write := func(p, s string) {
 		t.Helper()
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -304,24 +376,30 @@ func TestFilesystemInputs(t *testing.T) {
 	write(filepath.Join(tree, "rpi-image-gen"), "#!/bin/sh\n")
 	write(filepath.Join(tree, "site", "x.py"), "")
 	write(filepath.Join(tree, "lib", "x.sh"), "")
-	write(filepath.Join(cfgDir, "base.yaml"), "device:\n  layer: rpi5\n")
+	write(filepath.Join(tree, "work", ".keep"), "")
+	realDir := filepath.Join(cfgDir, "real")
+	write(filepath.Join(realDir, "base.yaml"), "device:\n  layer: rpi5\n")
+	write(filepath.Join(cfgDir, "base.yaml"), "device:\n  layer: decoy\n")
+	write(filepath.Join(home, ".ssh", "id.pub"), "ssh-ed25519 AAAA one\n")
 	write(filepath.Join(src, "layer", "x.yaml"), "# x\n")
+	write(filepath.Join(realDir, "my.yaml"), "include:\n  file: base.yaml\nimage:\n  name: my\nssh:\n  pubkey_user1: ~/.ssh/id.pub\ndevice:\n  user1pass: ${PW}\n")
 	cfg := filepath.Join(cfgDir, "my.yaml")
-	write(cfg, "include:\n  file: base.yaml\nimage:\n  name: my\n")
-	job := Job{Config: cfg, ToolDir: tree, WorkDir: filepath.Join(tree, "work")}
-	argv := []string{"rpi-image-gen", "build", "--", "IGconf_artefact_version=v1", AptCacheKey + "=/a"}
-	env := []string{"IG_OFFLINE=y", "PATH=/bin"}
-	base, err := filesystemInputs(job, argv, env, src)
+	if err := os.Symlink(filepath.Join(realDir, "my.yaml"), cfg); err != nil {
+		t.Fatal(err)
+	}
+	job := Job{Config: cfg, ToolDir: tree, WorkDir: filepath.Join(t.TempDir(), "w"), Overrides: []string{AptCacheKey + "=/a"}}
+	env := []string{"IG_OFFLINE=y", "PATH=/bin", "HOME=" + home, "PW=secret"}
+	base, err := filesystemInputs(job, "v1", env, src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	check := func(name string, want ...string) {
 		t.Helper()
-		in, err := filesystemInputs(job, argv, env, src)
+		in, err := filesystemInputs(job, "v1", env, src)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ch := in.changed(base); strings.Join(ch, ",") != strings.Join(want, ",") {
+		if ch := in.changed(base, true); strings.Join(ch, ",") != strings.Join(want, ",") {
 			t.Errorf("%s: changed %v, want %v", name, ch, want)
 		}
 		base = in
@@ -329,24 +407,49 @@ func TestFilesystemInputs(t *testing.T) {
 	write(filepath.Join(tree, "site", "__pycache__", "x.cpython-311.pyc"), "bytes")
 	write(filepath.Join(tree, "lib", "y.pyc"), "bytes")
 	write(filepath.Join(tree, "work", "chroot-v1", "filesystem", "etc", "hostname"), "pi")
-	argv[4] = AptCacheKey + "=/elsewhere"
-	env = []string{"IG_OFFLINE=n", "GENIMAGE_VER=19", "PIP_NO_DEPS=1", "PATH=/usr/bin"}
-	check("byte code, work dir, apt cache, host-tool variables")
+	job.Overrides = []string{AptCacheKey + "=/elsewhere"}
+	env = []string{"IG_OFFLINE=n", "GENIMAGE_VER=19", "PIP_NO_DEPS=1", "PATH=/usr/bin", "HOME=" + home, "PW=secret", "UNRELATED=1"}
+	check("byte code, work dir, apt cache, host-tool and unrelated variables")
 
 	write(filepath.Join(cfgDir, "base.yaml"), "device:\n  layer: rpi4\n")
-	check("included config", "the config")
-	write(filepath.Join(cfgDir, "other.yaml"), "image:\n  name: other\n")
+	check("the include beside the symlink, which the tool does not read")
+	write(filepath.Join(realDir, "base.yaml"), "device:\n  layer: rpi4\n")
+	check("the include beside the real config", "the config")
+	write(filepath.Join(realDir, "other.yaml"), "image:\n  name: other\n")
 	check("a config beside it that is not included")
+	write(filepath.Join(home, ".ssh", "id.pub"), "ssh-ed25519 AAAA two\n")
+	check("the SSH key file a value names", "the config")
+	env[5] = "PW=other"
+	check("a variable the config expands", "the environment")
 	write(filepath.Join(tree, "layer", "base.yaml"), "# changed\n")
 	check("tree", "the rpi-image-gen tree")
 	if err := os.Chmod(filepath.Join(src, "layer", "x.yaml"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	check("layer mode", "the layers")
-	argv[3] = "IGconf_artefact_version=v2"
+	job.Overrides = append(job.Overrides, VersionKey+"=v2")
 	check("version", "the overrides")
+	job.NativeImage = func(context.Context, NativeDirs, func(string)) ([]Artifact, error) { return nil, nil }
+	check("native image engine", "the overrides")
 	env = append(env, "IG_SOMETHING=1")
 	check("environment", "the environment")
+
+	// an include that cannot be found is an error, not a silent digest
+	write(filepath.Join(realDir, "my.yaml"), "include:\n  file: nowhere.yaml\n")
+	if _, err := filesystemInputs(job, "v1", env, src); err == nil {
+		t.Error("missing include digested")
+	}
+}
+
+// namedPaths finds the host paths config values name, and nothing else.
+func TestNamedPaths(t *testing.T) {
+	cfg := "ssh:\n  pubkey_user1: ~/.ssh/id.pub # key\n  host_keydir: \"/etc/keys\"\nimage:\n  name: my-image\n  boot_part_size: 256M\n" +
+		"x:\n  - /srv/a\n  - relative/b\n  url: http://example.org/x\n  env: ${KEYS}/k\n"
+	got := namedPaths([]byte(cfg), []string{"KEYS=/opt/keys"}, "/home/u")
+	want := []string{"/home/u/.ssh/id.pub", "/etc/keys", "/srv/a", "/opt/keys/k"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("namedPaths = %q, want %q", got, want)
+	}
 }
 
 func TestApplyOnlyImage(t *testing.T) {

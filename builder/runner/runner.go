@@ -21,6 +21,11 @@
 // invocation (one process, one log, the stage events in the tool's own
 // order). The artefact version is pinned with -- IGconf_artefact_version
 // so that an image stage on a later day finds the same chroot-<ver>.
+//
+// A Full or Filesystem build whose inputs did not change since the last
+// filesystem build of its chroot-<ver> reuses that filesystem (see
+// FilesystemStamp): Full then runs only the image stage, Filesystem
+// nothing; Cache.NoReuse turns this off.
 package runner
 
 import (
@@ -281,11 +286,13 @@ func Start(ctx context.Context, job Job, opts Options) (*Run, error) {
 		if err := r.prepareTool(); err != nil {
 			return nil, err
 		}
-		if err := r.planFilesystem(ctx); err != nil {
-			return nil, err
-		}
-		needTool = r.argv != nil
+	} else if r.srcDir, err = prepareSourceDir(job.WorkDir, job.SourceDirs); err != nil {
+		return nil, err
 	}
+	if err := r.planFilesystem(ctx); err != nil {
+		return nil, err
+	}
+	needTool = r.argv != nil
 	logPath, recPath, err := newLogPaths(job.WorkDir, job.Stage.String(), start)
 	if err != nil {
 		return nil, err
@@ -579,7 +586,13 @@ func (r *Run) run(cmd *exec.Cmd, outR, errR *os.File) {
 	}
 	if cmd != nil {
 		r.keepHostTools()
-		if runErr == nil && !r.isCancelled() {
+		switch {
+		case runErr != nil || r.isCancelled():
+		case r.job.Stage == StageClean:
+			if err := RemoveFilesystemStamp(r.job.WorkDir, r.ver); err != nil {
+				r.internal("warning: " + err.Error())
+			}
+		default:
 			r.stampFilesystem()
 		}
 	}

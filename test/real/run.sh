@@ -11,7 +11,8 @@
 #      reads changed), -f --rebuild (stage 1 again with the caches of the
 #      first), then -i
 #   3. builds test/real/configs/debian-virt.yaml (image-rpios, Debian only)
-#      with a full build (REAL_SKIP_DEBIAN=1 skips it)
+#      with a full build (REAL_SKIP_DEBIAN=1 skips it), then again (it must
+#      reuse the filesystem: the tool runs only its image stage)
 #   4. boots the RAID set twice on copies of its images: both members on
 #      disks 512 MiB bigger than the image (raid_config.sh grows the array),
 #      then the SD card with one member only (degraded); each boot must reach
@@ -21,7 +22,7 @@
 #   PISTUDIO_UPSTREAM_TREE  rpi-image-gen checkout at v2.8.0 (required)
 #   REAL_WORK               work folder (default .cache/real); its work/cache
 #                           holds the host-tool tarballs, apt-cache the .debs
-#   REAL_STEPS              steps to run (default "full again f i debian boot")
+#   REAL_STEPS              steps to run (default "full again f i debian debian-again boot")
 #   REAL_BOOT_TIMEOUT       seconds per boot (default 1500)
 #   PISTUDIO                a pistudio binary to use instead of building one
 #
@@ -33,8 +34,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$ROOT/test/real
 REAL_WORK=${REAL_WORK:-$ROOT/.cache/real}
 WORK=$REAL_WORK/work
-STEPS=${REAL_STEPS:-full again f i debian boot}
-[ -n "${REAL_SKIP_DEBIAN:-}" ] && STEPS=${STEPS/debian/}
+STEPS=${REAL_STEPS:-full again f i debian debian-again boot}
+[ -n "${REAL_SKIP_DEBIAN:-}" ] && STEPS=${STEPS//debian-again/} && STEPS=${STEPS//debian/}
 BOOT_TIMEOUT=${REAL_BOOT_TIMEOUT:-1500}
 TREE=${PISTUDIO_UPSTREAM_TREE:-}
 WANT_REV=262d4df5a9f9d4133370465399a7958a7c22cdc7 # v2.8.0
@@ -106,21 +107,25 @@ build() {
 }
 
 # 2./3. The builds.
-has_step full && build raid-full "$HERE/configs/raid-virt.yaml" --rebuild
-if has_step again; then
-	build raid-again "$HERE/configs/raid-virt.yaml"
-	# Nothing the filesystem build reads changed: the build must have
-	# reused the filesystem (and said so), else the log says why not.
-	if ! grep -q 'filesystem: reusing chroot-' "$REAL_WORK/logs/raid-again.log"; then
-		say "the second build did not reuse the filesystem of the first:"
-		grep 'filesystem: ' "$REAL_WORK/logs/raid-again.log" || true
+# again NAME CONFIG: the same full build again. Nothing its filesystem
+# build reads changed, so it must reuse the filesystem (and say so), else
+# the log says why not.
+again() {
+	build "$1" "$2"
+	if ! grep -q 'filesystem: reusing chroot-' "$REAL_WORK/logs/$1.log"; then
+		say "$1 did not reuse the filesystem of the build before:"
+		grep 'filesystem: ' "$REAL_WORK/logs/$1.log" || true
 		exit 1
 	fi
-	grep 'filesystem: ' "$REAL_WORK/logs/raid-again.log" | sed 's/^/  /'
-fi
+	grep 'filesystem: ' "$REAL_WORK/logs/$1.log" | sed 's/^/  /'
+}
+
+has_step full && build raid-full "$HERE/configs/raid-virt.yaml" --rebuild
+has_step again && again raid-again "$HERE/configs/raid-virt.yaml"
 has_step f && build raid-f "$HERE/configs/raid-virt.yaml" -f --rebuild
 has_step i && build raid-i "$HERE/configs/raid-virt.yaml" -i
-has_step debian && build debian-full "$HERE/configs/debian-virt.yaml"
+has_step debian && build debian-full "$HERE/configs/debian-virt.yaml" --rebuild
+has_step debian-again && again debian-again "$HERE/configs/debian-virt.yaml"
 has_step boot || exit 0
 
 # 4. Boot the RAID set.
