@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"fyne.io/fyne/v2/container"
+
 	"github.com/pistudio/pistudio/builder/runner"
 	"github.com/pistudio/pistudio/flash/firstboot"
 	"github.com/pistudio/pistudio/gui/demo"
@@ -12,6 +14,7 @@ import (
 // Demo sections of the host doctor and of the settings at flash time.
 const (
 	demoSettingsDoctor  = "Settings doctor"
+	demoSettingsCache   = "Settings cache"
 	demoSettingsNoTool  = "Settings no tool"
 	demoBuildCheck      = "Build check"
 	demoFlashCustomise  = "Flash customise"
@@ -29,6 +32,12 @@ func (g *App) playMoreDemo(set *demo.Set, section string, later func(time.Durati
 			g.doctor.checkNow()
 		})
 		later(1200*time.Millisecond, func() { g.settings.scrollTo(g.doctor.card) })
+	case demoSettingsCache:
+		later(600*time.Millisecond, func() {
+			if sc, ok := g.settings.content.(*container.Scroll); ok {
+				sc.ScrollToBottom()
+			}
+		})
 	case demoSettingsNoTool:
 		set.Tool.Missing = true
 		later(600*time.Millisecond, func() {

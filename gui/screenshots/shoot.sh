@@ -96,6 +96,7 @@ every raid "RAID set" 2
 every raid-hotplug "RAID set hotplug" 3
 every settings "Settings" 2
 shot doctor "Settings doctor" 2.5 light 1366x800
+shot cache "Settings cache" 2 light 1366x800
 shot get-tool "Settings no tool" 1.5 light 1366x800
 shot build-check "Build check" 2.5 light 1366x800
 shot customise "Flash customise" 2.5 light 1366x800
