@@ -544,6 +544,9 @@ func historyLine(r runner.Record) string {
 	if !r.End.IsZero() {
 		s += " after " + humanDuration(r.End.Sub(r.Start).Round(time.Second))
 	}
+	if r.Reused != "" {
+		s += " (filesystem reused)"
+	}
 	return s + " · " + filepath.Base(r.Config)
 }
 

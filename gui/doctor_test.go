@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2/test"
 
@@ -233,4 +234,17 @@ func TestReusedStageShown(t *testing.T) {
 		r := h.g.build.stage("generate_filesystem")
 		return r.done && r.state.Text == "reused" && r.dur.Text == ""
 	})
+}
+
+// A past build that reused its filesystem says so in the history.
+func TestHistoryLineSaysReused(t *testing.T) {
+	r := runner.Record{Stage: "full", State: runner.Succeeded, Config: "/c/raid.yaml",
+		Start: time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC), End: time.Date(2026, 12, 7, 20, 0, 15, 0, time.UTC)}
+	if got := historyLine(r); strings.Contains(got, "reused") {
+		t.Errorf("built: %q", got)
+	}
+	r.Reused = "20261207T195311Z-full.log"
+	if got := historyLine(r); !strings.Contains(got, "(filesystem reused)") || !strings.HasSuffix(got, "raid.yaml") {
+		t.Errorf("reused: %q", got)
+	}
 }
