@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -83,15 +82,7 @@ deb [unterminated http://x y
 // by reading it, a changed one is seen.
 func TestKeptReleasesAndCheck(t *testing.T) {
 	fs, kept, repo := t.TempDir(), t.TempDir(), t.TempDir()
-	mk := func(p, s string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mk := func(p, s string) { t.Helper(); writeFile(t, p, s) }
 	mk(filepath.Join(repo, "InRelease"), "local v1")
 	mk(filepath.Join(fs, "etc/apt/sources.list"), "deb file:"+repo+" ./\n")
 	mk(filepath.Join(fs, "etc/apt/sources.list.d/debian.sources"), "Types: deb\nURIs: https://deb.debian.org/debian\nSuites: trixie\n")

@@ -187,6 +187,17 @@ func TestFullBuildReusesUnchangedFilesystem(t *testing.T) {
 	}
 }
 
+// writeFile writes s to p, making its folders.
+func writeFile(t *testing.T, p, s string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func mustRead(t *testing.T, p string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(p)
@@ -364,15 +375,7 @@ func TestCancelledStartDoesNotReuse(t *testing.T) {
 // expands, the tree, a layer, the version, the image engine.
 func TestFilesystemInputs(t *testing.T) {
 	tree, src, cfgDir, home := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
-	write := func(p, s string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(p, s string) { t.Helper(); writeFile(t, p, s) }
 	write(filepath.Join(tree, "rpi-image-gen"), "#!/bin/sh\n")
 	write(filepath.Join(tree, "site", "x.py"), "")
 	write(filepath.Join(tree, "lib", "x.sh"), "")
