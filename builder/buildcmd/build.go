@@ -317,6 +317,9 @@ func printEvent(bw *bufio.Writer, e runner.Event) {
 	case runner.EventStageFinished:
 		res := "done"
 		switch {
+		case e.Reused:
+			fmt.Fprintf(bw, "[pistudio] stage %s reused (the filesystem of an earlier build)\n", e.Stage)
+			return
 		case e.Cancelled:
 			res = "cancelled"
 		case !e.OK:

@@ -261,6 +261,7 @@ func TestBuildReusesFilesystem(t *testing.T) {
 	}
 	code, out, errs := runCmd(t, context.Background(), "", args...)
 	if code != 0 || !strings.Contains(out, "filesystem: reusing chroot-") || strings.Contains(out, "==> generate_filesystem") ||
+		!strings.Contains(out, "[pistudio] stage generate_filesystem reused (") ||
 		!strings.Contains(out, "==> generate_images") {
 		t.Fatalf("second build: exit %d\n%s\n%s", code, tail(out), errs)
 	}
