@@ -30,8 +30,7 @@ type FilesystemInputs struct {
 	// Layers covers the merged source dir (our layers and -S dirs).
 	Layers string `json:"layers"`
 	// Args covers the overrides after "--" (the artefact version among
-	// them) but the apt cache folder, which changes no file, and whether
-	// the image is made natively.
+	// them) but the apt cache folder, which changes no file.
 	Args string `json:"args"`
 	// Env covers the environment variables the tool reads: IG_* and
 	// Record.Env's (but IG_OFFLINE, PIP_NO_DEPS and GENIMAGE_VER, which
@@ -88,7 +87,6 @@ func filesystemInputs(job Job, version string, env []string, srcDir string) (Fil
 			fmt.Fprintf(h, "%q\n", o)
 		}
 	}
-	fmt.Fprintf(h, "native %v\n", job.NativeImage != nil)
 	in.Args = hex.EncodeToString(h.Sum(nil))
 	in.Env = envDigest(env, vars)
 	return in, nil

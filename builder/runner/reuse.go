@@ -231,7 +231,9 @@ func (j Job) buildsFilesystem() bool { return j.Stage == StageFull || j.Stage ==
 // the filesystem.
 func (r *Run) planFilesystem(ctx context.Context) error {
 	if r.job.Stage == StageClean {
-		return nil
+		// clean removes the filesystem; stopped half way it leaves a
+		// wreck that must not be reused
+		return RemoveFilesystemStamp(r.job.WorkDir, r.ver)
 	}
 	env := r.env
 	if env == nil { // an image stage that runs no tool
@@ -335,4 +337,32 @@ func (r *Run) stampFilesystem() {
 		return
 	}
 	r.internal("filesystem: stamped chroot-" + r.ver + "; a build of the same inputs reuses it")
+}
+
+// filesystemStageDone reports whether the tool's stage 1 ended well in a
+// run that failed or was stopped later: a later stage started (the tool
+// stops at the first stage that fails). The filesystem is then complete.
+func (r *Run) filesystemStageDone() bool {
+	if !r.job.buildsFilesystem() {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, st := range r.stages {
+		if st.Name == filesystemStage {
+			return st.OK && !st.Cancelled && (i+1 < len(r.stages) || r.cur != nil)
+		}
+	}
+	return false
+}
+
+// dropReused forgets a reused filesystem whose image stage failed: the
+// next build builds it again instead of failing the same way (the image
+// stage may need files stage 1 wrote beside it that are gone).
+func (r *Run) dropReused() {
+	if err := RemoveFilesystemStamp(r.job.WorkDir, r.ver); err != nil {
+		r.internal("warning: " + err.Error())
+		return
+	}
+	r.internal("filesystem: the build on the reused chroot-" + r.ver + " did not succeed; the next build builds the filesystem again")
 }

@@ -221,14 +221,6 @@ func filesystemDirOf(t *testing.T, workDir string) string {
 // full build with a native image hook runs only the hook.
 func TestFilesystemAndNativeReuse(t *testing.T) {
 	s := newReuseSetup(t, StageFilesystem)
-	hook := 0
-	s.job.NativeImage = func(ctx context.Context, dirs NativeDirs, logf func(string)) ([]Artifact, error) {
-		hook++
-		if _, err := os.Stat(filepath.Join(dirs.Filesystem, "etc/hostname")); err != nil {
-			t.Errorf("hook cannot read the reused filesystem: %v", err)
-		}
-		return nil, nil
-	}
 	if res, _, _ := s.run(t); res.State != Succeeded {
 		t.Fatal(res.Err)
 	}
@@ -238,10 +230,57 @@ func TestFilesystemAndNativeReuse(t *testing.T) {
 		t.Fatalf("second -f: %v argv=%q tool runs %d→%d\n%s", res.State, res.Argv, runs, toolRuns(t, s.job.WorkDir), log)
 	}
 
-	s.job.Stage = StageFull
-	res, _, _ = s.run(t)
-	if res.State != Succeeded || res.Argv != nil || hook != 1 || toolRuns(t, s.job.WorkDir) != runs {
+	// buildjob gives raid configs the native hook for Image and Full
+	// only: a native -i keeps the stamp of the -f, a native Full reuses it
+	hook := 0
+	native := func(ctx context.Context, dirs NativeDirs, logf func(string)) ([]Artifact, error) {
+		hook++
+		if _, err := os.Stat(filepath.Join(dirs.Filesystem, "etc/hostname")); err != nil {
+			t.Errorf("hook cannot read the reused filesystem: %v", err)
+		}
+		return nil, nil
+	}
+	img := *s
+	img.job.Stage, img.job.NativeImage = StageImage, native
+	if res, _, log := img.run(t); res.State != Succeeded || hook != 1 || len(FilesystemStamps(s.job.WorkDir)) != 1 {
+		t.Fatalf("native -i: %v hook=%d stamps=%d\n%s", res.State, hook, len(FilesystemStamps(s.job.WorkDir)), log)
+	}
+	img.job.Stage = StageFull
+	res, _, _ = img.run(t)
+	if res.State != Succeeded || res.Argv != nil || hook != 2 || toolRuns(t, s.job.WorkDir) != runs {
 		t.Fatalf("full with hook: %v argv=%q hook=%d", res.State, res.Argv, hook)
+	}
+}
+
+// A clean that is stopped half way leaves no stamp (the filesystem may be
+// half removed); an image stage that fails after stage 1 succeeded
+// stamps the filesystem; a failing build on a reused filesystem drops it.
+func TestStampAfterCleanAndFailures(t *testing.T) {
+	s := newReuseSetup(t, StageFilesystem)
+	if res, _, _ := s.run(t); res.State != Succeeded {
+		t.Fatal(res.Err)
+	}
+	cl := *s
+	cl.job.Stage = StageClean
+	cl.opts.Environ = append(append([]string(nil), s.opts.Environ...), "STANDIN_FAIL=clean_worktree")
+	if res, _, _ := cl.run(t); res.State != Failed || len(FilesystemStamps(s.job.WorkDir)) != 0 {
+		t.Fatalf("failed clean: %v, stamps %d", res.State, len(FilesystemStamps(s.job.WorkDir)))
+	}
+
+	full := *s
+	full.job.Stage = StageFull
+	full.opts.Environ = append(append([]string(nil), s.opts.Environ...), "STANDIN_FAIL=generate_images")
+	if res, _, log := full.run(t); res.State != Failed || len(FilesystemStamps(s.job.WorkDir)) != 1 {
+		t.Fatalf("image stage failed after stage 1: %v, stamps %d\n%s", res.State, len(FilesystemStamps(s.job.WorkDir)), log)
+	}
+	res, _, log := full.run(t) // reuses, and fails in the image stage again
+	if res.State != Failed || res.Reused == "" || len(FilesystemStamps(s.job.WorkDir)) != 0 ||
+		!strings.Contains(log, "did not succeed; the next build builds the filesystem again") {
+		t.Fatalf("failing reused build: %v reused=%q stamps %d\n%s", res.State, res.Reused, len(FilesystemStamps(s.job.WorkDir)), log)
+	}
+	full.opts.Environ = s.opts.Environ
+	if res, _, _ := full.run(t); res.State != Succeeded || res.Reused != "" || contains(res.Argv, "-i") {
+		t.Errorf("after a failed reuse: %v reused=%q argv=%q", res.State, res.Reused, res.Argv)
 	}
 }
 
@@ -433,7 +472,7 @@ func TestFilesystemInputs(t *testing.T) {
 	job.Overrides = append(job.Overrides, VersionKey+"=v2")
 	check("version", "the overrides")
 	job.NativeImage = func(context.Context, NativeDirs, func(string)) ([]Artifact, error) { return nil, nil }
-	check("native image engine", "the overrides")
+	check("native image engine (stage 1 is the same -f)")
 	env = append(env, "IG_SOMETHING=1")
 	check("environment", "the environment")
 

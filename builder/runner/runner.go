@@ -587,12 +587,9 @@ func (r *Run) run(cmd *exec.Cmd, outR, errR *os.File) {
 	if cmd != nil {
 		r.keepHostTools()
 		switch {
-		case runErr != nil || r.isCancelled():
-		case r.job.Stage == StageClean:
-			if err := RemoveFilesystemStamp(r.job.WorkDir, r.ver); err != nil {
-				r.internal("warning: " + err.Error())
-			}
-		default:
+		case r.reused != nil && (runErr != nil || r.isCancelled()):
+			r.dropReused()
+		case runErr == nil && !r.isCancelled(), r.filesystemStageDone():
 			r.stampFilesystem()
 		}
 	}
