@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -269,7 +270,7 @@ func treeDigest(root string, skip ...string) (string, error) {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && p != root && (d.Name() == ".git" || d.Name() == "__pycache__" || contains(skip, p)) {
+		if d.IsDir() && p != root && (d.Name() == ".git" || d.Name() == "__pycache__" || slices.Contains(skip, p)) {
 			return filepath.SkipDir
 		}
 		if strings.HasSuffix(p, ".pyc") {
@@ -307,13 +308,4 @@ func hashFile(h hash.Hash, p string) error {
 	defer f.Close()
 	_, err = io.Copy(h, f)
 	return err
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }

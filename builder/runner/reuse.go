@@ -246,14 +246,14 @@ func (r *Run) planFilesystem(ctx context.Context) error {
 	in, err := filesystemInputs(r.job, r.ver, env, r.srcDir)
 	if err != nil {
 		if r.job.buildsFilesystem() {
-			r.reuseNote = append(r.reuseNote, "filesystem: warning: "+err.Error()+"; it is built and not stamped")
+			r.notes = append(r.notes, "filesystem: warning: "+err.Error()+"; it is built and not stamped")
 		}
 		return RemoveFilesystemStamp(r.job.WorkDir, r.ver)
 	}
 	if r.job.Stage == StageImage {
 		if st, ok := ReadFilesystemStamp(r.job.WorkDir, r.ver); ok {
 			if ch := in.changed(st.Inputs, r.argv != nil); len(ch) > 0 {
-				r.reuseNote = append(r.reuseNote, "filesystem: the image stage runs with other inputs than chroot-"+r.ver+" was built from ("+
+				r.notes = append(r.notes, "filesystem: the image stage runs with other inputs than chroot-"+r.ver+" was built from ("+
 					strings.Join(ch, ", ")+"); the next build builds the filesystem again")
 				return RemoveFilesystemStamp(r.job.WorkDir, r.ver)
 			}
@@ -266,7 +266,7 @@ func (r *Run) planFilesystem(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		r.reuseNote = append(r.reuseNote, d.notes...)
+		r.notes = append(r.notes, d.notes...)
 		if d.ok {
 			r.reused = &d.stamp
 			switch {

@@ -32,7 +32,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -210,14 +209,15 @@ type Run struct {
 	hub    hub
 	events *Subscription
 
-	cacheNote []string
-	srcDir    string
+	// notes are lines for the log from before it was open (the cache,
+	// the filesystem reuse).
+	notes  []string
+	srcDir string
 	// fsIn are the digests of what the run's filesystem build reads (nil
 	// when the run builds none); reused is the stamp of the filesystem it
 	// reuses instead.
-	fsIn      *FilesystemInputs
-	reused    *FilesystemStamp
-	reuseNote []string
+	fsIn   *FilesystemInputs
+	reused *FilesystemStamp
 
 	mu        sync.Mutex // guards log writing and stage state
 	finder    cause.Finder
@@ -301,9 +301,8 @@ func Start(ctx context.Context, job Job, opts Options) (*Run, error) {
 		return nil, fmt.Errorf("opening log: %w", err)
 	}
 	r.logw = bufio.NewWriterSize(r.logf, 256<<10)
-	sum := sha256.Sum256(cfgBytes)
 	r.rec = Record{
-		Config: job.Config, ConfigSHA256: hex.EncodeToString(sum[:]), Stage: job.Stage.String(),
+		Config: job.Config, ConfigSHA256: digest(cfgBytes), Stage: job.Stage.String(),
 		ToolDir: job.ToolDir, WorkDir: job.WorkDir, ImageName: job.ImageName, ArtefactVersion: r.ver,
 		Firstboot: job.Firstboot,
 		Argv:      r.argv, Start: start, State: Running, Log: filepath.Base(logPath), Path: recPath,
@@ -314,10 +313,7 @@ func Start(ctx context.Context, job Job, opts Options) (*Run, error) {
 	r.events = r.hub.subscribe(opts.EventBuffer)
 	r.ctx, r.cancel = context.WithCancel(ctx)
 
-	for _, n := range r.cacheNote {
-		r.internal(n)
-	}
-	for _, n := range r.reuseNote {
+	for _, n := range r.notes {
 		r.internal(n)
 	}
 	if r.reused != nil {
@@ -387,7 +383,7 @@ func (r *Run) prepareTool() error {
 		env = os.Environ()
 	}
 	r.env = ToolEnv(env)
-	if r.cacheNote, err = r.opts.Cache.prepare(r.job, &r.env, &r.argv); err != nil {
+	if r.notes, err = r.opts.Cache.prepare(r.job, &r.env, &r.argv); err != nil {
 		return err
 	}
 	r.env = append(r.env, markerVar+"="+r.marker)

@@ -311,6 +311,15 @@ func TestNativeImageHook(t *testing.T) {
 	}
 }
 
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
 func TestExitStatusRecordAndHistory(t *testing.T) {
 	tests := []struct {
 		name      string
