@@ -85,9 +85,25 @@ func FilesystemStamps(workDir string) []FilesystemStamp {
 
 // Intact reports whether the stamped filesystem is still in workDir as
 // its build left it (its dpkg status unchanged).
-func (st FilesystemStamp) Intact(workDir string) bool {
+func (st FilesystemStamp) Intact(workDir string) bool { return st.check(workDir) == nil }
+
+// Why a stamped filesystem is not as its build left it.
+var (
+	errFilesystemGone    = errors.New("the earlier filesystem is gone")
+	errFilesystemChanged = errors.New("its packages changed after it was built (var/lib/dpkg/status)")
+)
+
+// check returns nil when the stamped filesystem is still in workDir as
+// its build left it, else errFilesystemGone or errFilesystemChanged.
+func (st FilesystemStamp) check(workDir string) error {
 	now, err := dpkgStamp(filesystemDir(workDir, st.Version))
-	return err == nil && now.Size == st.Dpkg.Size && now.ModTime.Equal(st.Dpkg.ModTime)
+	switch {
+	case err != nil:
+		return errFilesystemGone
+	case now.Size != st.Dpkg.Size || !now.ModTime.Equal(st.Dpkg.ModTime):
+		return errFilesystemChanged
+	}
+	return nil
 }
 
 // RemoveFilesystemStamp forgets what built chroot-<ver>.
@@ -144,23 +160,20 @@ func decideReuse(ctx context.Context, workDir, version string, in FilesystemInpu
 		d.notes = append(d.notes, building+": "+strings.Join(ch, ", ")+" changed"+since)
 		return d, nil
 	}
-	if _, err := dpkgStamp(filesystemDir(workDir, version)); err != nil {
-		d.notes = append(d.notes, building+": the earlier filesystem is gone")
-		return d, nil
-	}
-	if !st.Intact(workDir) {
-		d.notes = append(d.notes, building+": its packages changed after it was built (var/lib/dpkg/status)")
+	if err := st.check(workDir); err != nil {
+		d.notes = append(d.notes, building+": "+err.Error())
 		return d, nil
 	}
 	if len(st.Releases) == 0 {
 		d.notes = append(d.notes, building+": the earlier build kept no apt InRelease file to compare the archive with")
 		return d, nil
 	}
+	checks := CheckReleases(ctx, st.Releases, client)
+	if err := ctx.Err(); err != nil {
+		return reuseDecision{}, err
+	}
 	var unchecked []string
-	for _, c := range CheckReleases(ctx, st.Releases, client) {
-		if err := ctx.Err(); err != nil {
-			return reuseDecision{}, err
-		}
+	for _, c := range checks {
 		switch {
 		case c.Changed():
 			d.notes = append(d.notes, building+": the archive changed ("+c.URL+" is newer)")
@@ -235,30 +248,13 @@ func (r *Run) planFilesystem(ctx context.Context) error {
 		// wreck that must not be reused
 		return RemoveFilesystemStamp(r.job.WorkDir, r.ver)
 	}
-	env := r.env
-	if env == nil { // an image stage that runs no tool
-		env = r.opts.Environ
-		if env == nil {
-			env = os.Environ()
-		}
-		env = ToolEnv(env)
-	}
-	in, err := filesystemInputs(r.job, r.ver, env, r.srcDir)
-	if err != nil {
-		if r.job.buildsFilesystem() {
-			r.notes = append(r.notes, "filesystem: warning: "+err.Error()+"; it is built and not stamped")
-		}
-		return RemoveFilesystemStamp(r.job.WorkDir, r.ver)
-	}
 	if r.job.Stage == StageImage {
-		if st, ok := ReadFilesystemStamp(r.job.WorkDir, r.ver); ok {
-			if ch := in.changed(st.Inputs, r.argv != nil); len(ch) > 0 {
-				r.notes = append(r.notes, "filesystem: the image stage runs with other inputs than chroot-"+r.ver+" was built from ("+
-					strings.Join(ch, ", ")+"); the next build builds the filesystem again")
-				return RemoveFilesystemStamp(r.job.WorkDir, r.ver)
-			}
-		}
-		return nil
+		return r.imageOnStamped()
+	}
+	in, err := filesystemInputs(r.job, r.ver, r.env, r.srcDir)
+	if err != nil {
+		r.notes = append(r.notes, "filesystem: warning: "+err.Error()+"; it is built and not stamped")
+		return RemoveFilesystemStamp(r.job.WorkDir, r.ver)
 	}
 	r.fsIn = &in
 	if r.opts.Cache.reuses() {
@@ -283,6 +279,39 @@ func (r *Run) planFilesystem(ctx context.Context) error {
 	}
 	if err := os.RemoveAll(ReleasesDir(r.job.WorkDir, r.ver)); err != nil {
 		return fmt.Errorf("clearing the kept InRelease files: %w", err)
+	}
+	return nil
+}
+
+// imageOnStamped removes the stamp of the filesystem an image stage runs
+// on when the stage runs with other inputs than the filesystem was built
+// from. Only a stamped filesystem costs the digests (and, for an image
+// stage that runs no tool, writing the merged source dir).
+func (r *Run) imageOnStamped() error {
+	st, ok := ReadFilesystemStamp(r.job.WorkDir, r.ver)
+	if !ok {
+		return nil
+	}
+	env := r.env
+	if r.argv == nil { // the native image stage: no tool, no tool environment
+		env = r.opts.Environ
+		if env == nil {
+			env = os.Environ()
+		}
+		env = ToolEnv(env)
+		var err error
+		if r.srcDir, err = prepareSourceDir(r.job.WorkDir, r.job.SourceDirs); err != nil {
+			return err
+		}
+	}
+	in, err := filesystemInputs(r.job, r.ver, env, r.srcDir)
+	if err != nil {
+		return RemoveFilesystemStamp(r.job.WorkDir, r.ver)
+	}
+	if ch := in.changed(st.Inputs, r.argv != nil); len(ch) > 0 {
+		r.notes = append(r.notes, "filesystem: the image stage runs with other inputs than chroot-"+r.ver+" was built from ("+
+			strings.Join(ch, ", ")+"); the next build builds the filesystem again")
+		return RemoveFilesystemStamp(r.job.WorkDir, r.ver)
 	}
 	return nil
 }

@@ -286,8 +286,6 @@ func Start(ctx context.Context, job Job, opts Options) (*Run, error) {
 		if err := r.prepareTool(); err != nil {
 			return nil, err
 		}
-	} else if r.srcDir, err = prepareSourceDir(job.WorkDir, job.SourceDirs); err != nil {
-		return nil, err
 	}
 	if err := r.planFilesystem(ctx); err != nil {
 		return nil, err
