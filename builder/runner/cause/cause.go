@@ -18,6 +18,8 @@ import (
 	"io"
 	"regexp"
 	"strings"
+
+	"github.com/pistudio/pistudio/builder/config"
 )
 
 // Kind classifies a cause.
@@ -209,13 +211,11 @@ func undefinedVariable(m []string) Cause {
 	}
 }
 
-// configKey splits IGconf_<section>_<key> into the config's section and
-// key, as config.SplitEnvName does; ok is false for other names.
+// configKey is the config's section and key of IGconf_<section>_<key>
+// (config.SplitEnvName); ok is false for other names and for a name
+// without both.
 func configKey(name string) (section, key string, ok bool) {
-	if !strings.HasPrefix(name, "IGconf_") {
-		return "", "", false
-	}
-	section, key, ok = strings.Cut(strings.TrimPrefix(name, "IGconf_"), "_")
+	section, key, ok = config.SplitEnvName(name)
 	return section, key, ok && section != "" && key != ""
 }
 
