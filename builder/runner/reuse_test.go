@@ -85,6 +85,17 @@ func newReuseSetup(t *testing.T, stage Stage, extraEnv ...string) *reuseSetup {
 	return &reuseSetup{job: newJob(t, stage, ""), opts: opts, arch: a, lists: lists}
 }
 
+// newStampedSetup is a reuse setup whose filesystem one successful
+// Filesystem build has built and stamped.
+func newStampedSetup(t *testing.T) *reuseSetup {
+	t.Helper()
+	s := newReuseSetup(t, StageFilesystem)
+	if res, _, _ := s.run(t); res.State != Succeeded {
+		t.Fatal(res.Err)
+	}
+	return s
+}
+
 func (s *reuseSetup) run(t *testing.T) (Result, []Event, string) {
 	t.Helper()
 	r := mustStart(t, context.Background(), s.job, s.opts)
@@ -220,10 +231,7 @@ func filesystemDirOf(t *testing.T, workDir string) string {
 // A filesystem-only build of unchanged inputs runs no tool at all, and a
 // full build with a native image hook runs only the hook.
 func TestFilesystemAndNativeReuse(t *testing.T) {
-	s := newReuseSetup(t, StageFilesystem)
-	if res, _, _ := s.run(t); res.State != Succeeded {
-		t.Fatal(res.Err)
-	}
+	s := newStampedSetup(t)
 	runs := toolRuns(t, s.job.WorkDir)
 	res, evs, log := s.run(t)
 	if res.State != Succeeded || res.Argv != nil || toolRuns(t, s.job.WorkDir) != runs || !reusedEvent(evs) {
@@ -256,10 +264,7 @@ func TestFilesystemAndNativeReuse(t *testing.T) {
 // half removed); an image stage that fails after stage 1 succeeded
 // stamps the filesystem; a failing build on a reused filesystem drops it.
 func TestStampAfterCleanAndFailures(t *testing.T) {
-	s := newReuseSetup(t, StageFilesystem)
-	if res, _, _ := s.run(t); res.State != Succeeded {
-		t.Fatal(res.Err)
-	}
+	s := newStampedSetup(t)
 	cl := *s
 	cl.job.Stage = StageClean
 	cl.opts.Environ = append(append([]string(nil), s.opts.Environ...), "STANDIN_FAIL=clean_worktree")
@@ -287,10 +292,7 @@ func TestStampAfterCleanAndFailures(t *testing.T) {
 // The filesystem changed after its build (packages installed by hand, or
 // another build into the same folder): it is built again.
 func TestChangedFilesystemIsRebuilt(t *testing.T) {
-	s := newReuseSetup(t, StageFilesystem)
-	if res, _, _ := s.run(t); res.State != Succeeded {
-		t.Fatal(res.Err)
-	}
+	s := newStampedSetup(t)
 	status := filepath.Join(filesystemDirOf(t, s.job.WorkDir), "var/lib/dpkg/status")
 	later := time.Now().Add(time.Minute)
 	if err := os.Chtimes(status, later, later); err != nil {
@@ -313,10 +315,7 @@ func TestChangedFilesystemIsRebuilt(t *testing.T) {
 // An archive that cannot be reached does not stop the reuse; the log says
 // the archive could not be checked.
 func TestReuseWithUnreachableArchive(t *testing.T) {
-	u := newReuseSetup(t, StageFilesystem)
-	if res, _, _ := u.run(t); res.State != Succeeded {
-		t.Fatal(res.Err)
-	}
+	u := newStampedSetup(t)
 	u.arch.set("", true)
 	res, _, log := u.run(t)
 	if res.Argv != nil || !strings.Contains(log, "warning: could not reach "+u.arch.srv.URL) {
@@ -364,10 +363,7 @@ func TestNoKeptReleaseNoStamp(t *testing.T) {
 // hooks may change the filesystem) removes the stamp; one with the same
 // inputs keeps it; clean removes it.
 func TestImageStageAndCleanDropStamp(t *testing.T) {
-	s := newReuseSetup(t, StageFilesystem)
-	if res, _, _ := s.run(t); res.State != Succeeded {
-		t.Fatal(res.Err)
-	}
+	s := newStampedSetup(t)
 	img := *s
 	img.job.Stage = StageImage
 	if res, _, log := img.run(t); res.State != Succeeded || len(FilesystemStamps(s.job.WorkDir)) != 1 {
@@ -395,10 +391,7 @@ func TestImageStageAndCleanDropStamp(t *testing.T) {
 // A start that is cancelled while the archive is being asked does not
 // start a reused build.
 func TestCancelledStartDoesNotReuse(t *testing.T) {
-	s := newReuseSetup(t, StageFilesystem)
-	if res, _, _ := s.run(t); res.State != Succeeded {
-		t.Fatal(res.Err)
-	}
+	s := newStampedSetup(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if r, err := Start(ctx, s.job, s.opts); err == nil {
@@ -510,10 +503,7 @@ func TestApplyOnlyImage(t *testing.T) {
 // no record behind: going back to the inputs of the filesystem it was
 // replacing does not reuse the half-built one.
 func TestInterruptedBuildLeavesNothingToReuse(t *testing.T) {
-	s := newReuseSetup(t, StageFilesystem)
-	if res, _, _ := s.run(t); res.State != Succeeded {
-		t.Fatal(res.Err)
-	}
+	s := newStampedSetup(t)
 	orig := mustRead(t, s.job.Config)
 	if err := os.WriteFile(s.job.Config, append(append([]byte(nil), orig...), "standin_sleep: 30\n"...), 0o644); err != nil {
 		t.Fatal(err)
