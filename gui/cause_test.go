@@ -49,11 +49,7 @@ func TestCauseOfWithoutARecordedCause(t *testing.T) {
 // what to do, hides the details until asked, and keeps the log visible.
 func TestFailedBuildShowsCause(t *testing.T) {
 	h := newHarness(t)
-	h.open("raid-config.yaml")
-	h.g.Show(SectionBuild)
-	h.g.build.start(runner.StageFull)
-	h.waitFor("run", func() bool { return h.g.build.run != nil })
-	run := h.be.Runner.Last()
+	run := h.startFullBuild("raid-config.yaml")
 	run.Send(runner.Event{Kind: runner.EventLog, Text: "IGconf_device_class=pi5"})
 	run.Send(runner.Event{Kind: runner.EventLog, Text: "E: Could not resolve 'archive.raspberrypi.com'", Explain: "Check the network."})
 	run.Send(runner.Event{Kind: runner.EventStageStarted, Stage: "generate_filesystem"})

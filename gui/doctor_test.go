@@ -223,11 +223,7 @@ func TestReuseSetting(t *testing.T) {
 // says "reused", not a duration.
 func TestReusedStageShown(t *testing.T) {
 	h := newHarness(t)
-	h.open("raid-config.yaml")
-	h.g.Show(SectionBuild)
-	h.g.build.start(runner.StageFull)
-	h.waitFor("run", func() bool { return h.g.build.run != nil })
-	run := h.be.Runner.Last()
+	run := h.startFullBuild("raid-config.yaml")
 	run.Send(runner.Event{Kind: runner.EventStageStarted, Stage: "generate_filesystem"})
 	run.Send(runner.Event{Kind: runner.EventStageFinished, Stage: "generate_filesystem", OK: true, Reused: true})
 	h.waitFor("the stage", func() bool {

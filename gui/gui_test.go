@@ -55,6 +55,17 @@ func newHarness(t *testing.T) *harness {
 	return h
 }
 
+// startFullBuild opens the example config name, starts a full build in
+// the Build section and returns the demo run once the view holds it.
+func (h *harness) startFullBuild(name string) *demo.Run {
+	h.t.Helper()
+	h.open(name)
+	h.g.Show(SectionBuild)
+	h.g.build.start(runner.StageFull)
+	h.waitFor("run", func() bool { return h.g.build.run != nil })
+	return h.be.Runner.Last()
+}
+
 // pump runs queued UI work for up to d.
 func (h *harness) pump(d time.Duration) {
 	deadline := time.After(d)
